@@ -91,7 +91,7 @@ func summarise(samples []Sample, roles map[string]Role) map[CellKey]*CellSummary
 		a.gbps = append(a.gbps, s.GBps)
 		a.cpu = append(a.cpu, s.CPUPerGB())
 		if s.Middle != nil {
-			a.rss = append(a.rss, float64(s.Middle.MaxRSSKB))
+			a.rss = append(a.rss, float64(s.Middle.PeakRSSKB))
 		}
 		if bp := bestPeer[roundKey{s.Block, s.Pinned, s.Round}]; roles[s.Method] == Pipeloop && bp > 0 {
 			a.vs = append(a.vs, s.GBps/bp)
