@@ -1,0 +1,42 @@
+# pipeloop — see README.md. `make help` lists the targets.
+GO      ?= go
+BIN     := bin/pipeloop
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.DEFAULT_GOAL := help
+.PHONY: help build demo test test-short lint generate deps clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/pipeloop
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pipeloop
+
+demo: build ## ~1 GiB dd → pipeloop → dd next to a direct dd | dd, with throughput
+	@scripts/demo.sh $(BIN)
+
+test: ## unit and end-to-end tests with the race detector (CI runs this)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+test-short: ## the tests without the 100 MiB payloads and soak-like cases
+	$(GO) test -short -count=1 ./...
+
+lint: ## go vet, gofmt and the go.mod tidiness check
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+
+generate: ## regenerate generated code (eBPF objects need clang: make deps)
+	$(GO) generate ./...
+
+deps: ## install optional extras from Debian: benchmark peers, clang/libbpf for eBPF
+	apt-get update
+	apt-get install -y pv socat mbuffer tmux strace clang llvm libbpf-dev
+
+clean: ## remove build output
+	rm -rf bin out
+
+-include bench.mk

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pipeloop/pipeloop/internal/cmdline"
+	"github.com/pipeloop/pipeloop/relay"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+const usage = `pipeloop relays bytes between processes through one epoll event loop.
+
+Usage:
+  pipeloop [flags]              relay stdin to stdout (A | pipeloop | B)
+  pipeloop [flags] STAGE...     run STAGEs as a pipeline, relaying between them
+
+Each STAGE is one command line, split into words as a POSIX shell would
+(quotes and backslashes; nothing is expanded) and run directly from PATH.
+Stage 1 reads pipeloop's stdin and the last stage writes its stdout
+directly; pipeloop relays every pipe in between.
+
+Flags:
+  --mode MODE        data path: auto, copy or splice (default auto:
+                     splice when an end is a pipe, else copy)
+  --buffer SIZE      ring buffer per link; more than 4096 bytes, rounded
+                     up to a power of two (default 256K)
+  --pipe-size SIZE   capacity of the pipes pipeloop creates and of its own
+                     stdin/stdout when they are pipes; 0 keeps the
+                     kernel's (default 1M)
+  --busy-poll D      after an event, poll without sleeping for up to D
+                     (e.g. 50us) for lower latency at the cost of CPU
+  --stats            print per-link and per-stage statistics on stderr
+                     at exit
+  --shell            run each STAGE with /bin/sh -c
+  --version          print the version and exit
+  --help             print this help and exit
+
+Sizes: 65536, 64K, 64KiB, 1M, 1MiB, 1G (K, M, G are powers of 1024).
+
+Exit status: as bash with 'set -o pipefail': 0 when every stage
+succeeds, else the status of the rightmost failing stage (128+N when
+killed by signal N). A stage killed by SIGPIPE because the next stage
+finished early is not a failure. 127: command not found; 126: command
+not executable; 2: usage error; 1: relay error (named on stderr). In
+stdin mode, 141 when stdout's reader leaves early, as for cat.
+SIGINT, SIGTERM and SIGHUP are passed on to every stage.
+`
+
+// options are the parsed flags.
+type options struct {
+	mode     relay.Mode
+	buffer   int
+	pipeSize int
+	busyPoll time.Duration
+	stats    bool
+	shell    bool
+	version  bool
+	stages   []string
+}
+
+// errHelp asks for the help text.
+var errHelp = errors.New("help requested")
+
+type sizeFlag struct {
+	v   *int
+	min int64
+	why string
+}
+
+func (f sizeFlag) String() string { return "" }
+func (f sizeFlag) Set(s string) error {
+	n, err := cmdline.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	if n < f.min {
+		return fmt.Errorf("%s must be %s", s, f.why)
+	}
+	if n > 1<<30 {
+		return fmt.Errorf("%s is larger than 1G", s)
+	}
+	*f.v = int(n)
+	return nil
+}
+
+type modeFlag struct{ v *relay.Mode }
+
+func (f modeFlag) String() string { return "" }
+func (f modeFlag) Set(s string) error {
+	m, err := relay.ParseMode(s)
+	if err != nil {
+		return err
+	}
+	*f.v = m
+	return nil
+}
+
+// parseFlags parses args. Usage errors come back as one-line errors.
+func parseFlags(args []string) (*options, error) {
+	o := &options{mode: relay.ModeAuto, buffer: relay.DefaultBufferSize, pipeSize: relay.DefaultPipeSize}
+	fs := flag.NewFlagSet("pipeloop", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.Var(modeFlag{&o.mode}, "mode", "")
+	fs.Var(sizeFlag{&o.buffer, 4097, "more than 4096 (PIPE_BUF)"}, "buffer", "")
+	fs.Var(sizeFlag{&o.pipeSize, 0, "0 or more"}, "pipe-size", "")
+	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
+	fs.BoolVar(&o.stats, "stats", false, "")
+	fs.BoolVar(&o.shell, "shell", false, "")
+	fs.BoolVar(&o.version, "version", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, errors.New(strings.ReplaceAll(err.Error(), "flag -", "flag --"))
+	}
+	if o.busyPoll < 0 {
+		return nil, errors.New("--busy-poll must not be negative")
+	}
+	o.stages = fs.Args()
+	return o, nil
+}
+
+// parseStages turns the STAGE arguments into commands.
+func parseStages(o *options) ([]relay.Stage, error) {
+	stages := make([]relay.Stage, 0, len(o.stages))
+	for i, s := range o.stages {
+		if o.shell {
+			stages = append(stages, relay.Stage{Args: []string{"/bin/sh", "-c", s}, Name: s})
+			continue
+		}
+		words, err := cmdline.Split(s)
+		if err != nil {
+			return nil, fmt.Errorf("stage %d (%s): %w", i+1, s, err)
+		}
+		if len(words) == 0 {
+			return nil, fmt.Errorf("stage %d is empty", i+1)
+		}
+		stages = append(stages, relay.Stage{Args: words, Name: s})
+	}
+	return stages, nil
+}

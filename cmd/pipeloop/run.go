@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/loop"
+	"github.com/pipeloop/pipeloop/relay"
+)
+
+// stdio are the descriptors pipeloop works on.
+type stdio struct {
+	in, out int
+	err     io.Writer
+}
+
+// run is the whole program; it returns the exit status.
+func run(args []string, io stdio) int {
+	o, err := parseFlags(args)
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(os.Stdout, usage)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v (try --help)\n", err)
+		return 2
+	}
+	if o.version {
+		fmt.Fprintf(os.Stdout, "pipeloop %s\n", version)
+		return 0
+	}
+	stages, err := parseStages(o)
+	if err != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		return 2
+	}
+
+	// pipeloop must not die of SIGPIPE: it sees EPIPE and handles it. A
+	// handler (not SIG_IGN) is used so that exec resets it to the default
+	// in the stages, which then die of SIGPIPE as in a shell pipeline.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	sigs := make(chan os.Signal, 4)
+	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		if !signal.Ignored(s) { // a background job keeps ignoring SIGINT, stages too
+			signal.Notify(sigs, s)
+		}
+	}
+	defer signal.Stop(sigs)
+
+	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll})
+	if err != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		return 1
+	}
+	r, err := relay.New(l, relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize)})
+	if err != nil {
+		l.Close()
+		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		return 2
+	}
+	if o.pipeSize > 0 {
+		sizeStdPipes(io, o.pipeSize)
+	}
+	if len(stages) == 0 {
+		return runStdin(l, r, o, io, sigs)
+	}
+	return runPipeline(l, r, o, stages, io, sigs)
+}
+
+// pipeSizeOpt maps the flag (0 = keep the kernel's) to relay.Options.
+func pipeSizeOpt(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// sizeStdPipes grows pipeloop's own stdin and stdout when they are pipes.
+// It is advisory: without privilege the kernel may refuse.
+func sizeStdPipes(io stdio, size int) {
+	for _, fd := range []int{io.in, io.out} {
+		if k, err := fdio.KindOf(fd); err == nil && k == fdio.KindPipe {
+			if cur, err := fdio.PipeSize(fd); err == nil && cur < size {
+				fdio.SetPipeSize(fd, size)
+			}
+		}
+	}
+}
+
+// forward delivers signals to fn on the loop goroutine until done closes.
+func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(syscall.Signal)) {
+	for {
+		select {
+		case s := <-sigs:
+			sig := s.(syscall.Signal)
+			l.Post(func() { fn(sig) })
+		case <-done:
+			return
+		}
+	}
+}
+
+// runPipeline spawns the stages and relays between them.
+func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage, io stdio, sigs <-chan os.Signal) int {
+	var p *relay.Pipeline
+	var startErr error
+	l.Post(func() {
+		p, startErr = r.StartPipeline(relay.PipelineConfig{
+			Stages: stages, Stdin: io.in, Stdout: io.out, Stderr: 2,
+			OnExit: func(*relay.Pipeline) { l.Stop() },
+		})
+		if startErr != nil {
+			l.Stop()
+		}
+	})
+	done := make(chan struct{})
+	go forward(l, sigs, done, func(sig syscall.Signal) {
+		if p != nil {
+			p.Signal(sig)
+		}
+	})
+	var stats []relay.LinkStats
+	var loopStats loop.Stats
+	l.Post(func() {}) // ensure the loop wakes even if the pipeline ended at once
+	err := runLoop(l, func() {
+		if p != nil {
+			for _, k := range p.Links() {
+				stats = append(stats, k.Stats())
+			}
+		}
+		loopStats = l.Stats()
+	})
+	close(done)
+	if startErr != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", startErr)
+		var se *relay.StartError
+		if errors.As(startErr, &se) {
+			return se.Code
+		}
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		p.Signal(syscall.SIGKILL)
+		return 1
+	}
+	for _, e := range p.Errors() {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", e)
+	}
+	if o.stats {
+		writeStats(io.err, stats, p.Stages(), loopStats)
+	}
+	return p.ExitCode()
+}
+
+// runLoop runs l until it stops; before returns is called on the loop
+// goroutine just before Run returns, to collect what needs collecting.
+func runLoop(l *loop.Loop, before func()) error {
+	l.OnStop(before)
+	return l.Run(context.Background())
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pipeloop/pipeloop/loop"
+	"github.com/pipeloop/pipeloop/relay"
+)
+
+// writeStats prints the --stats report.
+func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResult, ls loop.Stats) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if len(links) > 0 {
+		fmt.Fprintln(w, "pipeloop: links")
+		fmt.Fprintln(tw, "link\tfrom\tto\tmode\tbytes\trate\treads\twrites\tsplices\tEAGAIN\tfull\tempty\tend\t")
+		for i, s := range links {
+			wall := s.Wall()
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s/s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n",
+				i+1, s.Src, s.Dst, s.Mode, human(float64(s.Bytes)), human(rate(s.Bytes, wall)),
+				s.Reads, s.Writes, s.Splices, s.ReadEAGAIN+s.WriteEAGAIN+s.SpliceEAGAIN,
+				pct(s.TimeFull, wall), pct(s.TimeEmpty, wall), linkEnd(s))
+		}
+		tw.Flush()
+	}
+	if len(stages) > 0 {
+		fmt.Fprintln(w, "pipeloop: stages")
+		fmt.Fprintln(tw, "stage\tcommand\tpid\tstatus\twall\tuser\tsys\tmax RSS\t")
+		for _, st := range stages {
+			var user, sys time.Duration
+			var rss int64
+			if st.State != nil {
+				user = time.Duration(st.State.Rusage.Utime.Nano())
+				sys = time.Duration(st.State.Rusage.Stime.Nano())
+				rss = st.State.Rusage.Maxrss * 1024
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", st.Index, trim(st.Name, 32), st.Pid, status(st),
+				secs(st.Wall()), secs(user), secs(sys), human(float64(rss)))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "pipeloop: loop: %d epoll_wait (%d could sleep), %d events, %d wake-ups, %d reaped\n",
+		ls.Waits, ls.Sleeps, ls.Events, ls.Wakeups, ls.Reaped)
+}
+
+func status(st *relay.StageResult) string {
+	switch {
+	case st.StartErr != nil:
+		return fmt.Sprintf("%d (not started)", st.StartErr.Code)
+	case st.State == nil:
+		return "running"
+	case st.KilledBy() != 0:
+		return fmt.Sprintf("%d (%v)", st.ExitCode(), st.KilledBy())
+	}
+	return fmt.Sprint(st.ExitCode())
+}
+
+func linkEnd(s relay.LinkStats) string {
+	switch {
+	case s.Err != nil:
+		return "error"
+	case s.SinkClosed:
+		return "reader left"
+	case s.EOF:
+		return "eof"
+	case s.End.IsZero():
+		return "open"
+	}
+	return "closed"
+}
+
+func rate(b uint64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(b) / d.Seconds()
+}
+
+func pct(part, whole time.Duration) string {
+	if whole <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*part.Seconds()/whole.Seconds())
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
+
+// human formats a byte count in decimal units, as dd reports rates.
+func human(b float64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	i := 0
+	for b >= 1000 && i < len(units)-1 {
+		b /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", b)
+	}
+	return fmt.Sprintf("%.2f %s", b, units[i])
+}
+
+func trim(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/pipeloop/pipeloop/loop"
+	"github.com/pipeloop/pipeloop/relay"
+)
+
+// runStdin relays stdin to stdout through one link.
+func runStdin(l *loop.Loop, r *relay.Relay, o *options, io stdio, sigs <-chan os.Signal) int {
+	var k *relay.Link
+	var linkErr error
+	var killedBy syscall.Signal
+	l.Post(func() {
+		k, linkErr = r.NewLink(relay.LinkConfig{
+			Src:    relay.Endpoint{FD: io.in, Name: "stdin", Owned: true},
+			Dst:    relay.Endpoint{FD: io.out, Name: "stdout", Owned: true},
+			OnDone: func(*relay.Link) { l.Stop() },
+		})
+		if linkErr != nil {
+			l.Stop()
+		}
+	})
+	done := make(chan struct{})
+	go forward(l, sigs, done, func(sig syscall.Signal) {
+		killedBy = sig
+		if k != nil {
+			k.Close() // restores stdin/stdout's blocking mode
+		}
+		l.Stop()
+	})
+	var st relay.LinkStats
+	var loopStats loop.Stats
+	err := runLoop(l, func() {
+		if k != nil {
+			k.Close()
+			st = k.Stats()
+		}
+		loopStats = l.Stats()
+	})
+	close(done)
+	switch {
+	case linkErr != nil:
+		fmt.Fprintf(io.err, "pipeloop: %v\n", linkErr)
+		return 1
+	case err != nil:
+		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		return 1
+	}
+	if o.stats {
+		writeStats(io.err, []relay.LinkStats{st}, nil, loopStats)
+	}
+	switch {
+	case killedBy != 0:
+		return 128 + int(killedBy)
+	case st.Err != nil:
+		fmt.Fprintf(io.err, "pipeloop: %v\n", st.Err)
+		return 1
+	case st.SinkClosed:
+		return 128 + int(syscall.SIGPIPE)
+	}
+	return 0
+}

@@ -1,0 +1,36 @@
+package fdio
+
+import "golang.org/x/sys/unix"
+
+// Ops is the seam through which every data-moving system call passes.
+// Implementations must behave like the kernel: return the number of bytes
+// moved, and an errno (unix.Errno) on failure. Sys is the real thing.
+type Ops interface {
+	Read(fd int, p []byte) (int, error)
+	Write(fd int, p []byte) (int, error)
+	Readv(fd int, iov [][]byte) (int, error)
+	Writev(fd int, iov [][]byte) (int, error)
+	// Splice moves up to n bytes from in to out; flags as for splice(2).
+	Splice(in, out, n, flags int) (int, error)
+}
+
+// Sys implements Ops with the real system calls. Its zero value is ready.
+type Sys struct{}
+
+func (Sys) Read(fd int, p []byte) (int, error)       { return unix.Read(fd, p) }
+func (Sys) Write(fd int, p []byte) (int, error)      { return unix.Write(fd, p) }
+func (Sys) Readv(fd int, iov [][]byte) (int, error)  { return unix.Readv(fd, iov) }
+func (Sys) Writev(fd int, iov [][]byte) (int, error) { return unix.Writev(fd, iov) }
+
+func (Sys) Splice(in, out, n, flags int) (int, error) {
+	m, err := unix.Splice(in, nil, out, nil, n, flags)
+	return int(m), err
+}
+
+// orSys returns ops, or Sys when ops is nil.
+func orSys(ops Ops) Ops {
+	if ops == nil {
+		return Sys{}
+	}
+	return ops
+}

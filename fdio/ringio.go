@@ -1,0 +1,81 @@
+package fdio
+
+import (
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReadFrom fills the ring's free space from fd with one read (or readv when
+// the free space wraps), retrying EINTR. It returns the bytes added and:
+//   - nil after a transfer of any length (short reads are normal);
+//   - io.EOF when fd is at end of file (and nothing was read);
+//   - unix.EAGAIN (wrapped) when fd has nothing now;
+//   - another *os.SyscallError naming "read"/"readv".
+//
+// The ring must not be full.
+func (b *Ring) ReadFrom(ops Ops, fd int) (int, error) {
+	ops = orSys(ops)
+	h, t := b.Space()
+	for {
+		var n int
+		var err error
+		call := "read"
+		if len(t) == 0 {
+			n, err = ops.Read(fd, h)
+		} else {
+			call = "readv"
+			b.iov[0], b.iov[1] = h, t
+			n, err = ops.Readv(fd, b.iov[:])
+			b.iov[0], b.iov[1] = nil, nil
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 {
+			b.Commit(n)
+			return n, nil
+		}
+		if err != nil {
+			return 0, os.NewSyscallError(call, err)
+		}
+		return 0, io.EOF
+	}
+}
+
+// WriteTo drains the ring into fd with one write (or writev across the
+// wrap), retrying EINTR. Whatever the kernel accepted is discarded from the
+// ring, including on a partial transfer; the rest stays for the next call.
+// It returns the bytes written and nil, or an error (unix.EAGAIN wrapped
+// when fd is full, else *os.SyscallError naming "write"/"writev") with
+// n == 0. The ring must not be empty.
+func (b *Ring) WriteTo(ops Ops, fd int) (int, error) {
+	ops = orSys(ops)
+	h, t := b.Peek()
+	for {
+		var n int
+		var err error
+		call := "write"
+		if len(t) == 0 {
+			n, err = ops.Write(fd, h)
+		} else {
+			call = "writev"
+			b.iov[0], b.iov[1] = h, t
+			n, err = ops.Writev(fd, b.iov[:])
+			b.iov[0], b.iov[1] = nil, nil
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 {
+			b.Discard(n)
+			return n, nil
+		}
+		if err == nil {
+			// write(2) returning 0 for a non-empty buffer: treat as no progress.
+			err = unix.EAGAIN
+		}
+		return 0, os.NewSyscallError(call, err)
+	}
+}

@@ -1,0 +1,44 @@
+// Package loop is a single-threaded event loop over epoll: readiness of
+// nonblocking file descriptors, cross-goroutine wake-ups through an eventfd,
+// timers, and child-process exits through pidfd, all dispatched on one
+// goroutine locked to its OS thread.
+//
+// # Threading contract
+//
+// A Loop is not safe for concurrent use. Every method except Wake, Post and
+// Stop must be called from the goroutine running Run (typically from inside
+// a handler, a timer or a posted function), or before Run starts. Wake, Post
+// and Stop may be called from any goroutine at any time, even after Run has
+// returned (they then report ErrClosed or do nothing). Handlers, timer
+// functions and posted functions run on the loop goroutine, one at a time,
+// and must not block: a handler that blocks stalls every fd on the loop.
+//
+// # Triggering
+//
+// Register takes the epoll interest set verbatim, so each registration
+// chooses level-triggered (the default) or edge-triggered (EdgeTriggered).
+// pipeloop's relay uses edge-triggered registrations, registered once for
+// both directions, so backpressure costs no epoll_ctl calls. That choice is
+// safe only under this invariant, which the relay keeps:
+//
+//	After an edge for fd, the handler either moves data until the kernel
+//	answers EAGAIN, or remembers that fd is still ready and comes back to
+//	it without waiting for another edge.
+//
+// A handler that stops early and forgets would never hear of that fd again.
+// Level-triggered registrations have no such rule but wake the loop for as
+// long as the condition holds, so a handler that cannot act (a full buffer)
+// must Modify its interest away or the loop spins.
+//
+// # Ownership and lifetime
+//
+// The loop owns its epoll fd, its eventfd and every pidfd handed to
+// WatchProcess; Run closes them all when it returns. Registered fds belong
+// to the caller: Unregister them before closing them (a closed fd whose file
+// is still open elsewhere stays in the epoll set). Events carry a slot index
+// and a generation, so an event that was already queued for an fd that was
+// unregistered during the same wake-up is dropped rather than delivered to a
+// new registration that reused the fd number.
+//
+// Run returns when its context ends or Stop is called; a Loop runs once.
+package loop

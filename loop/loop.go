@@ -1,0 +1,282 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrClosed is returned by methods called after the loop has shut down.
+var ErrClosed = fmt.Errorf("loop: %w", os.ErrClosed)
+
+// Options configure a Loop. The zero value is a sensible default.
+type Options struct {
+	// MaxEvents is the epoll_wait batch size (default 256).
+	MaxEvents int
+	// BusyPoll, when positive, makes the loop poll with a zero timeout for
+	// up to this long after its last event before it sleeps in epoll_wait:
+	// lower wake-up latency for one core's worth of CPU while polling.
+	BusyPoll time.Duration
+}
+
+// Stats are the loop's own counters. Read them on the loop goroutine.
+type Stats struct {
+	Waits    uint64 // epoll_wait calls
+	Sleeps   uint64 // epoll_wait calls that could block
+	Events   uint64 // events dispatched to handlers
+	Timers   uint64 // timer functions run
+	Posted   uint64 // posted functions run
+	Wakeups  uint64 // eventfd wake-ups consumed
+	Reaped   uint64 // child processes reaped
+	MaxBatch int    // largest batch returned by one epoll_wait
+}
+
+// Loop is an epoll event loop. See the package documentation for the
+// threading contract.
+type Loop struct {
+	ep       int // epoll fd, owned
+	wakefd   int // eventfd, owned; registered in ep
+	events   []unix.EpollEvent
+	busyPoll time.Duration
+	reg      registry
+	timers   timerHeap
+	procs    map[*Process]struct{} // watched, not yet exited
+	soon     []func()              // run after the current batch; loop goroutine only
+	soonRun  []func()              // the batch being run, recycled
+	onStop   []func()              // run by Run on its way out, before fds close
+	stats    Stats
+	closed   bool // set when Run has returned; loop goroutine only
+
+	stopping atomic.Bool
+	ran      atomic.Bool
+
+	mu      sync.Mutex // guards posted, pending, done
+	posted  []func()   // functions waiting to run on the loop
+	spare   []func()   // recycled backing array for posted
+	pending bool       // an eventfd write is outstanding
+	done    bool       // Run has returned; Post fails
+}
+
+// New creates a loop. The caller must eventually call Run (which closes
+// everything when it returns) or Close.
+func New(opts Options) (l *Loop, err error) {
+	if opts.MaxEvents <= 0 {
+		opts.MaxEvents = 256
+	}
+	l = &Loop{
+		ep: -1, wakefd: -1,
+		events:   make([]unix.EpollEvent, opts.MaxEvents),
+		busyPoll: opts.BusyPoll,
+		reg:      registry{byFD: make(map[int]int32)},
+		procs:    make(map[*Process]struct{}),
+	}
+	defer func() {
+		if err != nil {
+			l.closeFDs()
+		}
+	}()
+	if l.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("create loop: %w", os.NewSyscallError("epoll_create1", err))
+	}
+	if l.wakefd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("create loop: %w", os.NewSyscallError("eventfd", err))
+	}
+	if err = l.Register(l.wakefd, Readable, HandlerFunc(l.onWake)); err != nil {
+		return nil, fmt.Errorf("create loop: %w", err)
+	}
+	return l, nil
+}
+
+// Run runs the loop on the calling goroutine, locked to its OS thread,
+// until ctx ends or Stop is called. It then closes the fds the loop owns
+// and returns ctx's error if ctx ended, else nil. Run may be called once.
+func (l *Loop) Run(ctx context.Context) error {
+	if l.ran.Swap(true) {
+		return errors.New("loop: Run called twice")
+	}
+	if l.closed {
+		return ErrClosed
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.shutdown()
+	stop := context.AfterFunc(ctx, l.Stop)
+	defer stop()
+
+	var lastActive time.Time
+	for !l.stopping.Load() {
+		timeout := l.timers.timeoutMS(time.Now())
+		if len(l.soon) > 0 {
+			timeout = 0
+		}
+		if l.busyPoll > 0 && timeout != 0 {
+			if time.Since(lastActive) < l.busyPoll {
+				timeout = 0
+			}
+		}
+		l.stats.Waits++
+		if timeout != 0 {
+			l.stats.Sleeps++
+		}
+		n, err := unix.EpollWait(l.ep, l.events, timeout)
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("loop: %w", os.NewSyscallError("epoll_wait", err))
+		}
+		if n > 0 {
+			if n > l.stats.MaxBatch {
+				l.stats.MaxBatch = n
+			}
+			l.dispatch(l.events[:n])
+			if l.busyPoll > 0 {
+				lastActive = time.Now()
+			}
+		}
+		if l.timers.Len() > 0 {
+			l.runTimers(time.Now())
+		}
+		if len(l.soon) > 0 {
+			l.runSoon()
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// RunSoon queues f to run on the loop goroutine after the current batch of
+// events, before the loop sleeps again. It costs no system call, which makes
+// it the way for a handler to yield after a bounded amount of work and come
+// back later without starving other fds. Loop goroutine only.
+func (l *Loop) RunSoon(f func()) { l.soon = append(l.soon, f) }
+
+func (l *Loop) runSoon() {
+	fs := l.soon
+	l.soon, l.soonRun = l.soonRun[:0], nil
+	for i, f := range fs {
+		fs[i] = nil
+		f()
+	}
+	if l.soonRun == nil {
+		l.soonRun = fs[:0]
+	}
+}
+
+// Stop makes Run return after the current dispatch. Safe from any goroutine.
+func (l *Loop) Stop() {
+	if !l.stopping.Swap(true) {
+		l.Wake()
+	}
+}
+
+// Stopping reports whether Stop has been called.
+func (l *Loop) Stopping() bool { return l.stopping.Load() }
+
+// Wake interrupts epoll_wait. Safe from any goroutine.
+func (l *Loop) Wake() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.wakeLocked()
+}
+
+func (l *Loop) wakeLocked() error {
+	if l.done {
+		return ErrClosed
+	}
+	if l.pending {
+		return nil
+	}
+	var one = [8]byte{1}
+	if _, err := unix.Write(l.wakefd, one[:]); err != nil && err != unix.EAGAIN {
+		return os.NewSyscallError("write(eventfd)", err)
+	}
+	l.pending = true
+	return nil
+}
+
+// Post queues f to run on the loop goroutine and wakes the loop. Safe from
+// any goroutine. Functions run in the order posted. It returns ErrClosed
+// if the loop has shut down (f will never run).
+func (l *Loop) Post(f func()) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return ErrClosed
+	}
+	l.posted = append(l.posted, f)
+	return l.wakeLocked()
+}
+
+// onWake drains the eventfd and runs posted functions.
+func (l *Loop) onWake(Events) {
+	var buf [8]byte
+	unix.Read(l.wakefd, buf[:]) // EAGAIN is harmless: the counter is already 0
+	l.stats.Wakeups++
+	l.mu.Lock()
+	fs := l.posted
+	l.posted, l.spare = l.spare[:0], nil
+	l.pending = false
+	l.mu.Unlock()
+	for i, f := range fs {
+		fs[i] = nil
+		l.stats.Posted++
+		f()
+	}
+	l.mu.Lock()
+	if l.spare == nil {
+		l.spare = fs[:0]
+	}
+	l.mu.Unlock()
+}
+
+// Stats returns the loop's counters. Loop goroutine only.
+func (l *Loop) Stats() Stats { return l.stats }
+
+// Close releases the loop's fds without running it. It is for a loop that
+// will never Run; Run closes everything itself.
+func (l *Loop) Close() error {
+	if l.ran.Swap(true) {
+		return nil
+	}
+	l.shutdown()
+	return nil
+}
+
+// OnStop registers f to run on the loop goroutine when Run is about to
+// return, before the loop's fds are closed: the place to collect final
+// statistics or close links. Loop goroutine only, or before Run.
+func (l *Loop) OnStop(f func()) { l.onStop = append(l.onStop, f) }
+
+func (l *Loop) shutdown() {
+	for _, f := range l.onStop {
+		f()
+	}
+	l.onStop = nil
+	l.mu.Lock()
+	l.done = true
+	l.posted = nil
+	l.mu.Unlock()
+	for p := range l.procs {
+		p.release()
+	}
+	l.closed = true
+	l.closeFDs()
+}
+
+func (l *Loop) closeFDs() {
+	if l.wakefd >= 0 {
+		unix.Close(l.wakefd)
+		l.wakefd = -1
+	}
+	if l.ep >= 0 {
+		unix.Close(l.ep)
+		l.ep = -1
+	}
+}

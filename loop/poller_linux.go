@@ -1,0 +1,125 @@
+package loop
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// slot is one registration. Its index and generation travel in the epoll
+// event's data word, so a stale event (its fd unregistered earlier in the
+// same batch) can be recognised and dropped.
+type slot struct {
+	fd   int     // registered fd, -1 when the slot is free
+	gen  uint32  // bumped on every reuse of the slot
+	ev   Events  // current interest set
+	h    Handler // receives the events
+	free bool    // on the free list
+}
+
+// registry maps fds to slots; it is only touched on the loop goroutine.
+type registry struct {
+	slots []slot
+	free  []int32       // indexes of free slots
+	byFD  map[int]int32 // fd -> slot index
+}
+
+func (r *registry) alloc(fd int, ev Events, h Handler) int32 {
+	var i int32
+	if n := len(r.free); n > 0 {
+		i = r.free[n-1]
+		r.free = r.free[:n-1]
+	} else {
+		r.slots = append(r.slots, slot{})
+		i = int32(len(r.slots) - 1)
+	}
+	s := &r.slots[i]
+	s.fd, s.ev, s.h, s.free = fd, ev, h, false
+	s.gen++
+	r.byFD[fd] = i
+	return i
+}
+
+func (r *registry) release(i int32) {
+	s := &r.slots[i]
+	delete(r.byFD, s.fd)
+	s.fd, s.h, s.free = -1, nil, true
+	s.gen++
+	r.free = append(r.free, i)
+}
+
+func epollEvent(ev Events, idx int32, gen uint32) unix.EpollEvent {
+	return unix.EpollEvent{Events: uint32(ev), Fd: idx, Pad: int32(gen)}
+}
+
+// Register adds fd to the loop with interest set ev (Readable, Writable,
+// PeerClosed, optionally EdgeTriggered); h receives its events.
+func (l *Loop) Register(fd int, ev Events, h Handler) error {
+	if l.closed {
+		return ErrClosed
+	}
+	if _, dup := l.reg.byFD[fd]; dup {
+		return fmt.Errorf("register fd %d: %w", fd, os.ErrExist)
+	}
+	i := l.reg.alloc(fd, ev, h)
+	e := epollEvent(ev, i, l.reg.slots[i].gen)
+	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &e); err != nil {
+		l.reg.release(i)
+		return os.NewSyscallError("epoll_ctl(ADD)", err)
+	}
+	return nil
+}
+
+// Modify replaces fd's interest set.
+func (l *Loop) Modify(fd int, ev Events) error {
+	i, ok := l.reg.byFD[fd]
+	if !ok {
+		return fmt.Errorf("modify fd %d: %w", fd, os.ErrNotExist)
+	}
+	s := &l.reg.slots[i]
+	if s.ev == ev {
+		return nil
+	}
+	e := epollEvent(ev, i, s.gen)
+	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_MOD, fd, &e); err != nil {
+		return os.NewSyscallError("epoll_ctl(MOD)", err)
+	}
+	s.ev = ev
+	return nil
+}
+
+// Unregister removes fd from the loop. It does not close fd. Events for fd
+// already collected in the current wake-up are dropped.
+func (l *Loop) Unregister(fd int) error {
+	i, ok := l.reg.byFD[fd]
+	if !ok {
+		return fmt.Errorf("unregister fd %d: %w", fd, os.ErrNotExist)
+	}
+	l.reg.release(i)
+	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
+		return os.NewSyscallError("epoll_ctl(DEL)", err)
+	}
+	return nil
+}
+
+// Registered reports the number of fds registered by callers (the loop's
+// own eventfd and pidfds included).
+func (l *Loop) Registered() int { return len(l.reg.byFD) }
+
+// dispatch delivers one batch of events.
+func (l *Loop) dispatch(evs []unix.EpollEvent) {
+	for k := range evs {
+		e := &evs[k]
+		i := e.Fd
+		if int(i) >= len(l.reg.slots) {
+			continue
+		}
+		s := &l.reg.slots[i]
+		if s.free || s.gen != uint32(e.Pad) {
+			continue // unregistered earlier in this batch
+		}
+		l.stats.Events++
+		s.h.HandleEvents(Events(e.Events))
+	}
+}

@@ -1,0 +1,45 @@
+// Package relay moves bytes between file descriptors on a loop.Loop, and
+// spawns pipelines of processes joined by relayed pipes.
+//
+// A Relay belongs to one loop and holds what its links share: the ring
+// pool, the epoll registrations (one per fd, shared by the link reading it
+// and the link writing it, as for a socket relayed both ways) and the
+// default options. A Link pumps one source fd into one sink fd.
+//
+// # Contract
+//
+//   - Backpressure: a link reads only while its ring has room and never
+//     buffers more than one ring (Options.BufferSize) per link. An idle link
+//     holds no ring: it takes one from the pool when data arrives and gives
+//     it back the moment the ring drains.
+//   - Data paths: copy (read/readv into the ring, write/writev out of it)
+//     and splice (zero-copy, when at least one end is a pipe). ModeAuto
+//     splices where it can and falls back to copy if the kernel answers
+//     EINVAL, without losing or repeating a byte (splice moves nothing when
+//     it fails).
+//   - End of input: the link drains what it holds, then shuts the sink down
+//     — close(2) if the link owns it, shutdown(SHUT_WR) for a socket — so
+//     the reader sees EOF exactly once.
+//   - A sink whose reader went away (EPIPE, ECONNRESET, EPOLLERR on a pipe's
+//     write end): the link closes its source too, so the writer upstream gets
+//     SIGPIPE/EPIPE as it would in a shell pipeline. Bytes still buffered are
+//     counted in LinkStats.Dropped.
+//   - Any other error ends the link; LinkStats.Err names the endpoint and the
+//     failing system call: "stage 2 (gzip -d): write: no space left on device".
+//
+// # Threading
+//
+// Everything here runs on the loop goroutine: create links and pipelines
+// from a handler, a posted function or before loop.Run, and read their stats
+// there too (a posted function is the way in from another goroutine).
+// Callbacks (OnDone, OnExit) run on the loop goroutine.
+//
+// # Readiness
+//
+// Every fd is registered once, edge-triggered, for both directions. A link
+// keeps a ready flag per end and moves data until the kernel says EAGAIN,
+// which is the invariant loop's edge-triggered mode requires. Files that
+// epoll cannot watch (regular files, /dev/null) are always ready. Each pump
+// does a bounded amount of work and then yields with loop.RunSoon, so one
+// busy link cannot starve the others.
+package relay

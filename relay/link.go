@@ -1,0 +1,232 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/loop"
+	"golang.org/x/sys/unix"
+)
+
+// Endpoint is one end of a link.
+type Endpoint struct {
+	FD    int    // raw fd; the relay makes it nonblocking if it is pollable
+	Name  string // used in errors and stats: "stdin", "stage 2 (gzip -d)"
+	Owned bool   // the link closes FD when it is done with it
+}
+
+// LinkConfig describes a link.
+type LinkConfig struct {
+	Src, Dst Endpoint
+	// OnDone runs on the loop goroutine once the link has finished (EOF,
+	// reader gone, error or Close) and released its fds.
+	OnDone func(*Link)
+}
+
+// pumpBudget bounds the system calls one turn of a link makes before it
+// yields to the other fds on the loop.
+const pumpBudget = 32
+
+// Link pumps bytes from a source fd to a sink fd. See the package doc.
+type Link struct {
+	r         *Relay
+	src, dst  Endpoint
+	sw, dw    *watch // registrations of src and dst
+	splice    bool   // current data path
+	auto      bool   // may fall back from splice to copy
+	ring      *fdio.Ring
+	srcReady  bool // source may have data (or EOF): no EAGAIN since the last edge
+	dstReady  bool // sink may take data: no EAGAIN since the last edge
+	srcEOF    bool // read returned 0
+	done      bool
+	queued    bool   // a pump is queued with RunSoon
+	pumpFn    func() // k.pump, allocated once
+	onDone    func(*Link)
+	wait      waitState
+	waitSince time.Time
+	stats     LinkStats
+	sweptAt   uint64 // Bytes at the pipeline's last sweep
+}
+
+// NewLink creates a link and starts pumping on the next loop iteration.
+// Loop goroutine only (or before Run).
+func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
+	k = &Link{r: r, src: cfg.Src, dst: cfg.Dst, onDone: cfg.OnDone, srcReady: true, dstReady: true}
+	k.stats = LinkStats{Src: cfg.Src.Name, Dst: cfg.Dst.Name, Start: time.Now(), Mode: ModeCopy}
+	if k.sw, err = r.attach(cfg.Src.FD, k, true); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Src.Name, err)
+	}
+	if k.dw, err = r.attach(cfg.Dst.FD, k, false); err != nil {
+		r.detach(k.sw, k)
+		return nil, fmt.Errorf("%s: %w", cfg.Dst.Name, err)
+	}
+	sk, dk := k.sw.kind, k.dw.kind
+	switch r.opts.Mode {
+	case ModeSplice:
+		if !spliceable(sk, dk) {
+			r.detach(k.sw, k)
+			r.detach(k.dw, k)
+			return nil, fmt.Errorf("%s → %s: splice mode needs a pipe at one end (%s is a %s, %s is a %s)",
+				cfg.Src.Name, cfg.Dst.Name, cfg.Src.Name, sk, cfg.Dst.Name, dk)
+		}
+		k.splice = true
+	case ModeAuto:
+		k.splice = spliceable(sk, dk)
+		k.auto = true
+	}
+	if k.splice {
+		k.stats.Mode = ModeSplice
+	}
+	k.pumpFn = k.pump
+	r.links[k] = struct{}{}
+	k.schedule()
+	return k, nil
+}
+
+// Stats returns a copy of the link's counters. Loop goroutine only.
+func (k *Link) Stats() LinkStats {
+	s := k.stats
+	if !k.done && k.wait != waitNone {
+		// Charge the wait in progress so live readings are current.
+		d := time.Since(k.waitSince)
+		if k.wait == waitFull {
+			s.TimeFull += d
+		} else {
+			s.TimeEmpty += d
+		}
+	}
+	return s
+}
+
+// Done reports whether the link has finished.
+func (k *Link) Done() bool { return k.done }
+
+// Close stops the link now, dropping anything buffered and closing the fds
+// it owns. OnDone runs. Closing a finished link does nothing.
+func (k *Link) Close() {
+	if !k.done {
+		k.end(true, true)
+	}
+}
+
+func (k *Link) srcEvent(loop.Events) {
+	k.srcReady = true
+	k.kick()
+}
+
+func (k *Link) dstEvent(ev loop.Events) {
+	k.dstReady = true
+	if ev&loop.Error != 0 {
+		// No reader left on a pipe (or a socket error): nothing more can
+		// be delivered. Find out now rather than when data next arrives.
+		k.sinkGone()
+		return
+	}
+	k.kick()
+}
+
+// kick runs the pump now unless one is already queued.
+func (k *Link) kick() {
+	if !k.queued && !k.done {
+		k.pump()
+	}
+}
+
+func (k *Link) schedule() {
+	if !k.queued {
+		k.queued = true
+		k.r.l.RunSoon(k.pumpFn)
+	}
+}
+
+// pump moves data until both ends block, the budget runs out (then it
+// queues itself to continue after other fds had their turn) or the link ends.
+func (k *Link) pump() {
+	k.queued = false
+	if k.done {
+		return
+	}
+	now := time.Now()
+	k.setWait(waitNone, now)
+	var more, blocked bool
+	if k.splice {
+		more, blocked = k.pumpSplice()
+	} else {
+		more = k.pumpCopy()
+	}
+	if k.done {
+		return
+	}
+	if more {
+		k.schedule()
+		return
+	}
+	k.setWait(k.idleState(blocked), time.Now())
+}
+
+// sinkGone ends the link because the sink's reader left: the source is
+// closed too so the writer upstream gets SIGPIPE, as in a shell pipeline.
+func (k *Link) sinkGone() {
+	if k.done {
+		return
+	}
+	k.stats.SinkClosed = true
+	k.end(true, true)
+}
+
+// fail ends the link with err, which names the endpoint that failed.
+func (k *Link) fail(end Endpoint, err error) {
+	k.stats.Err = fmt.Errorf("%s: %w", end.Name, err)
+	k.end(true, true)
+}
+
+// finish ends the link after the source's EOF and the last byte: the sink
+// is shut down so its reader sees EOF.
+func (k *Link) finish() {
+	k.stats.EOF = true
+	k.end(true, true)
+}
+
+// end releases everything. The sink is shut down (socket) and closed if
+// owned; the source likewise.
+func (k *Link) end(closeSrc, closeDst bool) {
+	k.done = true
+	k.setWait(waitNone, time.Now())
+	k.stats.End = time.Now()
+	if k.ring != nil {
+		k.stats.Dropped += uint64(k.ring.Len())
+		k.r.pool.Put(k.ring)
+		k.ring = nil
+	}
+	srcKind, dstKind := k.sw.kind, k.dw.kind
+	k.r.detach(k.sw, k)
+	k.r.detach(k.dw, k)
+	if closeDst {
+		if dstKind == fdio.KindSocket && k.stats.EOF {
+			unix.Shutdown(k.dst.FD, unix.SHUT_WR)
+		}
+		if k.dst.Owned {
+			unix.Close(k.dst.FD)
+		}
+	}
+	if closeSrc {
+		if k.src.Owned {
+			unix.Close(k.src.FD)
+		} else if srcKind == fdio.KindSocket && !k.stats.EOF {
+			unix.Shutdown(k.src.FD, unix.SHUT_RD)
+		}
+	}
+	delete(k.r.links, k)
+	if k.onDone != nil {
+		k.onDone(k)
+	}
+}
+
+// isGone reports whether err means the sink's reader has left.
+func isGone(err error) bool {
+	return errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET)
+}
+
+func isAgain(err error) bool { return errors.Is(err, unix.EAGAIN) }

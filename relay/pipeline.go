@@ -1,0 +1,281 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/loop"
+	"golang.org/x/sys/unix"
+)
+
+// PipelineConfig describes a pipeline of stages joined by relayed pipes.
+type PipelineConfig struct {
+	Stages []Stage
+	// Stdin is the fd stage 1 inherits directly, Stdout the fd stage N
+	// writes directly, Stderr every stage's stderr (no extra hop for any).
+	Stdin, Stdout, Stderr int
+	Env                   []string // nil: pipeloop's environment
+	Dir                   string
+	// OnExit runs on the loop goroutine when every stage has been reaped
+	// and every link is done.
+	OnExit func(*Pipeline)
+}
+
+// Pipeline is a set of running stages and the links between them.
+type Pipeline struct {
+	r        *Relay
+	stages   []*StageResult
+	procs    []*loop.Process // nil for a stage that did not start
+	links    []*Link         // links[i] carries stage i+1's stdout to stage i+2's stdin
+	running  int             // stages not yet reaped
+	open     int             // links not yet done
+	onExit   func(*Pipeline)
+	sweeper  *loop.Timer
+	finished bool
+}
+
+// StartPipeline resolves every command (failing before anything runs if
+// one cannot be found), creates the pipes, spawns the stages and starts the
+// links. Loop goroutine only. On error nothing is left running.
+func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
+	n := len(cfg.Stages)
+	if n == 0 {
+		return nil, errors.New("pipeline has no stages")
+	}
+	paths, err := Resolve(cfg.Stages)
+	if err != nil {
+		return nil, err
+	}
+	env := cfg.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	p := &Pipeline{r: r, onExit: cfg.OnExit}
+	for i, s := range cfg.Stages {
+		p.stages = append(p.stages, &StageResult{Index: i + 1, Name: s.name(), Args: s.Args})
+	}
+	p.procs = make([]*loop.Process, n)
+
+	// fds[i] = [stdin, stdout] for stage i; ours[i] = our two ends of link i.
+	type ends struct{ in, out int }
+	child := make([]ends, n)
+	child[0].in, child[n-1].out = cfg.Stdin, cfg.Stdout
+	var linkEnds [][2]int // [read end from stage i, write end to stage i+1]
+	var toClose []int     // every fd created here, for cleanup on error
+	fail := func(err error) (*Pipeline, error) {
+		for _, fd := range toClose {
+			unix.Close(fd)
+		}
+		for _, pr := range p.procs {
+			if pr != nil {
+				pr.Signal(syscall.SIGKILL)
+			}
+		}
+		return nil, err
+	}
+	for i := 0; i < n-1; i++ {
+		outR, outW, err := fdio.Pipe(true, false) // stage i stdout -> us
+		if err != nil {
+			return fail(fmt.Errorf("stage %d (%s): %w", i+1, p.stages[i].Name, err))
+		}
+		toClose = append(toClose, outR, outW)
+		inR, inW, err := fdio.Pipe(false, true) // us -> stage i+1 stdin
+		if err != nil {
+			return fail(fmt.Errorf("stage %d (%s): %w", i+2, p.stages[i+1].Name, err))
+		}
+		toClose = append(toClose, inR, inW)
+		if r.opts.PipeSize > 0 {
+			fdio.SetPipeSize(outR, r.opts.PipeSize) // advisory: EPERM keeps the default
+			fdio.SetPipeSize(inR, r.opts.PipeSize)
+		}
+		child[i].out, child[i+1].in = outW, inR
+		linkEnds = append(linkEnds, [2]int{outR, inW})
+	}
+	for i := range n {
+		st := p.stages[i]
+		st.Start = time.Now()
+		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr)
+		if err != nil {
+			code := 126
+			if errors.Is(err, unix.ENOENT) {
+				code = 127
+			}
+			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: code,
+				Err: fmt.Errorf("%s: %w", cfg.Stages[i].Args[0], os.NewSyscallError("execve", err))}
+			st.End = time.Now()
+			continue // like a shell: the other stages run, this one "exits" 126/127
+		}
+		st.Pid = pid
+		idx := i
+		proc, err := r.l.WatchProcess(pid, pidfd, func(ps *loop.ProcessState) { p.stageExited(idx, ps) })
+		if err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil)
+			return fail(fmt.Errorf("stage %d (%s): %w", i+1, st.Name, err))
+		}
+		p.procs[i] = proc
+		p.running++
+	}
+	// The children have their ends now; keep only ours.
+	for i := 0; i < n-1; i++ {
+		unix.Close(child[i].out)
+		unix.Close(child[i+1].in)
+	}
+	for i, le := range linkEnds {
+		idx := i
+		k, err := r.NewLink(LinkConfig{
+			Src:    Endpoint{FD: le[0], Name: fmt.Sprintf("stage %d (%s)", i+1, p.stages[i].Name), Owned: true},
+			Dst:    Endpoint{FD: le[1], Name: fmt.Sprintf("stage %d (%s)", i+2, p.stages[i+1].Name), Owned: true},
+			OnDone: func(*Link) { p.linkDone(idx) },
+		})
+		if err != nil {
+			// Cannot relay: make the pipeline end instead of hanging.
+			unix.Close(le[0])
+			unix.Close(le[1])
+			p.Signal(syscall.SIGTERM)
+			k = &Link{done: true, stats: LinkStats{Err: err, Start: time.Now(), End: time.Now()}}
+			p.links = append(p.links, k)
+			continue
+		}
+		p.links = append(p.links, k)
+		p.open++
+	}
+	if p.running == 0 && p.open == 0 {
+		r.l.RunSoon(p.maybeFinish)
+	}
+	return p, nil
+}
+
+func (p *Pipeline) stageExited(i int, ps *loop.ProcessState) {
+	st := p.stages[i]
+	st.State, st.End = ps, ps.At
+	p.running--
+	if p.running == 0 && p.open > 0 {
+		// Every stage is gone; a link still open is either draining the
+		// last bytes or held open by a grandchild that kept a pipe end.
+		// Sweep links that stop making progress.
+		p.sweeper = p.r.l.AfterFunc(sweepEvery, p.sweep)
+	}
+	p.maybeFinish()
+}
+
+const sweepEvery = 100 * time.Millisecond
+
+// sweep closes links that moved nothing since the last sweep once every
+// stage has exited.
+func (p *Pipeline) sweep() {
+	for _, k := range p.links {
+		if k.done {
+			continue
+		}
+		if k.wait != waitNone && k.stats.Bytes == k.sweptAt {
+			k.Close()
+			continue
+		}
+		k.sweptAt = k.stats.Bytes
+	}
+	if p.open > 0 {
+		p.sweeper.Reset(sweepEvery)
+	}
+}
+
+func (p *Pipeline) linkDone(int) {
+	p.open--
+	p.maybeFinish()
+}
+
+func (p *Pipeline) maybeFinish() {
+	if p.finished || p.running > 0 || p.open > 0 {
+		return
+	}
+	p.finished = true
+	if p.sweeper != nil {
+		p.sweeper.Stop()
+	}
+	if p.onExit != nil {
+		p.onExit(p)
+	}
+}
+
+// Done reports whether every stage was reaped and every link finished.
+func (p *Pipeline) Done() bool { return p.finished }
+
+// Signal sends sig to every stage still running (through its pidfd).
+func (p *Pipeline) Signal(sig syscall.Signal) {
+	for _, pr := range p.procs {
+		if pr != nil {
+			pr.Signal(sig)
+		}
+	}
+}
+
+// Stages returns the stages' results so far.
+func (p *Pipeline) Stages() []*StageResult { return p.stages }
+
+// Links returns the links; Links()[i] joins stage i+1 to stage i+2.
+func (p *Pipeline) Links() []*Link { return p.links }
+
+// Pids returns the pids of the stages that started.
+func (p *Pipeline) Pids() []int {
+	var pids []int
+	for _, s := range p.stages {
+		if s.Pid > 0 {
+			pids = append(pids, s.Pid)
+		}
+	}
+	return pids
+}
+
+// ExitCode is the pipeline's status as bash reports it with `set -o
+// pipefail`: 0 when every stage succeeded, else the status of the
+// rightmost failing stage. A stage killed by SIGPIPE because the stage
+// after it finished early is not a failure. If every stage succeeded but a
+// link failed (an I/O error in the relay), the status is 1.
+func (p *Pipeline) ExitCode() int {
+	for i := len(p.stages) - 1; i >= 0; i-- {
+		st := p.stages[i]
+		code := st.ExitCode()
+		if code == 0 {
+			continue
+		}
+		if st.KilledBy() == syscall.SIGPIPE && i < len(p.links) && p.links[i].stats.SinkClosed {
+			continue
+		}
+		return code
+	}
+	for _, k := range p.links {
+		if k.stats.Err != nil {
+			return 1
+		}
+	}
+	return 0
+}
+
+// Errors returns the links' errors and the stages' start errors, in order.
+func (p *Pipeline) Errors() []error {
+	var errs []error
+	for i, st := range p.stages {
+		if st.StartErr != nil {
+			errs = append(errs, st.StartErr)
+		}
+		if i < len(p.links) && p.links[i].stats.Err != nil {
+			errs = append(errs, p.links[i].stats.Err)
+		}
+	}
+	return errs
+}
+
+// String is the pipeline as a shell would write it.
+func (p *Pipeline) String() string {
+	names := make([]string, len(p.stages))
+	for i, s := range p.stages {
+		names[i] = s.Name
+	}
+	return strings.Join(names, " | ")
+}

@@ -1,0 +1,146 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/pipeloop/pipeloop/loop"
+)
+
+// Stage is one command of a pipeline. It is executed directly, never
+// through a shell (use Args {"/bin/sh", "-c", line} for that).
+type Stage struct {
+	Args []string // argv; Args[0] is looked up in PATH unless it has a slash
+	Name string   // how errors and stats call it, e.g. "gzip -d"; default: Args joined
+}
+
+// StartError is a stage that could not be started: Code is 127 when the
+// command was not found and 126 when it could not be executed, as a shell
+// reports them.
+type StartError struct {
+	Stage int    // 1-based
+	Name  string // the stage's display name
+	Code  int    // 126 or 127
+	Err   error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("stage %d (%s): %v", e.Stage, e.Name, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Resolve looks every stage's command up in PATH without starting anything,
+// so a typo in stage 3 is reported before stage 1 has consumed any input.
+// It returns the resolved paths.
+func Resolve(stages []Stage) ([]string, error) {
+	paths := make([]string, len(stages))
+	for i, s := range stages {
+		if len(s.Args) == 0 || s.Args[0] == "" {
+			return nil, &StartError{Stage: i + 1, Name: s.name(), Code: 127, Err: errors.New("empty command")}
+		}
+		p, err := exec.LookPath(s.Args[0])
+		if err != nil {
+			code := 127
+			var pe *os.PathError
+			var ee *exec.Error
+			switch {
+			case errors.As(err, &ee) && errors.Is(ee.Err, exec.ErrNotFound):
+				err = fmt.Errorf("%s: command not found", s.Args[0])
+			case errors.As(err, &pe) && errors.Is(pe.Err, os.ErrNotExist):
+				err = fmt.Errorf("%s: no such file or directory", s.Args[0])
+			default:
+				code = 126
+				err = fmt.Errorf("%s: cannot execute: %w", s.Args[0], unwrapAll(err))
+			}
+			return nil, &StartError{Stage: i + 1, Name: s.name(), Code: code, Err: err}
+		}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return nil, &StartError{Stage: i + 1, Name: s.name(), Code: 126,
+				Err: fmt.Errorf("%s: is a directory", s.Args[0])}
+		}
+		paths[i] = p
+	}
+	return paths, nil
+}
+
+func unwrapAll(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+func (s Stage) name() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return fmt.Sprint(s.Args)
+}
+
+// StageResult is what became of one stage.
+type StageResult struct {
+	Index    int    // 1-based
+	Name     string // display name
+	Args     []string
+	Pid      int
+	Start    time.Time
+	End      time.Time          // when it was reaped
+	State    *loop.ProcessState // nil if it never started or is still running
+	StartErr *StartError        // set when it could not be started
+}
+
+// ExitCode is the shell-style status: exit code, 128+signal, or the
+// 126/127 of a start failure; -1 while running.
+func (r *StageResult) ExitCode() int {
+	switch {
+	case r.StartErr != nil:
+		return r.StartErr.Code
+	case r.State != nil:
+		return r.State.ExitCode()
+	}
+	return -1
+}
+
+// KilledBy reports the signal that killed the stage, or 0.
+func (r *StageResult) KilledBy() syscall.Signal {
+	if r.State != nil && r.State.Status.Signaled() {
+		return r.State.Status.Signal()
+	}
+	return 0
+}
+
+// Wall is the stage's run time.
+func (r *StageResult) Wall() time.Duration {
+	if r.End.IsZero() {
+		return time.Since(r.Start)
+	}
+	return r.End.Sub(r.Start)
+}
+
+// spawn starts argv with the given fds as 0, 1 and 2 and returns its pid
+// and pidfd. The fds pipeloop keeps are close-on-exec, so the child sees
+// exactly 0, 1 and 2 (plus whatever pipeloop itself inherited without
+// close-on-exec, as a shell would pass on). Signal handlers pipeloop
+// installed (SIGPIPE included) revert to their defaults across exec.
+func spawn(path string, argv []string, env []string, dir string, stdin, stdout, stderr int) (pid, pidfd int, err error) {
+	pidfd = -1
+	attr := &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   env,
+		Files: []uintptr{uintptr(stdin), uintptr(stdout), uintptr(stderr)},
+		Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
+	}
+	pid, err = syscall.ForkExec(path, argv, attr)
+	if err != nil {
+		return 0, -1, err
+	}
+	return pid, pidfd, nil
+}

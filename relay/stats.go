@@ -1,0 +1,87 @@
+package relay
+
+import (
+	"time"
+
+	"github.com/pipeloop/pipeloop/fdio"
+	"golang.org/x/sys/unix"
+)
+
+// LinkStats are a link's counters. Syscall counts include calls that
+// answered EAGAIN; byte counts are bytes delivered to the sink.
+type LinkStats struct {
+	Src, Dst     string        // endpoint names
+	Mode         Mode          // data path in use (ModeCopy or ModeSplice)
+	Bytes        uint64        // bytes delivered to the sink
+	SpliceBytes  uint64        // of which moved by splice
+	CopyBytes    uint64        // of which copied through the ring
+	Reads        uint64        // read/readv calls
+	Writes       uint64        // write/writev calls
+	Splices      uint64        // splice calls
+	ReadEAGAIN   uint64        // reads that found the source empty
+	WriteEAGAIN  uint64        // writes that found the sink full
+	SpliceEAGAIN uint64        // splices that could not move anything
+	TimeFull     time.Duration // time holding data the sink would not take (downstream slow)
+	TimeEmpty    time.Duration // time with nothing to deliver, waiting on the source (upstream slow)
+	Start, End   time.Time     // link created; link done (zero while running)
+	EOF          bool          // source ended and the sink was shut down after the last byte
+	SinkClosed   bool          // the sink's reader went away (EPIPE and the like)
+	Dropped      uint64        // bytes buffered when the sink went away or an error hit
+	Err          error         // what ended the link, if not EOF or the reader leaving
+}
+
+// Wall is how long the link has run (until End once done).
+func (s *LinkStats) Wall() time.Duration {
+	if s.End.IsZero() {
+		return time.Since(s.Start)
+	}
+	return s.End.Sub(s.Start)
+}
+
+// waitState says what a link is waiting for between events.
+type waitState uint8
+
+const (
+	waitNone  waitState = iota // working, or waiting on nothing in particular
+	waitEmpty                  // nothing to deliver: waiting for the source
+	waitFull                   // holding data: waiting for the sink
+)
+
+// setWait switches the wait state, charging the time spent in the old one.
+func (k *Link) setWait(s waitState, now time.Time) {
+	if s == k.wait {
+		return
+	}
+	switch k.wait {
+	case waitEmpty:
+		k.stats.TimeEmpty += now.Sub(k.waitSince)
+	case waitFull:
+		k.stats.TimeFull += now.Sub(k.waitSince)
+	}
+	k.wait, k.waitSince = s, now
+}
+
+// idleState is what the link waits for after a pump that ran out of
+// work; spliceBlocked says a splice answered EAGAIN.
+func (k *Link) idleState(spliceBlocked bool) waitState {
+	if spliceBlocked {
+		// splice does not say which end blocked: ask the source.
+		if n, err := unix.IoctlGetInt(k.src.FD, unix.TIOCINQ); err == nil && n > 0 {
+			return waitFull
+		}
+		return waitEmpty
+	}
+	pending := k.ring != nil && !k.ring.Empty()
+	switch {
+	case pending && !k.dstReady:
+		return waitFull
+	case !pending && !k.srcReady:
+		return waitEmpty
+	}
+	return waitNone
+}
+
+// kinds of the two ends, for choosing the data path.
+func spliceable(src, dst fdio.Kind) bool {
+	return src == fdio.KindPipe || dst == fdio.KindPipe
+}
