@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -80,7 +81,7 @@ func (l *latencyRun) run(ctx context.Context) (s LatencySample) {
 		}
 		reads[i], writes[i] = os.NewFile(uintptr(fds[0]), "r"), os.NewFile(uintptr(fds[1]), "w")
 	}
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmds := make([]*exec.Cmd, n)
 	for i, argv := range procs {
 		if l.pinned {
@@ -101,7 +102,8 @@ func (l *latencyRun) run(ctx context.Context) (s LatencySample) {
 		cmds[i] = c
 	}
 	closeAll()
-	// ping exits after its last trip; its EOF then runs down the ring.
+	// After its last trip ping closes its stdout and waits for the EOF to
+	// come round the ring, so every process exits on EOF, in ring order.
 	var errs []string
 	for i, c := range cmds {
 		if err := c.Wait(); err != nil {
@@ -170,4 +172,23 @@ func summariseLatency(samples []LatencySample) map[CellKey]*LatencySummary {
 		ls.P50NS, ls.P99NS, ls.P999NS, ls.MaxNS = stat(a.p50), stat(a.p99), stat(a.p999), stat(a.mx)
 	}
 	return out
+}
+
+// lockedBuffer is a bytes.Buffer that several processes' stderr copiers can
+// write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

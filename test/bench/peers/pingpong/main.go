@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := drain(); err != nil {
+			return err
+		}
 		data, err := json.Marshal(s)
 		if err != nil {
 			return err
@@ -130,6 +133,28 @@ func ping(ctx context.Context, size, warmup, trips int) (Summary, error) {
 		}
 	}
 	return summarise(rtt, warmup, size), nil
+}
+
+// drain shuts the ring down in order: closing stdout lets EOF travel through
+// every process on the ring, and ping leaves only when it comes back on
+// stdin, so no process ever sees its reader gone first.
+func drain() error {
+	if err := syscall.Close(1); err != nil {
+		return os.NewSyscallError("close", err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := syscall.Read(0, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("read", err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
 }
 
 func summarise(rtt []int64, warmup, size int) Summary {
