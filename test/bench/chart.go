@@ -4,27 +4,32 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"os"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// chartFile names the chart of one pin mode.
-func chartFile(pinned bool) string { return "throughput-" + pinName(pinned) + ".svg" }
+// chartFile names the chart of one pin mode; format is svg or png.
+func chartFile(pinned bool, format string) string {
+	return "throughput-" + pinName(pinned) + "." + format
+}
 
 // writeCharts draws GB/s (median, with min–max error bars) against block
 // size, one line per method, one chart per pin mode.
 func (res *Results) writeCharts(dir string) error {
 	for _, pinned := range res.Setup.Pins {
-		p, err := res.chart(pinned)
+		p, legend, err := res.chart(pinned)
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(dir, chartFile(pinned))
-		if err := p.Save(10*vg.Inch, 6.5*vg.Inch, path); err != nil {
+		path := filepath.Join(dir, chartFile(pinned, res.Setup.Chart))
+		if err := save(p, legend, res.Setup.Chart, path); err != nil {
 			return fmt.Errorf("save chart %s: %w", path, err)
 		}
 	}
@@ -42,7 +47,31 @@ func (log2Ticks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
-func (res *Results) chart(pinned bool) (*plot.Plot, error) {
+// save draws the plot with its legend in a column on the right, where it
+// cannot hide a line.
+func save(p *plot.Plot, legend plot.Legend, format, path string) error {
+	const w, h, legendW = 11 * vg.Inch, 6.5 * vg.Inch, 1.9 * vg.Inch
+	var c vg.CanvasWriterTo
+	if format == "png" {
+		c = vgimg.PngCanvas{Canvas: vgimg.New(w, h)}
+	} else {
+		c = vgsvg.New(w, h)
+	}
+	dc := draw.New(c)
+	p.Draw(draw.Crop(dc, 0, -legendW, 0, 0))
+	legend.Draw(draw.Crop(dc, w-legendW+vg.Points(8), 0, 0, -vg.Points(30)))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (res *Results) chart(pinned bool) (*plot.Plot, plot.Legend, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("dd → method → dd, %s (%s preset, median of %d rounds, bars min–max)",
 		pinName(pinned), res.Preset, res.Setup.Rounds)
@@ -50,8 +79,8 @@ func (res *Results) chart(pinned bool) (*plot.Plot, error) {
 	p.Y.Label.Text = "GB/s"
 	p.X.Tick.Marker = log2Ticks{}
 	p.Y.Min = 0
-	p.Legend.Top = true
-	p.Legend.Left = false
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
 	p.Add(plotter.NewGrid())
 
 	for i, m := range res.Methods {
@@ -69,7 +98,7 @@ func (res *Results) chart(pinned bool) (*plot.Plot, error) {
 		}
 		line, points, err := plotter.NewLinePoints(pts)
 		if err != nil {
-			return nil, fmt.Errorf("chart %s: %w", m.Name, err)
+			return nil, legend, fmt.Errorf("chart %s: %w", m.Name, err)
 		}
 		col, glyph := seriesStyle(i)
 		line.Color, points.Color = col, col
@@ -86,13 +115,13 @@ func (res *Results) chart(pinned bool) (*plot.Plot, error) {
 			plotter.YErrorer
 		}{pts, errs})
 		if err != nil {
-			return nil, fmt.Errorf("chart %s: %w", m.Name, err)
+			return nil, legend, fmt.Errorf("chart %s: %w", m.Name, err)
 		}
 		bars.Color = col
 		p.Add(line, points, bars)
-		p.Legend.Add(m.Name, line, points)
+		legend.Add(m.Name, line, points)
 	}
-	return p, nil
+	return p, legend, nil
 }
 
 // seriesStyle returns the colour and glyph of series i: 16 colours that

@@ -21,6 +21,7 @@ type Config struct {
 	LatMethods     []string      // latency methods; empty means all
 	CellTimeout    time.Duration // a cell still running after this is killed and recorded as failed
 	OutDir         string        // report.md, results.json and the charts go here ("" writes nothing)
+	ChartFormat    string        // svg (default) or png
 	Tools          Tools         // the programs under test
 	Log            io.Writer     // progress lines; nil discards them
 }
@@ -38,6 +39,7 @@ func Preset(name string) (Config, error) {
 		Preset:         name,
 		Pins:           []bool{false, true},
 		FullVolumeFrom: 16 << 10,
+		ChartFormat:    "svg",
 		CellTimeout:    2 * time.Minute,
 		LatWarmup:      10000,
 	}
@@ -69,6 +71,15 @@ func (c *Config) volume(b int) int64 {
 	return max(1, v/int64(b)) * int64(b)
 }
 
+// cellVolume is volume(b) for method m, divided by m.VolumeDiv.
+func (c *Config) cellVolume(b int, m Method) int64 {
+	v := c.volume(b)
+	if m.VolumeDiv > 1 {
+		v = max(1, v/int64(m.VolumeDiv)/int64(b)) * int64(b)
+	}
+	return v
+}
+
 func (c *Config) validate() error {
 	switch {
 	case len(c.Blocks) == 0:
@@ -77,6 +88,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: rounds %d < 1", c.Rounds)
 	case c.Bytes < 1:
 		return fmt.Errorf("config: bytes %d < 1", c.Bytes)
+	case c.ChartFormat != "svg" && c.ChartFormat != "png":
+		return fmt.Errorf("config: chart format %q (want svg or png)", c.ChartFormat)
 	case len(c.Pins) == 0:
 		return fmt.Errorf("config: no pin mode")
 	case c.LatRounds > 0 && c.LatTrips < 1:

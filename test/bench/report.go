@@ -118,7 +118,7 @@ func (res *Results) writeBlocks(p printf) {
 func (res *Results) writeSweep(p printf) {
 	p("## Sweep: median GB/s against block size\n\n")
 	for _, pin := range res.Setup.Pins {
-		p("### %s\n\n![GB/s against block size, %s](%s)\n\n", pinName(pin), pinName(pin), chartFile(pin))
+		p("### %s\n\n![GB/s against block size, %s](%s)\n\n", pinName(pin), pinName(pin), chartFile(pin, res.Setup.Chart))
 		p("| method |")
 		for _, b := range res.Setup.Blocks {
 			p(" %s |", sizeName(b))

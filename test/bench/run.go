@@ -37,6 +37,7 @@ type Setup struct {
 	LatWarmup int           `json:"latency_warmup"`
 	LatRounds int           `json:"latency_rounds"`
 	Pipeloop  string        `json:"pipeloop"`
+	Chart     string        `json:"chart_format"`
 }
 
 // MethodInfo describes a method in the results.
@@ -76,7 +77,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 
 	res := &Results{Preset: cfg.Preset, Started: time.Now().UTC(), Machine: probeMachine(ctx, &t)}
 	res.Setup = Setup{Blocks: cfg.Blocks, Volumes: map[int]int64{}, Rounds: cfg.Rounds,
-		LatTrips: cfg.LatTrips, LatWarmup: cfg.LatWarmup, LatRounds: cfg.LatRounds, Pipeloop: t.Pipeloop}
+		LatTrips: cfg.LatTrips, LatWarmup: cfg.LatWarmup, LatRounds: cfg.LatRounds, Pipeloop: t.Pipeloop, Chart: cfg.ChartFormat}
 	for _, b := range cfg.Blocks {
 		res.Setup.Volumes[b] = cfg.volume(b)
 	}
@@ -110,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 					if err := ctx.Err(); err != nil {
 						return nil, err
 					}
-					c := cell{method: m, block: b, pinned: pinned, round: r, bytes: cfg.volume(b),
+					c := cell{method: m, block: b, pinned: pinned, round: r, bytes: cfg.cellVolume(b, m),
 						tools: &t, tmp: tmp, timeout: cfg.CellTimeout}
 					s := c.run(ctx)
 					res.Samples = append(res.Samples, s)

@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string) error {
 	latTrips := fs.Int("lat-trips", 0, "override timed ping-pong round trips")
 	latRounds := fs.Int("lat-rounds", -1, "override latency rounds (0 skips latency)")
 	pins := fs.String("pins", "", "override pin modes: unpinned,pinned")
+	chart := fs.String("chart", "svg", "chart format: svg or png")
 	list := fs.Bool("list", false, "list the methods and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,6 +75,7 @@ func run(ctx context.Context, args []string) error {
 	if err := override(&cfg, *blocks, *rounds, *volume, *latTrips, *latRounds, *pins); err != nil {
 		return err
 	}
+	cfg.ChartFormat = *chart
 	cfg.Methods, cfg.LatMethods = bench.SplitList(*methods), bench.SplitList(*latMethods)
 
 	root := *repo
