@@ -78,6 +78,11 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: middle used no CPU", s.Method)
 		}
 	}
+	for _, s := range res.Scale {
+		if s.Err != "" {
+			t.Errorf("scale K=%d: %s", s.Requested, s.Err)
+		}
+	}
 	for _, s := range res.LatSample {
 		if s.Err != "" {
 			t.Errorf("latency %s pinned=%t: %s", s.Method, s.Pinned, s.Err)

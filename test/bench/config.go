@@ -8,17 +8,20 @@ import (
 
 // Config says what one run of the benchmark measures and where it writes.
 type Config struct {
-	Preset         string        // name recorded in the report: full, quick, smoke or custom
-	Blocks         []int         // dd block sizes in bytes
-	Rounds         int           // rounds per block size (every method once per round and pin mode)
-	Bytes          int64         // volume per cell at and above FullVolumeFrom
-	FullVolumeFrom int           // smaller blocks move Bytes*B/FullVolumeFrom (rounded to whole blocks)
-	Pins           []bool        // pin modes to run: false = unpinned, true = taskset -c 0
-	Methods        []string      // throughput methods to run; empty means all
-	LatTrips       int           // timed ping-pong round trips per latency sample
-	LatWarmup      int           // untimed round trips first
-	LatRounds      int           // latency rounds (0 skips latency)
-	LatMethods     []string      // latency methods; empty means all
+	Preset         string   // name recorded in the report: full, quick, smoke or custom
+	Blocks         []int    // dd block sizes in bytes
+	Rounds         int      // rounds per block size (every method once per round and pin mode)
+	Bytes          int64    // volume per cell at and above FullVolumeFrom
+	FullVolumeFrom int      // smaller blocks move Bytes*B/FullVolumeFrom (rounded to whole blocks)
+	Pins           []bool   // pin modes to run: false = unpinned, true = taskset -c 0
+	Methods        []string // throughput methods to run; empty means all
+	LatTrips       int      // timed ping-pong round trips per latency sample
+	LatWarmup      int      // untimed round trips first
+	LatRounds      int      // latency rounds (0 skips latency)
+	LatMethods     []string // latency methods; empty means all
+	ScaleKs        []int    // streams per scale run (empty skips scale)
+	ScaleBytes     int64    // bytes over all streams of one scale run
+	ScaleRounds    int
 	CellTimeout    time.Duration // a cell still running after this is killed and recorded as failed
 	OutDir         string        // report.md, results.json and the charts go here ("" writes nothing)
 	ChartFormat    string        // svg (default) or png
@@ -47,14 +50,17 @@ func Preset(name string) (Config, error) {
 	case "full":
 		c.Blocks, c.Rounds, c.Bytes = all, 5, 1<<30
 		c.LatTrips, c.LatRounds = 100000, 3
+		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 10, 100, 1000, 10000}, 1<<30, 3
 	case "quick":
 		c.Blocks, c.Rounds, c.Bytes = []int{4 << 10, 64 << 10}, 5, 256<<20
 		c.FullVolumeFrom = 4 << 10
 		c.LatTrips, c.LatRounds = 20000, 1
+		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 10, 100, 1000, 10000}, 256<<20, 1
 	case "smoke":
 		c.Blocks, c.Rounds, c.Bytes = []int{4 << 10}, 1, 16<<20
 		c.FullVolumeFrom = 4 << 10
 		c.LatTrips, c.LatWarmup, c.LatRounds = 2000, 200, 1
+		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 100}, 16<<20, 1
 	default:
 		return Config{}, fmt.Errorf("unknown preset %q (want full, quick or smoke)", name)
 	}

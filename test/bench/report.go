@@ -27,7 +27,7 @@ func (res *Results) writeReport(w io.Writer) error {
 	res.writeBlocks(p)
 	res.writeSweep(p)
 	res.writeLatency(p)
-	p("## Scale\n\n%s.\n\n", res.Scale)
+	res.writeScale(p)
 	res.writeProblems(p)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -155,6 +155,35 @@ func (res *Results) writeLatency(p printf) {
 		p("| %s | %s | %d × %d | %s | %s | %s | %s |\n", l.Method, pinName(l.Pinned), l.Trips, l.Rounds,
 			statStr(scale(l.P50NS, 1e-3), "%.1f"), statStr(scale(l.P99NS, 1e-3), "%.1f"),
 			statStr(scale(l.P999NS, 1e-3), "%.1f"), statStr(scale(l.MaxNS, 1e-3), "%.0f"))
+	}
+	p("\n")
+}
+
+func (res *Results) writeScale(p printf) {
+	p("## Scale: one relay, K streams at once\n\n")
+	if len(res.ScaleSum) == 0 {
+		p("%s.\n\n", orDash(res.ScaleNote))
+		return
+	}
+	p("One process built on pipeloop's `loop` and `relay` packages (test/bench/peers/scale): K links on one loop, each from its own input pipe to its own output pipe (mode auto, so splice). ")
+	p("The load generator is in the same process on other goroutines (one writer and one reader per stream, Go's netpoller), so it competes with the loop for the 2 CPUs; %s spread evenly over the K streams per run, %d round(s). ", bytesName(res.Setup.ScaleBytes), res.Setup.ScaleRounds)
+	p("**loop CPU** is the loop thread's own CPU time (CLOCK_THREAD_CPUTIME_ID); **process CPU** adds the load generator. **heap/idle link** is the Go heap growth from creating K links with no data flowing, over K (idle links hold no ring; kernel memory for pipes and epoll is not included).\n\n")
+	p("| K | aggregate GB/s | loop CPU s/GB | process CPU s/GB | heap/idle link (bytes) |\n|---|---|---|---|---|\n")
+	var notes []string
+	for _, s := range res.ScaleSum {
+		k := fmt.Sprint(s.Requested)
+		if s.K != 0 && s.K != s.Requested {
+			k = fmt.Sprintf("%d → %d¹", s.Requested, s.K)
+			notes = append(notes, "¹ "+s.Note)
+		}
+		if !s.GBps.Valid() {
+			p("| %s | failed: %s | — | — | — |\n", k, lastLines(strings.Join(s.Failures, " "), 1))
+			continue
+		}
+		p("| %s | %s | %s | %s | %s |\n", k, statStr(s.GBps, "%.2f"), statStr(s.LoopCPUGB, "%.3f"), statStr(s.ProcCPUGB, "%.2f"), statStr(s.HeapPerLink, "%.0f"))
+	}
+	if len(notes) > 0 {
+		p("\n%s\n", notes[0])
 	}
 	p("\n")
 }

@@ -24,20 +24,25 @@ type Results struct {
 	Cells     []*CellSummary    `json:"throughput_summary"`
 	LatCells  []*LatencySummary `json:"latency_summary"`
 	Targets   []Target          `json:"targets"`
-	Scale     string            `json:"scale"`
+	Scale     []ScaleSample     `json:"scale_samples"`
+	ScaleSum  []*ScaleSummary   `json:"scale_summary"`
+	ScaleNote string            `json:"scale_note,omitempty"`
 }
 
 // Setup records the parameters the numbers depend on.
 type Setup struct {
-	Blocks    []int         `json:"blocks"`
-	Volumes   map[int]int64 `json:"volume_bytes"` // per block size
-	Rounds    int           `json:"rounds"`
-	Pins      []bool        `json:"pinned"`
-	LatTrips  int           `json:"latency_trips"`
-	LatWarmup int           `json:"latency_warmup"`
-	LatRounds int           `json:"latency_rounds"`
-	Pipeloop  string        `json:"pipeloop"`
-	Chart     string        `json:"chart_format"`
+	Blocks      []int         `json:"blocks"`
+	Volumes     map[int]int64 `json:"volume_bytes"` // per block size
+	Rounds      int           `json:"rounds"`
+	Pins        []bool        `json:"pinned"`
+	LatTrips    int           `json:"latency_trips"`
+	LatWarmup   int           `json:"latency_warmup"`
+	LatRounds   int           `json:"latency_rounds"`
+	Pipeloop    string        `json:"pipeloop"`
+	Chart       string        `json:"chart_format"`
+	ScaleKs     []int         `json:"scale_k"`
+	ScaleBytes  int64         `json:"scale_bytes"`
+	ScaleRounds int           `json:"scale_rounds"`
 }
 
 // MethodInfo describes a method in the results.
@@ -77,7 +82,8 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 
 	res := &Results{Preset: cfg.Preset, Started: time.Now().UTC(), Machine: probeMachine(ctx, &t)}
 	res.Setup = Setup{Blocks: cfg.Blocks, Volumes: map[int]int64{}, Rounds: cfg.Rounds,
-		LatTrips: cfg.LatTrips, LatWarmup: cfg.LatWarmup, LatRounds: cfg.LatRounds, Pipeloop: t.Pipeloop, Chart: cfg.ChartFormat}
+		LatTrips: cfg.LatTrips, LatWarmup: cfg.LatWarmup, LatRounds: cfg.LatRounds, Pipeloop: t.Pipeloop, Chart: cfg.ChartFormat,
+		ScaleKs: cfg.ScaleKs, ScaleBytes: cfg.ScaleBytes, ScaleRounds: cfg.ScaleRounds}
 	for _, b := range cfg.Blocks {
 		res.Setup.Volumes[b] = cfg.volume(b)
 	}
@@ -134,7 +140,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			}
 		}
 	}
-	res.Scale = "not measured: pipeloop's relay API (relay/) was not in the tree when this harness was written"
+	if err := res.runScale(ctx, &cfg, &t, log); err != nil {
+		return nil, err
+	}
 	res.Machine.LoadEnd = readTrim("/proc/loadavg")
 	res.finish(methods, latMethods)
 	res.Seconds = time.Since(res.Started).Seconds()
@@ -187,6 +195,38 @@ func (res *Results) finish(methods, latMethods []Method) {
 		}
 	}
 	res.Targets = evaluateTargets(res)
+	res.ScaleSum = summariseScale(res.Scale, res.Setup.ScaleKs)
+}
+
+// runScale runs the scale program for every K, rounds interleaved.
+func (res *Results) runScale(ctx context.Context, cfg *Config, t *Tools, log io.Writer) error {
+	switch {
+	case len(cfg.ScaleKs) == 0 || cfg.ScaleRounds < 1:
+		res.ScaleNote = "not run in this preset"
+		return nil
+	case t.Scale == "":
+		res.ScaleNote = "not measured: " + orDash(t.ScaleErr)
+		fmt.Fprintln(log, "skip scale:", res.ScaleNote)
+		return nil
+	}
+	for r := range cfg.ScaleRounds {
+		for _, k := range cfg.ScaleKs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			s := runScale(ctx, t.Scale, k, cfg.ScaleBytes, r, cfg.CellTimeout)
+			res.Scale = append(res.Scale, s)
+			status := fmt.Sprintf("%6.2f GB/s loop %.3f cpu-s heap/link %.0f B", s.GBps, s.LoopCPUSec, s.HeapPerLink)
+			if s.K != k && s.Err == "" {
+				status += fmt.Sprintf(" (measured K=%d: %s)", s.K, s.Note)
+			}
+			if s.Err != "" {
+				status = "FAILED: " + s.Err
+			}
+			fmt.Fprintf(log, "scale r%d/%d K=%-6d %s\n", r+1, cfg.ScaleRounds, k, status)
+		}
+	}
+	return nil
 }
 
 func logSample(w io.Writer, s Sample, rounds int) {

@@ -16,9 +16,11 @@ type Tools struct {
 	Self     string // this harness's executable, re-run as the RSS wrapper (see WrapEnv)
 	IOCopy   string // the go-iocopy peer (test/bench/peers/iocopy)
 	PingPong string // the latency ends (test/bench/peers/pingpong)
+	Scale    string // the scale program (test/bench/peers/scale), built on pipeloop's relay package
 	PeersDir string // directory holding pump_thread.py and pump_select.py
 	Python   string // python3
 	Taskset  string // taskset, for pinned cells
+	ScaleErr string // why Scale is missing, if BuildPeers could not build it
 }
 
 // InstallHint is printed when a Debian peer is missing.
@@ -35,6 +37,15 @@ func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 	}
 	t.IOCopy = filepath.Join(dir, "iocopy")
 	t.PingPong = filepath.Join(dir, "pingpong")
+	// The scale program needs pipeloop's relay package: build it on its own
+	// so that a tree without it (or with a changed API) still benchmarks.
+	cmd = exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./test/bench/peers/scale")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Scale = filepath.Join(dir, "scale")
+	} else {
+		t.ScaleErr = fmt.Sprintf("build test/bench/peers/scale: %v: %s", err, lastLines(string(out), 2))
+	}
 	if t.PeersDir == "" {
 		t.PeersDir = filepath.Join(repo, "test", "bench", "peers")
 	}
@@ -57,7 +68,7 @@ func (t *Tools) Resolve() error {
 	if t.Taskset == "" {
 		t.Taskset, _ = exec.LookPath("taskset")
 	}
-	for _, p := range []*string{&t.Pipeloop, &t.Self, &t.IOCopy, &t.PingPong, &t.PeersDir} {
+	for _, p := range []*string{&t.Pipeloop, &t.Self, &t.IOCopy, &t.PingPong, &t.Scale, &t.PeersDir} {
 		if *p == "" {
 			continue
 		}
