@@ -49,6 +49,7 @@ func Preset(name string) (Config, error) {
 	switch name {
 	case "full":
 		c.Blocks, c.Rounds, c.Bytes = all, 5, 1<<30
+		c.FullVolumeFrom = 8 << 10 // 1K: 128 MiB, 2K: 256 MiB, 4K: 512 MiB
 		c.LatTrips, c.LatRounds = 100000, 3
 		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 10, 100, 1000, 10000}, 1<<30, 3
 	case "quick":

@@ -19,6 +19,12 @@
 // Latency: 64-byte ping-pong between two processes over two pipes, either
 // directly or with one relay instance of the method on each direction.
 //
+// Scale: one process on pipeloop's relay package serving K streams at once
+// (peers/scale), for aggregate GB/s, CPU per GB and heap per idle link.
+//
+// Targets: the performance targets of issue 3 are evaluated from the same
+// run and reported as PASS or MISS with their margin.
+//
 // Run, the entry point, is not safe for concurrent use with itself: cells
 // run one at a time by design.
 package bench

@@ -31,50 +31,41 @@ func probeMachine(ctx context.Context, t *Tools) Machine {
 		LoadStart: readTrim("/proc/loadavg"),
 		Tools:     map[string]string{},
 	}
-	m.Commit = firstLine(ctx, "git", "rev-parse", "--short", "HEAD")
+	m.Commit = versionLine(ctx, "", "git", "rev-parse", "--short", "HEAD")
 	probes := []struct {
-		name, path string
-		args       []string
+		name, path, flag, match string
 	}{
-		{"dd", "dd", []string{"--version"}},
-		{"python3", t.Python, []string{"--version"}},
-		{"pv", "pv", []string{"--version"}},
-		{"socat", "socat", []string{"-V"}},
-		{"mbuffer", "mbuffer", []string{"--version"}},
-		{"taskset", t.Taskset, []string{"--version"}},
-		{"pipeloop", t.Pipeloop, []string{"--version"}},
+		{"dd", "dd", "--version", ""},
+		{"python3", t.Python, "--version", ""},
+		{"pv", "pv", "--version", ""},
+		{"socat", "socat", "-V", "socat version"},
+		{"mbuffer", "mbuffer", "--version", ""},
+		{"taskset", t.Taskset, "--version", ""},
+		{"pipeloop", t.Pipeloop, "--version", ""},
 	}
 	for _, p := range probes {
-		if p.path == "" {
+		if p.path == "" || lookPath(p.path) == "" {
 			continue
 		}
-		if v := firstLine(ctx, p.path, p.args...); v != "" {
+		if v := versionLine(ctx, p.match, p.path, p.flag); v != "" {
 			m.Tools[p.name] = v
 		}
 	}
 	return m
 }
 
-// firstLine runs a command briefly and returns the first line of its output
-// that names a version, or the first non-empty line.
-func firstLine(ctx context.Context, name string, args ...string) string {
+// versionLine runs a command briefly and returns the first line of its
+// output that contains match (the first non-empty line when match is "").
+func versionLine(ctx context.Context, match, name string, args ...string) string {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	var first string
 	for line := range strings.Lines(string(out)) {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		if first == "" {
-			first = line
-		}
-		if strings.Contains(strings.ToLower(line), "version") {
+		if line = strings.TrimSpace(line); line != "" && strings.Contains(line, match) {
 			return line
 		}
 	}
-	return first
+	return ""
 }
 
 func cpuModel() string {

@@ -23,6 +23,7 @@ func (res *Results) writeReport(w io.Writer) error {
 	p("| pipeloop binary | `%s` |\n\n", orDash(res.Setup.Pipeloop))
 
 	res.writeTargets(p)
+	res.writeVersus(p)
 	res.writeMethod(p)
 	res.writeBlocks(p)
 	res.writeSweep(p)
@@ -44,6 +45,45 @@ func (res *Results) writeTargets(p printf) {
 			measured, margin = fmt.Sprintf("%.2f", t.Measured), fmt.Sprintf("%+.0f%%", 100*t.Margin)
 		}
 		p("| %s | %s | %s %.2f | %s | **%s** | %s |\n", t.Name, measured, t.Op, t.Threshold, margin, t.Status, orDash(t.Detail))
+	}
+	p("\n")
+}
+
+// writeVersus puts pipeloop (default mode) next to the fastest peer and
+// the direct pipe at each block size.
+func (res *Results) writeVersus(p printf) {
+	p("## pipeloop against the fastest peer\n\n`pipeloop` in its default mode (stdin mode, auto); medians; the fastest peer is chosen per block size and pin mode.\n\n")
+	p("| block | pin | pipeloop GB/s | fastest peer | its GB/s | pipeloop ÷ peer | pipeloop ÷ direct | CPU s/GB pipeloop / leanest peer |\n|---|---|---|---|---|---|---|---|\n")
+	roles := map[string]Role{}
+	for _, m := range res.Methods {
+		roles[m.Name] = m.Role
+	}
+	for _, b := range res.Setup.Blocks {
+		for _, pin := range res.Setup.Pins {
+			pl, direct := res.cell("pipeloop", b, pin), res.cell("direct", b, pin)
+			var best, lean *CellSummary
+			for _, c := range res.Cells {
+				if c.Block != b || c.Pinned != pin || roles[c.Method] != Peer || !c.GBps.Valid() {
+					continue
+				}
+				if best == nil || c.GBps.Median > best.GBps.Median {
+					best = c
+				}
+				if lean == nil || c.CPUPerGB.Median < lean.CPUPerGB.Median {
+					lean = c
+				}
+			}
+			if pl == nil || !pl.GBps.Valid() || best == nil {
+				continue
+			}
+			vsDirect := "—"
+			if direct != nil && direct.GBps.Valid() {
+				vsDirect = fmt.Sprintf("%.2f", pl.GBps.Median/direct.GBps.Median)
+			}
+			p("| %s | %s | %.2f | %s | %.2f | %.2f | %s | %.2f / %.2f (%s) |\n", sizeName(b), pinName(pin), pl.GBps.Median,
+				best.Method, best.GBps.Median, pl.GBps.Median/best.GBps.Median, vsDirect,
+				pl.CPUPerGB.Median, lean.CPUPerGB.Median, lean.Method)
+		}
 	}
 	p("\n")
 }
@@ -94,7 +134,7 @@ func (res *Results) writeBlocks(p printf) {
 			head += fmt.Sprintf(" GB/s %s | CPU s/GB %s | × best peer %s |", n, n, n)
 			rule += "---|---|---|"
 		}
-		p("%s peak RSS |\n%s---|\n", head, rule)
+		p("%s peak RSS (%s) |\n%s---|\n", head, pinsName(res.Setup.Pins), rule)
 		for _, mi := range res.Methods {
 			row := "| " + mi.Name + " |"
 			var rss []string
@@ -241,4 +281,12 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+func pinsName(pins []bool) string {
+	names := make([]string, len(pins))
+	for i, p := range pins {
+		names[i] = pinName(p)
+	}
+	return strings.Join(names, " / ")
 }
