@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Role says how a method enters the comparisons.
@@ -37,6 +40,19 @@ func debian(name string) func(*Tools) string {
 
 func needPipeloop(t *Tools) string {
 	return missing(t.Pipeloop, "pipeloop binary", "build it with `make build` or pass -pipeloop")
+}
+
+// needFlag checks that pipeloop accepts a flag: it relays an empty stdin
+// to /dev/null with it, which must succeed.
+func needFlag(t *Tools, flag ...string) string {
+	if why := needPipeloop(t); why != "" {
+		return why
+	}
+	cmd := exec.Command(t.Pipeloop, flag...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Sprintf("pipeloop rejects %s: %v: %s", strings.Join(flag, " "), err, lastLines(string(out), 1))
+	}
+	return ""
 }
 
 func needPython(t *Tools) string {
@@ -128,6 +144,9 @@ func LatencyMethods() []Method {
 			unavailable: always},
 		{Name: "pipeloop", Role: Pipeloop, Desc: "`pipeloop` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.Pipeloop} }), unavailable: needPipeloop},
+		{Name: "pipeloop-busypoll", Role: Pipeloop, Desc: "`pipeloop --busy-poll 50us` on each direction (informational: targets use the default)",
+			middle:      one(func(t *Tools) []string { return []string{t.Pipeloop, "--busy-poll", "50us"} }),
+			unavailable: func(t *Tools) string { return needFlag(t, "--busy-poll", "50us") }},
 		{Name: "go-iocopy", Role: Peer, Desc: "`io.Copy(os.Stdout, os.Stdin)` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.IOCopy} }), unavailable: needIOCopy},
 		{Name: "socat", Role: Peer, Desc: "`socat -u STDIN STDOUT` on each direction",

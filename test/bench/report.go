@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -18,9 +20,9 @@ func (res *Results) writeReport(w io.Writer) error {
 	p("| CPU | %s × %d |\n| kernel | %s |\n| Go | %s |\n", m.CPUModel, m.NumCPU, m.Kernel, m.GoVersion)
 	p("| load average at start / end | %s / %s |\n", m.LoadStart, m.LoadEnd)
 	for _, name := range sortedKeys(m.Tools) {
-		p("| %s | %s |\n", name, strings.ReplaceAll(m.Tools[name], "|", "/"))
+		p("| %s | %s |\n", name, cellEscape(m.Tools[name]))
 	}
-	p("| pipeloop binary | `%s` |\n\n", orDash(res.Setup.Pipeloop))
+	p("| pipeloop binary | `%s` |\n\n", orDash(relPath(res.Setup.Pipeloop)))
 
 	res.writeTargets(p)
 	res.writeVersus(p)
@@ -98,11 +100,25 @@ func (res *Results) writeMethod(p printf) {
 	p("- **Peak RSS** of the middle process: it runs under a wrapper (the harness re-executed) that samples its VmHWM from /proc/PID/status every 1–10 ms until it exits (for spawn mode, pipeloop's own peak, not its dd stages). wait4's ru_maxrss is not used: a child started by Go (vfork + exec) inherits the Go parent's high-water mark, ~7 MiB.\n")
 	p("- **× best peer**: a pipeloop cell's GB/s over the fastest peer's GB/s in the same round and pin mode (peers: every relay that is not pipeloop; direct is the limit, not a peer).\n")
 	p("- Fairness: pipeloop sets F_SETPIPE_SZ (default 1 MiB) on its stdin/stdout pipes, which the other relays leave at 64 KiB; that is part of what it does. `go-iocopy` is the stdin-mode peer of `pipeloop` (both sit in a shell pipeline); `go-iocopy-spawn` is the spawn-mode peer of `pipeloop-spawn` (both start the dd's themselves and own the pipes). Both io.Copy variants copy through a 32 KiB buffer: Go tries copy_file_range, gets EINVAL for pipes and does not splice pipe to pipe.\n")
-	p("- Latency: 64-byte ping-pong over two pipes. Relayed methods put one relay instance on each direction (ping → relay → pong → relay → ping), so every method has the same topology; direct is ping → pong → ping. %d timed round trips after %d warm-up trips per sample, %d round(s), methods interleaved.\n\n",
-		res.Setup.LatTrips, res.Setup.LatWarmup, res.Setup.LatRounds)
+	few := ""
+	if res.Setup.LatTrips < 100000 {
+		few = " (fewer than the 100,000 of the full preset: this is a quick look)"
+	}
+	p("- Latency: 64-byte ping-pong over two pipes. Relayed methods put one relay instance on each direction (ping → relay → pong → relay → ping), so every method has the same topology; direct is ping → pong → ping. %d timed round trips%s after %d warm-up trips per sample, %d round(s), methods interleaved.\n\n",
+		res.Setup.LatTrips, few, res.Setup.LatWarmup, res.Setup.LatRounds)
 	p("| method | role | what it is |\n|---|---|---|\n")
+	defer func() {
+		if len(res.Latencies) == 0 {
+			return
+		}
+		p("Latency methods:\n\n| method | what it is |\n|---|---|\n")
+		for _, mi := range res.Latencies {
+			p("| %s | %s |\n", mi.Name, cellEscape(mi.Desc))
+		}
+		p("\n")
+	}()
 	for _, mi := range res.Methods {
-		p("| %s | %s | %s |\n", mi.Name, mi.Role, mi.Desc)
+		p("| %s | %s | %s |\n", mi.Name, mi.Role, cellEscape(mi.Desc))
 	}
 	p("\n")
 }
@@ -289,4 +305,20 @@ func pinsName(pins []bool) string {
 		names[i] = pinName(p)
 	}
 	return strings.Join(names, " / ")
+}
+
+// cellEscape makes s safe inside a Markdown table cell.
+func cellEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// relPath shows p relative to the working directory (the repository root
+// under make) when it lies below it.
+func relPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
 }
