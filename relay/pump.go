@@ -110,6 +110,10 @@ func (k *Link) pumpSplice() (more, blocked bool) {
 		case errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) || errors.Is(err, unix.EFBIG):
 			k.fail(k.dst, err) // only the sink can be full
 			return false, false
+		case errors.Is(err, unix.EINVAL):
+			k.fail(Endpoint{Name: fmt.Sprintf("%s → %s", k.src.Name, k.dst.Name)},
+				fmt.Errorf("%w (these files cannot be spliced: use mode copy or auto, --mode)", err))
+			return false, false
 		default:
 			k.fail(Endpoint{Name: fmt.Sprintf("%s → %s", k.src.Name, k.dst.Name)}, err)
 			return false, false

@@ -119,7 +119,11 @@ func parseFlags(args []string) (*options, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
 		}
-		return nil, errors.New(strings.ReplaceAll(err.Error(), "flag -", "flag --"))
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			return nil, fmt.Errorf("unknown flag --%s", strings.TrimPrefix(name, "-"))
+		}
+		return nil, errors.New(strings.ReplaceAll(msg, "flag -", "--"))
 	}
 	if o.busyPoll < 0 {
 		return nil, errors.New("--busy-poll must not be negative")

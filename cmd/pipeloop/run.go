@@ -41,6 +41,12 @@ func run(args []string, io stdio) int {
 		return 2
 	}
 
+	// Stages get exactly fds 0, 1 and 2, never what pipeloop inherited.
+	if err := fdio.CloexecFrom(3); err != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		return 1
+	}
+
 	// pipeloop must not die of SIGPIPE: it sees EPIPE and handles it. A
 	// handler (not SIG_IGN) is used so that exec resets it to the default
 	// in the stages, which then die of SIGPIPE as in a shell pipeline.
