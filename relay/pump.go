@@ -19,6 +19,8 @@ import (
 // that already happened.
 func (k *Link) pumpCopy() bool {
 	ops := k.r.opts.Ops
+	before := k.stats.Bytes
+	defer func() { k.r.l.Moved(int(k.stats.Bytes - before)) }()
 	for range pumpBudget {
 		progress := false
 		if !k.srcEOF && k.srcReady && (k.ring == nil || !k.ring.Full()) {
@@ -82,6 +84,8 @@ func (k *Link) pumpCopy() bool {
 func (k *Link) pumpSplice() (more, blocked bool) {
 	ops := k.r.opts.Ops
 	chunk := k.r.opts.SpliceChunk
+	before := k.stats.Bytes
+	defer func() { k.r.l.Moved(int(k.stats.Bytes - before)) }()
 	for range pumpBudget {
 		n, err := fdio.Splice(ops, k.src.FD, k.dst.FD, chunk)
 		k.stats.Splices++

@@ -2,9 +2,9 @@ package test_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"

@@ -153,4 +153,3 @@ func onlyLine(t *testing.T, s string, want ...string) {
 		}
 	}
 }
-

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/internal/cmdline"
+	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
 )
 
@@ -36,6 +37,9 @@ Flags:
                      kernel's (default 1M)
   --busy-poll D      after an event, poll without sleeping for up to D
                      (e.g. 50us) for lower latency at the cost of CPU
+  --sched POLICY     loop thread scheduling: auto, normal or batch
+                     (default auto: SCHED_BATCH while moving bulk data,
+                     so each wake-up moves more; normal for small messages)
   --stats            print per-link and per-stage statistics on stderr
                      at exit
   --shell            run each STAGE with /bin/sh -c
@@ -59,6 +63,7 @@ type options struct {
 	buffer   int
 	pipeSize int
 	busyPoll time.Duration
+	sched    loop.Sched
 	stats    bool
 	shell    bool
 	version  bool
@@ -90,6 +95,18 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
+type schedFlag struct{ v *loop.Sched }
+
+func (f schedFlag) String() string { return "" }
+func (f schedFlag) Set(s string) error {
+	p, err := loop.ParseSched(s)
+	if err != nil {
+		return err
+	}
+	*f.v = p
+	return nil
+}
+
 type modeFlag struct{ v *relay.Mode }
 
 func (f modeFlag) String() string { return "" }
@@ -112,6 +129,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.Var(sizeFlag{&o.buffer, 4097, "more than 4096 (PIPE_BUF)"}, "buffer", "")
 	fs.Var(sizeFlag{&o.pipeSize, 0, "0 or more"}, "pipe-size", "")
 	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
+	fs.Var(schedFlag{&o.sched}, "sched", "")
 	fs.BoolVar(&o.stats, "stats", false, "")
 	fs.BoolVar(&o.shell, "shell", false, "")
 	fs.BoolVar(&o.version, "version", false, "")

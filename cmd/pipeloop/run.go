@@ -59,7 +59,7 @@ func run(args []string, io stdio) int {
 	}
 	defer signal.Stop(sigs)
 
-	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll})
+	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
 	if err != nil {
 		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
 		return 1
