@@ -70,11 +70,24 @@ func TestModify(t *testing.T) {
 	l := newLoop(t, loop.Options{})
 	_, w := pipe(t)
 	var got []loop.Events
+	finish := func() {
+		if err := l.Unregister(w); err != nil {
+			t.Error(err)
+		}
+		if err := l.Modify(w, loop.Writable); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Modify after Unregister = %v", err)
+		}
+		l.Stop()
+	}
 	h := loop.HandlerFunc(func(ev loop.Events) {
 		got = append(got, ev)
+		if len(got) > 1 {
+			return
+		}
 		if err := l.Modify(w, loop.Readable); err != nil { // back to quiet
 			t.Error(err)
 		}
+		l.AfterFunc(20*time.Millisecond, finish) // time for a repeat to show
 	})
 	if err := l.Register(w, loop.Readable, h); err != nil {
 		t.Fatal(err)
@@ -89,15 +102,6 @@ func TestModify(t *testing.T) {
 		if err := l.Modify(w, loop.Writable); err != nil {
 			t.Error(err)
 		}
-	})
-	l.AfterFunc(30*time.Millisecond, func() {
-		if err := l.Unregister(w); err != nil {
-			t.Error(err)
-		}
-		if err := l.Modify(w, loop.Writable); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("Modify after Unregister = %v", err)
-		}
-		l.Stop()
 	})
 	run(t, l)
 	if len(got) != 1 || got[0] != loop.Writable {
@@ -154,18 +158,20 @@ func TestTriggering(t *testing.T) {
 				tick.Reset(time.Millisecond)
 			}
 		})
+		// Each check is armed by the one before, so a late loop cannot run
+		// two of them in one iteration.
 		l.AfterFunc(20*time.Millisecond, func() {
 			if calls != 1 {
 				t.Errorf("%d calls after one write, want 1", calls)
 			}
 			write(t, w, "y")
-		})
-		l.AfterFunc(40*time.Millisecond, func() {
-			if calls != 2 {
-				t.Errorf("%d calls after two writes, want 2", calls)
-			}
-			l.Unregister(r)
-			l.Stop()
+			l.AfterFunc(20*time.Millisecond, func() {
+				if calls != 2 {
+					t.Errorf("%d calls after two writes, want 2", calls)
+				}
+				l.Unregister(r)
+				l.Stop()
+			})
 		})
 		run(t, l)
 		if st := l.Stats(); st.Waits < 20 {
