@@ -22,7 +22,7 @@ func knownBug(t *testing.T, what string) {
 	}
 }
 
-func newLoop(t *testing.T, opts loop.Options) *loop.Loop {
+func newLoop(t testing.TB, opts loop.Options) *loop.Loop {
 	t.Helper()
 	l, err := loop.New(opts)
 	if err != nil {
@@ -112,15 +112,22 @@ func startChild(t *testing.T, mode string) *child {
 		t.Fatal(err)
 	}
 	defer unix.Close(devnull)
+	// Under -race, a child exiting 0 would sleep for a second in the race
+	// runtime's exit hook unless told not to.
+	gorace := "GORACE=atexit_sleep_ms=0"
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, childEnv+"=") {
+		switch {
+		case strings.HasPrefix(kv, childEnv+"="):
+		case strings.HasPrefix(kv, "GORACE="):
+			gorace = kv + " atexit_sleep_ms=0"
+		default:
 			env = append(env, kv)
 		}
 	}
 	c := &child{pidfd: -1}
 	c.pid, err = syscall.ForkExec(exe, []string{exe, "-test.run=^$"}, &syscall.ProcAttr{
-		Env:   append(env, childEnv+"="+mode),
+		Env:   append(env, gorace, childEnv+"="+mode),
 		Files: []uintptr{uintptr(devnull), uintptr(devnull), 2},
 		Sys:   &syscall.SysProcAttr{PidFD: &c.pidfd},
 	})

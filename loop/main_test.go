@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 // runChild is the helper process: "exit3" exits with status 3, "sleep"
-// waits to be killed, "spin" burns CPU for a while and exits 0.
+// waits to be killed, "spin" burns 30ms of CPU time and exits 0.
 func runChild(mode string) int {
 	switch mode {
 	case "exit3":
@@ -50,9 +50,15 @@ func runChild(mode string) int {
 		time.Sleep(time.Minute)
 		return 1
 	case "spin":
-		for start := time.Now(); time.Since(start) < 30*time.Millisecond; {
+		for {
+			var ru unix.Rusage
+			if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+				return 2
+			}
+			if ru.Utime.Nano()+ru.Stime.Nano() >= int64(30*time.Millisecond) {
+				return 0
+			}
 		}
-		return 0
 	}
 	fmt.Fprintf(os.Stderr, "unknown %s=%q\n", childEnv, mode)
 	return 2
