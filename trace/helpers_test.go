@@ -1,0 +1,112 @@
+package trace_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pipeloop/pipeloop/trace"
+)
+
+// newTracer returns a loaded tracer, closed at the end of the test. It
+// skips when not root (the only acceptable reason) and fails when the
+// kernel says "unsupported": this kernel is expected to support tracing.
+func newTracer(t *testing.T, opts trace.Options) *trace.Tracer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("needs root to load BPF programs (running as uid %d)", os.Geteuid())
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the BPF program is built for amd64 only, not %s", runtime.GOARCH)
+	}
+	tr, err := trace.New(opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := tr.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return tr
+}
+
+// pipe returns a blocking pipe of 64 KiB (the default size) and its inode.
+func pipe(t *testing.T) (r, w *os.File, ino uint64) {
+	t.Helper()
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		t.Fatal(os.NewSyscallError("pipe2", err))
+	}
+	const fSetPipeSz = 1031 // F_SETPIPE_SZ
+	if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[1]), fSetPipeSz, blockSize); errno != 0 {
+		t.Fatal(os.NewSyscallError("fcntl F_SETPIPE_SZ", errno))
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(p[0], &st); err != nil {
+		t.Fatal(os.NewSyscallError("fstat", err))
+	}
+	r, w = os.NewFile(uintptr(p[0]), "pipe-r"), os.NewFile(uintptr(p[1]), "pipe-w")
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w, st.Ino
+}
+
+// child is a re-executed test binary in a helper role.
+type child struct {
+	cmd    *exec.Cmd
+	stderr strings.Builder
+}
+
+// startChild starts the test binary as role ("writer" or "reader") with
+// stdin/stdout as given and fd 3 = start, which it reads until EOF
+// before starting its loop.
+func startChild(t *testing.T, role string, stdin, stdout, start *os.File, env ...string) *child {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: exec.Command(exe)}
+	c.cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + role}, env...)...)
+	c.cmd.Stdin, c.cmd.Stdout, c.cmd.Stderr = stdin, stdout, &c.stderr
+	c.cmd.ExtraFiles = []*os.File{start}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			c.cmd.Process.Kill()
+			c.cmd.Wait()
+		}
+	})
+	return c
+}
+
+// wait waits for the child and returns the wall and CPU time it measured.
+func (c *child) wait(t *testing.T) (wall, cpu time.Duration) {
+	t.Helper()
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("%s child: %v: %s", os.Getenv(childEnv), err, c.stderr.String())
+	}
+	var w, u int64
+	if _, err := fmt.Sscanf(c.stderr.String(), "wall_ns=%d cpu_ns=%d", &w, &u); err != nil {
+		t.Fatalf("child output %q: %v", c.stderr.String(), err)
+	}
+	return time.Duration(w), time.Duration(u)
+}
+
+// find returns the record of tgid on inode in direction d.
+func find(r trace.Report, tgid int, ino uint64, d trace.Direction) (trace.Record, error) {
+	for _, rec := range r.Records {
+		if rec.Tgid == tgid && rec.Inode == ino && rec.Dir == d {
+			return rec, nil
+		}
+	}
+	return trace.Record{}, errors.New("no record")
+}
