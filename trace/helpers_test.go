@@ -19,12 +19,7 @@ import (
 // kernel says "unsupported": this kernel is expected to support tracing.
 func newTracer(t *testing.T, opts trace.Options) *trace.Tracer {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skipf("needs root to load BPF programs (running as uid %d)", os.Geteuid())
-	}
-	if runtime.GOARCH != "amd64" {
-		t.Skipf("the BPF program is built for amd64 only, not %s", runtime.GOARCH)
-	}
+	requireTracing(t)
 	tr, err := trace.New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -35,6 +30,21 @@ func newTracer(t *testing.T, opts trace.Options) *trace.Tracer {
 		}
 	})
 	return tr
+}
+
+// requireTracing skips when not root or not on amd64, and fails when
+// Check says anything else is missing.
+func requireTracing(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("needs root to load BPF programs (running as uid %d)", os.Geteuid())
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the BPF program is built for amd64 only, not %s", runtime.GOARCH)
+	}
+	if err := trace.Check(); err != nil {
+		t.Fatalf("Check as root: %v", err)
+	}
 }
 
 // pipe returns a blocking pipe of 64 KiB (the default size) and its inode.

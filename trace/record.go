@@ -53,6 +53,7 @@ type Report struct {
 	Records []Record      // sorted by Tgid, Dir, Inode
 }
 
+// sort orders the records by Tgid, Dir, Inode.
 func (r *Report) sort() {
 	slices.SortFunc(r.Records, func(a, b Record) int {
 		return cmp.Or(cmp.Compare(a.Tgid, b.Tgid), cmp.Compare(a.Dir, b.Dir), cmp.Compare(a.Inode, b.Inode))
@@ -97,6 +98,8 @@ func (p Process) Of(d Direction) Stall {
 
 // ByProcess aggregates the records per process, sorted by tgid.
 func (r Report) ByProcess() []Process {
+	r.Records = slices.Clone(r.Records)
+	r.sort()
 	var out []Process
 	for _, rec := range r.Records {
 		if len(out) == 0 || out[len(out)-1].Tgid != rec.Tgid {

@@ -38,14 +38,16 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 		}
 	}
 	if len(procs) > 0 {
-		fmt.Fprintln(tw, "\nPID\tPIPE\tBLOCKED\tWAITS\tWAIT TIME HISTOGRAM (log2 buckets)")
+		fmt.Fprintln(tw, "\nPID\tPROCESS\tPIPE\tBLOCKED\tWAITS\tWAIT TIME HISTOGRAM (log2 buckets)")
 		for _, p := range procs {
+			name := label(p.Tgid, p.Comm, names)
 			for _, rec := range p.Pipes {
 				pipe := fmt.Sprintf("pipe:[%d]", rec.Inode)
 				if rec.Dir == DirPoll {
 					pipe = "-"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", p.Tgid, pipe, blockedWord(rec.Dir), rec.Count, sparkline(rec.Hist))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", p.Tgid, name, pipe, blockedWord(rec.Dir), rec.Count, sparkline(rec.Hist))
+				name = ""
 			}
 		}
 	}
