@@ -51,6 +51,7 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define S_IFIFO 0010000
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
+#define TS_COMPAT 0x0002 // thread_info.status: 32-bit syscall active
 
 // x86_64 syscall numbers.
 #define NR_read 0
@@ -119,7 +120,12 @@ struct signal_struct {
 	atomic_t live;
 } __attribute__((preserve_access_index));
 
+struct thread_info {
+	u32 status;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	struct thread_info thread_info;
 	int pid;
 	int tgid;
 	struct files_struct *files;
@@ -200,14 +206,13 @@ static __always_inline struct file *fd_file(struct task_struct *t, long fd)
 
 	if (fd < 0)
 		return 0;
-	fdt = BPF_CORE_READ(t, files, fdt);
-	if (!fdt)
+	fdt = t->files->fdt;
+	if (!fdt || (unsigned long)fd >= fdt->max_fds)
 		return 0;
-	if ((unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	arr = BPF_CORE_READ(fdt, fd);
+	arr = fdt->fd;
 	if (!arr)
 		return 0;
+	// arr is not a BTF pointer the verifier can index: read the slot.
 	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
 	return f;
 }
@@ -219,6 +224,8 @@ static __always_inline u64 pipe_ino(struct file *f)
 
 	if (!f)
 		return 0;
+	// f came from bpf_probe_read_kernel: a plain scalar to the verifier,
+	// so its fields are read with helpers too.
 	ino = BPF_CORE_READ(f, f_inode);
 	if (!ino)
 		return 0;
@@ -247,21 +254,24 @@ static __always_inline int classify(struct task_struct *t, struct wait *w)
 
 	if (!regs)
 		return 0;
-	nr = BPF_CORE_READ(regs, orig_ax);
+	// A 32-bit task uses other syscall numbers: not handled.
+	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
+		return 0;
+	nr = regs->orig_ax;
 	switch (nr) {
 	case NR_read:
 	case NR_readv:
 		w->dir = DIR_READ;
-		w->inode = pipe_ino(fd_file(t, BPF_CORE_READ(regs, di)));
+		w->inode = pipe_ino(fd_file(t, regs->di));
 		return w->inode != 0;
 	case NR_write:
 	case NR_writev:
 		w->dir = DIR_WRITE;
-		w->inode = pipe_ino(fd_file(t, BPF_CORE_READ(regs, di)));
+		w->inode = pipe_ino(fd_file(t, regs->di));
 		return w->inode != 0;
 	case NR_vmsplice:
 		// vmsplice on a read end copies out of the pipe.
-		in = fd_file(t, BPF_CORE_READ(regs, di));
+		in = fd_file(t, regs->di);
 		w->inode = pipe_ino(in);
 		if (!w->inode)
 			return 0;
@@ -274,14 +284,14 @@ static __always_inline int classify(struct task_struct *t, struct wait *w)
 		// sendfile(out_fd, in_fd, ...). With pipes on both sides the
 		// task waits on the input if it is empty, else on the output.
 		if (nr == NR_sendfile) {
-			out = fd_file(t, BPF_CORE_READ(regs, di));
-			in = fd_file(t, BPF_CORE_READ(regs, si));
+			out = fd_file(t, regs->di);
+			in = fd_file(t, regs->si);
 		} else if (nr == NR_tee) {
-			in = fd_file(t, BPF_CORE_READ(regs, di));
-			out = fd_file(t, BPF_CORE_READ(regs, si));
+			in = fd_file(t, regs->di);
+			out = fd_file(t, regs->si);
 		} else {
-			in = fd_file(t, BPF_CORE_READ(regs, di));
-			out = fd_file(t, BPF_CORE_READ(regs, dx));
+			in = fd_file(t, regs->di);
+			out = fd_file(t, regs->dx);
 		}
 		in_ino = pipe_ino(in);
 		out_ino = pipe_ino(out);
@@ -353,7 +363,7 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	// Switch-out: only voluntary, interruptible sleeps.
 	if (preempt || (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) != TASK_INTERRUPTIBLE)
 		return 0;
-	tgid = BPF_CORE_READ(prev, tgid);
+	tgid = prev->tgid;
 	if (!bpf_map_lookup_elem(&watched, &tgid))
 		return 0;
 	w = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
