@@ -17,7 +17,7 @@ import (
 // newTracer returns a loaded tracer, closed at the end of the test. It
 // skips when not root (the only acceptable reason) and fails when the
 // kernel says "unsupported": this kernel is expected to support tracing.
-func newTracer(t *testing.T, opts trace.Options) *trace.Tracer {
+func newTracer(t testing.TB, opts trace.Options) *trace.Tracer {
 	t.Helper()
 	requireTracing(t)
 	tr, err := trace.New(opts)
@@ -34,7 +34,7 @@ func newTracer(t *testing.T, opts trace.Options) *trace.Tracer {
 
 // requireTracing skips when not root or not on amd64, and fails when
 // Check says anything else is missing.
-func requireTracing(t *testing.T) {
+func requireTracing(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skipf("needs root to load BPF programs (running as uid %d)", os.Geteuid())
