@@ -58,8 +58,14 @@
 //   - The syscall is read from the thread's saved user registers: a sleep
 //     that is not in a syscall (an interruptible page fault wait) could in
 //     theory be misread; the fd must still resolve to a pipe.
-//   - Watching costs a few percent of throughput on pipe-bound pipelines
-//     (every context switch runs the program; see README for numbers).
+//   - The program runs on every context switch of the machine while a
+//     Tracer is open. Measured on 2 vCPUs, kernel 6.18, with
+//     dd if=/dev/zero bs=64k count=16384 | dd of=/dev/null bs=64k (both on
+//     one CPU, medians of interleaved rounds): attached but not watching
+//     the pipeline, +1-3% CPU; watching it, +4-7% CPU and wall time.
+//     BenchmarkDDPipeline repeats the comparison.
+//   - At most 4096 watched processes and 16384 (process, pipe, direction)
+//     records; waits beyond that are dropped.
 //
 // A Tracer is safe for concurrent use. Close detaches everything; later
 // calls return ErrClosed.
