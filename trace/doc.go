@@ -50,8 +50,10 @@
 //     FollowChildren, processes they fork after New returned. A process
 //     leaves the watched set when its last thread exits, so a reused pid is
 //     not watched; its records stay in later snapshots.
-//   - A wait is counted when it ends; a wait still in progress at Snapshot
-//     is missing from that snapshot.
+//   - A wait still in progress at Snapshot counts as if it ended then
+//     (pending waits are mirrored in a map by thread id); a wait ending
+//     while Snapshot reads the maps may be missed by that snapshot, never
+//     counted twice.
 //   - Records accumulate from New until Close; Snapshot does not reset.
 //   - Max may miss a value when two threads of one process end waits on the
 //     same pipe at the same instant (counts and totals are atomic).

@@ -42,6 +42,7 @@ type stallWait struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	stallMapInflight     = "inflight"
 	stallMapStats        = "stats"
 	stallMapWaits        = "waits"
 	stallMapWatched      = "watched"
@@ -102,9 +103,10 @@ type stallProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallMapSpecs struct {
-	Stats   *ebpf.MapSpec `ebpf:"stats"`
-	Waits   *ebpf.MapSpec `ebpf:"waits"`
-	Watched *ebpf.MapSpec `ebpf:"watched"`
+	Inflight *ebpf.MapSpec `ebpf:"inflight"`
+	Stats    *ebpf.MapSpec `ebpf:"stats"`
+	Waits    *ebpf.MapSpec `ebpf:"waits"`
+	Watched  *ebpf.MapSpec `ebpf:"watched"`
 }
 
 // stallVariableSpecs contains global variables before they are loaded into the kernel.
@@ -134,13 +136,15 @@ func (o *stallObjects) Close() error {
 //
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallMaps struct {
-	Stats   *ebpf.Map `ebpf:"stats"`
-	Waits   *ebpf.Map `ebpf:"waits"`
-	Watched *ebpf.Map `ebpf:"watched"`
+	Inflight *ebpf.Map `ebpf:"inflight"`
+	Stats    *ebpf.Map `ebpf:"stats"`
+	Waits    *ebpf.Map `ebpf:"waits"`
+	Watched  *ebpf.Map `ebpf:"watched"`
 }
 
 func (m *stallMaps) Close() error {
 	return _StallClose(
+		m.Inflight,
 		m.Stats,
 		m.Waits,
 		m.Watched,

@@ -5,6 +5,7 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -35,7 +37,7 @@ type Tracer struct {
 //
 // Errors are one line: they wrap ErrPermission or ErrUnsupported when
 // Check fails or the kernel refuses the program for those reasons.
-func New(opts Options) (t *Tracer, err error) {
+func New(opts Options) (_ *Tracer, err error) {
 	if err := Check(); err != nil {
 		return nil, err
 	}
@@ -43,7 +45,7 @@ func New(opts Options) (t *Tracer, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, loadError("raise RLIMIT_MEMLOCK", err)
 	}
-	t = &Tracer{}
+	t := &Tracer{}
 	if err := loadStallObjects(&t.objs, nil); err != nil {
 		return nil, loadError("load BPF program", err)
 	}
@@ -152,8 +154,9 @@ func (t *Tracer) Watched() ([]int, error) {
 	return out, nil
 }
 
-// Snapshot reads the stall counters now. Waits still in progress are not
-// included: a wait is counted when the task runs again.
+// Snapshot reads the stall counters now. A wait still in progress counts
+// as if it ended now, so a process blocked all along shows up. Snapshots
+// are independent: the counters keep running.
 func (t *Tracer) Snapshot() (Report, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -181,8 +184,74 @@ func (t *Tracer) Snapshot() (Report, error) {
 	if err := it.Err(); err != nil {
 		return Report{}, fmt.Errorf("trace: read stats map: %w", err)
 	}
+	// Read after stats: a wait ending in between is missed by this
+	// snapshot rather than counted twice.
+	if err := t.addInflight(&r); err != nil {
+		return Report{}, err
+	}
 	r.sort()
 	return r, nil
+}
+
+// addInflight adds the waits in progress to r's records, ended now.
+func (t *Tracer) addInflight(r *Report) error {
+	now, err := monotonicNow()
+	if err != nil {
+		return err
+	}
+	index := make(map[stallStallKey]int, len(r.Records))
+	for i, rec := range r.Records {
+		index[stallStallKey{Tgid: uint32(rec.Tgid), Dir: uint32(rec.Dir), Inode: rec.Inode}] = i
+	}
+	var (
+		tid uint32
+		w   stallWait
+	)
+	it := t.objs.Inflight.Iterate()
+	for it.Next(&tid, &w) {
+		if w.Start == 0 || w.Start >= now {
+			continue
+		}
+		d := time.Duration(now - w.Start)
+		k := stallStallKey{Tgid: w.Tgid, Dir: w.Dir, Inode: w.Inode}
+		i, ok := index[k]
+		if !ok {
+			i = len(r.Records)
+			index[k] = i
+			r.Records = append(r.Records, Record{
+				Tgid: int(w.Tgid), Comm: procComm(int(w.Tgid)), Inode: w.Inode, Dir: Direction(w.Dir),
+				Hist: make([]uint64, HistBuckets),
+			})
+		}
+		rec := &r.Records[i]
+		rec.Count++
+		rec.Total += d
+		rec.Max = max(rec.Max, d)
+		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("trace: read inflight map: %w", err)
+	}
+	return nil
+}
+
+// monotonicNow returns CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
+func monotonicNow() (uint64, error) {
+	var ts syscall.Timespec
+	const clockMonotonic = 1
+	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+		return 0, fmt.Errorf("trace: %w", os.NewSyscallError("clock_gettime", errno))
+	}
+	return uint64(ts.Nano()), nil
+}
+
+// procComm returns the name of process pid, or "" if it is gone.
+func procComm(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func commString(c [16]int8) string {

@@ -242,3 +242,44 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// A process blocked since before the snapshot shows up with the wait so
+// far; once it ends, the completed wait replaces it.
+func TestSnapshotIncludesWaitInProgress(t *testing.T) {
+	tr := newTracer(t, trace.Options{})
+	r, w, ino := pipe(t)
+	startR, startW, _ := pipe(t)
+	reader := startChild(t, "reader", r, nil, startR)
+	r.Close()
+	startR.Close()
+	pid := reader.cmd.Process.Pid
+	if err := tr.Watch(pid); err != nil {
+		t.Fatal(err)
+	}
+	startW.Close()
+	const blocked = 300 * time.Millisecond
+	time.Sleep(blocked)
+
+	rep, err := tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := find(rep, pid, ino, trace.DirRead)
+	if err != nil {
+		t.Fatalf("reader blocked on an empty pipe:[%d] is missing: %+v", ino, rep.Records)
+	}
+	if rec.Count != 1 || rec.Total < blocked*8/10 || rec.Total > rep.Wall || rec.Comm == "" {
+		t.Errorf("wait in progress = %+v; want 1 wait of about %v by a named process", rec, blocked)
+	}
+
+	w.Close() // EOF: the reader wakes and exits
+	reader.wait(t)
+	rep, err = tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := rec.Total
+	if rec, err = find(rep, pid, ino, trace.DirRead); err != nil || rec.Count != 1 || rec.Total < partial {
+		t.Errorf("completed wait = %+v, %v; want 1 wait of at least %v", rec, err, partial)
+	}
+}
