@@ -51,7 +51,8 @@
 //     leaves the watched set when its last thread exits, so a reused pid is
 //     not watched; its records stay in later snapshots.
 //   - A wait still in progress at Snapshot counts as if it ended then
-//     (pending waits are mirrored in a map by thread id); a wait ending
+//     (read from task storage by pidfd at Snapshot; before Linux 6.9 only
+//     for thread group leaders); a wait ending
 //     while Snapshot reads the maps may be missed by that snapshot, never
 //     counted twice.
 //   - Records accumulate from New until Close; Snapshot does not reset.

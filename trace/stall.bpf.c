@@ -10,7 +10,6 @@
 //     start time.
 //   - switch-in: if next has a remembered wait, the time it was off CPU is
 //     added to stats[tgid, direction, pipe inode].
-// Pending waits are mirrored in inflight[tid] for user space.
 // tp_btf/sched_process_fork adds children of watched processes to the watch
 // map (attached only when following children); tp_btf/sched_process_exit
 // removes a tgid when its last thread exits, so a reused pid is not watched.
@@ -175,16 +174,6 @@ struct {
 	__type(key, int);
 	__type(value, struct wait);
 } waits SEC(".maps");
-
-// inflight mirrors the pending waits by thread id, so that user space can
-// include waits still in progress in a snapshot (task storage cannot be
-// iterated).
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, u32); // thread id (task->pid)
-	__type(value, struct wait);
-} inflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -364,16 +353,12 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 {
 	u64 now = bpf_ktime_get_ns();
 	struct wait *w;
-	u32 tgid, tid;
+	u32 tgid;
 
 	// Switch-in first: next may be a watched task ending a wait.
 	w = bpf_task_storage_get(&waits, next, 0, 0);
-	if (w && w->start) {
-		u32 tid = next->pid;
-
+	if (w && w->start)
 		record(next, w, now);
-		bpf_map_delete_elem(&inflight, &tid);
-	}
 
 	// Switch-out: only voluntary, interruptible sleeps.
 	if (preempt || (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) != TASK_INTERRUPTIBLE)
@@ -390,8 +375,6 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	}
 	w->tgid = tgid;
 	w->start = now;
-	tid = prev->pid;
-	bpf_map_update_elem(&inflight, &tid, w, BPF_ANY);
 	return 0;
 }
 

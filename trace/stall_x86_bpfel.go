@@ -42,7 +42,6 @@ type stallWait struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	stallMapInflight     = "inflight"
 	stallMapStats        = "stats"
 	stallMapWaits        = "waits"
 	stallMapWatched      = "watched"
@@ -103,10 +102,9 @@ type stallProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallMapSpecs struct {
-	Inflight *ebpf.MapSpec `ebpf:"inflight"`
-	Stats    *ebpf.MapSpec `ebpf:"stats"`
-	Waits    *ebpf.MapSpec `ebpf:"waits"`
-	Watched  *ebpf.MapSpec `ebpf:"watched"`
+	Stats   *ebpf.MapSpec `ebpf:"stats"`
+	Waits   *ebpf.MapSpec `ebpf:"waits"`
+	Watched *ebpf.MapSpec `ebpf:"watched"`
 }
 
 // stallVariableSpecs contains global variables before they are loaded into the kernel.
@@ -136,15 +134,13 @@ func (o *stallObjects) Close() error {
 //
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallMaps struct {
-	Inflight *ebpf.Map `ebpf:"inflight"`
-	Stats    *ebpf.Map `ebpf:"stats"`
-	Waits    *ebpf.Map `ebpf:"waits"`
-	Watched  *ebpf.Map `ebpf:"watched"`
+	Stats   *ebpf.Map `ebpf:"stats"`
+	Waits   *ebpf.Map `ebpf:"waits"`
+	Watched *ebpf.Map `ebpf:"watched"`
 }
 
 func (m *stallMaps) Close() error {
 	return _StallClose(
-		m.Inflight,
 		m.Stats,
 		m.Waits,
 		m.Watched,

@@ -193,23 +193,34 @@ func (t *Tracer) Snapshot() (Report, error) {
 	return r, nil
 }
 
-// addInflight adds the waits in progress to r's records, ended now.
+// addInflight adds the waits in progress of the watched processes to r's
+// records, as if they ended now. Task storage is looked up by pidfd: one
+// per thread (PIDFD_THREAD, Linux 6.9+; older kernels give only the
+// thread group leader's wait). Nothing extra runs in the BPF hot path.
 func (t *Tracer) addInflight(r *Report) error {
 	now, err := monotonicNow()
 	if err != nil {
 		return err
 	}
+	var (
+		tgid uint32
+		one  uint8
+		tids []int
+	)
+	it := t.objs.Watched.Iterate()
+	for it.Next(&tgid, &one) {
+		tids = append(tids, threads(int(tgid))...)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("trace: read watch map: %w", err)
+	}
 	index := make(map[stallStallKey]int, len(r.Records))
 	for i, rec := range r.Records {
 		index[stallStallKey{Tgid: uint32(rec.Tgid), Dir: uint32(rec.Dir), Inode: rec.Inode}] = i
 	}
-	var (
-		tid uint32
-		w   stallWait
-	)
-	it := t.objs.Inflight.Iterate()
-	for it.Next(&tid, &w) {
-		if w.Start == 0 || w.Start >= now {
+	for _, tid := range tids {
+		w, ok := t.pendingWait(tid)
+		if !ok || w.Start == 0 || w.Start >= now {
 			continue
 		}
 		d := time.Duration(now - w.Start)
@@ -229,10 +240,40 @@ func (t *Tracer) addInflight(r *Report) error {
 		rec.Max = max(rec.Max, d)
 		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
 	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("trace: read inflight map: %w", err)
-	}
 	return nil
+}
+
+// threads returns the thread ids of process tgid (none if it is gone).
+func threads(tgid int) []int {
+	ents, _ := os.ReadDir("/proc/" + strconv.Itoa(tgid) + "/task")
+	tids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids
+}
+
+// pendingWait returns thread tid's wait from task storage, if any.
+func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
+	const (
+		sysPidfdOpen = 434  // pidfd_open, same number on every architecture
+		pidfdThread  = 0x80 // PIDFD_THREAD (O_EXCL), Linux 6.9+
+	)
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(tid), pidfdThread, 0)
+	if errno == syscall.EINVAL { // older kernel: leaders only
+		fd, _, errno = syscall.Syscall(sysPidfdOpen, uintptr(tid), 0, 0)
+	}
+	if errno != 0 {
+		return stallWait{}, false
+	}
+	defer syscall.Close(int(fd))
+	var w stallWait
+	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
+		return stallWait{}, false
+	}
+	return w, true
 }
 
 // monotonicNow returns CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
