@@ -43,18 +43,20 @@
 // call that sleeps several times (a 64 KiB write into a pipe being drained
 // in pages) counts several waits. The time is summed per (process, pipe
 // inode, direction) into a Record with count, total, max and a log2
-// histogram. Pipe inodes match "pipe:[N]" in /proc/PID/fd.
+// histogram. Pipe inodes match "pipe:[N]" in /proc/PID/fd. Times are
+// summed over a process's threads, so a multi-threaded process can wait
+// more than 100% of the wall time; in a Go program, idle runtime threads
+// parked in the netpoller count as DirPoll.
 //
 // Invariants and limits:
 //   - Only watched processes are recorded: those passed to Watch and, with
 //     FollowChildren, processes they fork after New returned. A process
 //     leaves the watched set when its last thread exits, so a reused pid is
 //     not watched; its records stay in later snapshots.
-//   - A wait still in progress at Snapshot counts as if it ended then
-//     (read from task storage by pidfd at Snapshot; before Linux 6.9 only
-//     for thread group leaders); a wait ending
-//     while Snapshot reads the maps may be missed by that snapshot, never
-//     counted twice.
+//   - A wait still in progress at Snapshot counts as if it ended then (it
+//     is read from task storage by pidfd; before Linux 6.9, only for
+//     thread group leaders). A wait ending while Snapshot reads the maps
+//     may be missed by that snapshot, never counted twice.
 //   - Records accumulate from New until Close; Snapshot does not reset.
 //   - Max may miss a value when two threads of one process end waits on the
 //     same pipe at the same instant (counts and totals are atomic).
@@ -65,7 +67,7 @@
 //     Tracer is open. Measured on 2 vCPUs, kernel 6.18, with
 //     dd if=/dev/zero bs=64k count=16384 | dd of=/dev/null bs=64k (both on
 //     one CPU, medians of interleaved rounds): attached but not watching
-//     the pipeline, +1-3% CPU; watching it, +4-7% CPU and wall time.
+//     the pipeline, +2.5-4% wall time; watching it, +6-7%.
 //     BenchmarkDDPipeline repeats the comparison.
 //   - At most 4096 watched processes and 16384 (process, pipe, direction)
 //     records; waits beyond that are dropped.

@@ -21,8 +21,7 @@ import (
 )
 
 // Tracer holds the loaded BPF program and its maps. It is safe for
-// concurrent use. Lock order: mu only; no other lock is held while
-// calling into the kernel.
+// concurrent use: mu serialises map access against Close.
 type Tracer struct {
 	start time.Time // when the programs were attached; Report.Start
 
