@@ -150,13 +150,12 @@ struct stall_key {
 };
 
 // stall_val accumulates the waits of one key. Counters are updated with
-// atomic adds; max_ns, last_ns and comm with plain stores (a concurrent
+// atomic adds; max_ns and comm with plain stores (a concurrent
 // update from another thread of the same process may lose a max).
 struct stall_val {
 	u64 count;
 	u64 total_ns;
 	u64 max_ns;
-	u64 last_ns; // end of the latest wait, bpf_ktime_get_ns
 	char comm[COMM_LEN]; // group leader's comm at the latest wait
 	u64 hist[HIST_BUCKETS]; // hist[i]: waits of [2^i, 2^(i+1)) ns; last is open
 };
@@ -339,7 +338,6 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	__sync_fetch_and_add(&v->total_ns, d);
 	if (d > v->max_ns)
 		v->max_ns = d;
-	v->last_ns = now;
 	b = log2_u64(d);
 	if (b >= HIST_BUCKETS)
 		b = HIST_BUCKETS - 1;

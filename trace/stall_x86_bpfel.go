@@ -25,7 +25,6 @@ type stallStallVal struct {
 	Count   uint64
 	TotalNs uint64
 	MaxNs   uint64
-	LastNs  uint64
 	Comm    [16]int8
 	Hist    [32]uint64
 }
