@@ -5,6 +5,7 @@ package trace_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -50,7 +51,7 @@ func requireTracing(t testing.TB) {
 }
 
 // pipe returns a blocking pipe of 64 KiB (the default size) and its inode.
-func pipe(t *testing.T) (r, w *os.File, ino uint64) {
+func pipe(t testing.TB) (r, w *os.File, ino uint64) {
 	t.Helper()
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
@@ -69,28 +70,48 @@ func pipe(t *testing.T) (r, w *os.File, ino uint64) {
 	return r, w, st.Ino
 }
 
+// group starts re-executed test binaries in helper roles and releases
+// them together: each child reports ready on fd 4, then waits on fd 3 for
+// the start (see awaitStart), so that the parent can watch them first.
+type group struct {
+	t              testing.TB
+	startR, startW *os.File // children read startR until the parent closes startW
+	readyR, readyW *os.File // children write one byte to readyW when ready
+	n              int      // children started
+}
+
+func newGroup(t testing.TB) *group {
+	g := &group{t: t}
+	g.startR, g.startW, _ = pipe(t)
+	g.readyR, g.readyW, _ = pipe(t)
+	return g
+}
+
 // child is a re-executed test binary in a helper role.
 type child struct {
 	cmd    *exec.Cmd
 	stderr strings.Builder
 }
 
-// startChild starts the test binary as role ("writer" or "reader") with
-// stdin/stdout as given and fd 3 = start, which it reads until EOF
-// before starting its loop.
-func startChild(t *testing.T, role string, stdin, stdout, start *os.File, env ...string) *child {
+// start starts the test binary as role with stdin and stdout as given.
+func (g *group) start(role string, stdin, stdout *os.File, env ...string) *child {
+	t := g.t
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &child{cmd: exec.Command(exe)}
-	c.cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + role}, env...)...)
+	// A -race binary sleeps 1s at exit by default, holding its pipe ends
+	// open: that would show as a stall of its peers.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	c.cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + role, "GORACE=" + gorace}, env...)...)
 	c.cmd.Stdin, c.cmd.Stdout, c.cmd.Stderr = stdin, stdout, &c.stderr
-	c.cmd.ExtraFiles = []*os.File{start}
+	c.cmd.ExtraFiles = []*os.File{g.startR, g.readyW}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	g.n++
 	t.Cleanup(func() {
 		if c.cmd.ProcessState == nil {
 			c.cmd.Process.Kill()
@@ -100,11 +121,24 @@ func startChild(t *testing.T, role string, stdin, stdout, start *os.File, env ..
 	return c
 }
 
+// release waits until every child is ready and lets them all start.
+func (g *group) release() {
+	t := g.t
+	t.Helper()
+	g.startR.Close()
+	g.readyW.Close()
+	buf := make([]byte, g.n)
+	if _, err := io.ReadFull(g.readyR, buf); err != nil {
+		t.Fatalf("waiting for %d children to be ready: %v", g.n, err)
+	}
+	g.startW.Close()
+}
+
 // wait waits for the child and returns the wall and CPU time it measured.
 func (c *child) wait(t *testing.T) (wall, cpu time.Duration) {
 	t.Helper()
 	if err := c.cmd.Wait(); err != nil {
-		t.Fatalf("%s child: %v: %s", os.Getenv(childEnv), err, c.stderr.String())
+		t.Fatalf("child %s: %v: %s", c.cmd.Env[len(os.Environ())], err, c.stderr.String())
 	}
 	var w, u int64
 	if _, err := fmt.Sscanf(c.stderr.String(), "wall_ns=%d cpu_ns=%d", &w, &u); err != nil {

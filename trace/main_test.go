@@ -20,13 +20,16 @@ import (
 
 // childEnv switches the test binary into a helper role (see TestMain):
 //
-//	writer: wait for EOF on fd 3, write PIPELOOP_TRACE_BLOCKS blocks of 64 KiB
+//	writer: wait for the start (fd 3), write PIPELOOP_TRACE_BLOCKS blocks of 64 KiB
 //	        to stdout, sleeping PIPELOOP_TRACE_SLEEP before each write
-//	reader: wait for EOF on fd 3, read stdin to EOF in 64 KiB reads, sleeping
+//	reader: wait for the start (fd 3), read stdin to EOF in 64 KiB reads, sleeping
 //	        PIPELOOP_TRACE_SLEEP after each read
+//	splicer: wait for the start (fd 3), splice stdin to stdout until EOF
+//	poller: wait for the start (fd 3), then epoll_wait for stdin and read it
+//	        until EOF
 //	unpriv: report what Check, New and RunCommand say (run as user nobody)
 //
-// writer and reader print "wall_ns=N cpu_ns=N" for their loop on stderr:
+// All but unpriv print "wall_ns=N cpu_ns=N" for their loop on stderr:
 // wall time and the CPU time of the (locked) thread doing the I/O.
 const childEnv = "PIPELOOP_TRACE_TEST_CHILD"
 
@@ -38,6 +41,10 @@ func TestMain(m *testing.M) {
 		os.Exit(childIO(true))
 	case "reader":
 		os.Exit(childIO(false))
+	case "splicer":
+		os.Exit(childSplicer())
+	case "poller":
+		os.Exit(childPoller())
 	case "unpriv":
 		os.Exit(childUnpriv())
 	}
@@ -79,22 +86,102 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// awaitStart reports on fd 4 that this child is ready, then blocks until
+// the parent, once all children are ready and watched, closes the other
+// end of fd 3.
+func awaitStart() {
+	var one [1]byte
+	syscall.Write(4, one[:])
+	syscall.Close(4)
+	for {
+		if _, err := syscall.Read(3, one[:]); err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// meter measures the wall time and this thread's CPU time of a child's
+// loop; done prints them as "wall_ns=N cpu_ns=N" on stderr.
+type meter struct {
+	t0  time.Time
+	ru0 syscall.Rusage
+}
+
+const rusageThread = 1 // RUSAGE_THREAD
+
+func startMeter() *meter {
+	runtime.LockOSThread()
+	m := &meter{t0: time.Now()}
+	syscall.Getrusage(rusageThread, &m.ru0)
+	return m
+}
+
+func (m *meter) done() int {
+	wall := time.Since(m.t0)
+	var ru1 syscall.Rusage
+	syscall.Getrusage(rusageThread, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - m.ru0.Utime.Nano() - m.ru0.Stime.Nano())
+	fmt.Fprintf(os.Stderr, "wall_ns=%d cpu_ns=%d\n", wall, cpu)
+	return 0
+}
+
+func childSplicer() int {
+	awaitStart()
+	m := startMeter()
+	for {
+		n, err := syscall.Splice(0, nil, 1, nil, blockSize, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "splice:", err)
+			return 1
+		}
+		if n == 0 {
+			return m.done()
+		}
+	}
+}
+
+func childPoller() int {
+	awaitStart()
+	m := startMeter()
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "epoll_create1:", err)
+		return 1
+	}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, 0, &syscall.EpollEvent{Events: syscall.EPOLLIN}); err != nil {
+		fmt.Fprintln(os.Stderr, "epoll_ctl:", err)
+		return 1
+	}
+	events := make([]syscall.EpollEvent, 1)
+	buf := make([]byte, blockSize)
+	for {
+		if _, err := syscall.EpollWait(epfd, events, -1); err != nil && err != syscall.EINTR {
+			fmt.Fprintln(os.Stderr, "epoll_wait:", err)
+			return 1
+		}
+		n, err := syscall.Read(0, buf) // readable: does not block
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "read:", err)
+			return 1
+		}
+		if n == 0 {
+			return m.done()
+		}
+	}
+}
+
 func childIO(write bool) int {
 	blocks := envInt("PIPELOOP_TRACE_BLOCKS", 100)
 	sleep, _ := time.ParseDuration(os.Getenv("PIPELOOP_TRACE_SLEEP"))
-	// Start signal: the parent closes the other end once it watches us.
-	var one [1]byte
-	for {
-		if _, err := syscall.Read(3, one[:]); err != syscall.EINTR {
-			break
-		}
-	}
-	runtime.LockOSThread()
+	awaitStart()
 	buf := make([]byte, blockSize)
-	const rusageThread = 1 // RUSAGE_THREAD
-	var ru0, ru1 syscall.Rusage
-	syscall.Getrusage(rusageThread, &ru0)
-	t0 := time.Now()
+	m := startMeter()
 	if write {
 		for range blocks {
 			if sleep > 0 {
@@ -130,11 +217,7 @@ func childIO(write bool) int {
 			}
 		}
 	}
-	wall := time.Since(t0)
-	syscall.Getrusage(rusageThread, &ru1)
-	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
-	fmt.Fprintf(os.Stderr, "wall_ns=%d cpu_ns=%d\n", wall, cpu)
-	return 0
+	return m.done()
 }
 
 // childUnpriv prints one line per entry point: "check: ERR", "new: ERR",

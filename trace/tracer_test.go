@@ -23,17 +23,16 @@ import (
 func TestWriteStallMatchesOffCPUTime(t *testing.T) {
 	tr := newTracer(t, trace.Options{})
 	r, w, ino := pipe(t)
-	startR, startW, _ := pipe(t)
 	const blocks = 2000
-	writer := startChild(t, "writer", nil, w, startR, "PIPELOOP_TRACE_BLOCKS=2000")
-	reader := startChild(t, "reader", r, nil, startR, "PIPELOOP_TRACE_SLEEP=1ms")
+	g := newGroup(t)
+	writer := g.start("writer", nil, w, "PIPELOOP_TRACE_BLOCKS=2000")
+	reader := g.start("reader", r, nil, "PIPELOOP_TRACE_SLEEP=1ms")
 	r.Close()
 	w.Close()
-	startR.Close()
 	if err := tr.Watch(writer.cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
-	startW.Close() // go
+	g.release()
 	wall, cpu := writer.wait(t)
 	reader.wait(t)
 
@@ -81,12 +80,11 @@ func TestWriteStallMatchesOffCPUTime(t *testing.T) {
 func TestReadStallOnlyWatched(t *testing.T) {
 	tr := newTracer(t, trace.Options{FollowChildren: true})
 	r, w, ino := pipe(t)
-	startR, startW, _ := pipe(t)
-	writer := startChild(t, "writer", nil, w, startR, "PIPELOOP_TRACE_BLOCKS=300", "PIPELOOP_TRACE_SLEEP=1ms")
-	reader := startChild(t, "reader", r, nil, startR)
+	g := newGroup(t)
+	writer := g.start("writer", nil, w, "PIPELOOP_TRACE_BLOCKS=300", "PIPELOOP_TRACE_SLEEP=1ms")
+	reader := g.start("reader", r, nil)
 	r.Close()
 	w.Close()
-	startR.Close()
 	if err := tr.Watch(reader.cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +92,7 @@ func TestReadStallOnlyWatched(t *testing.T) {
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
-	startW.Close()
+	g.release()
 	writer.wait(t)
 	wall, cpu := reader.wait(t)
 	if err := other.Wait(); err != nil {
@@ -206,7 +204,7 @@ func TestUnprivileged(t *testing.T) {
 
 	cmd := exec.Command(bin)
 	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), childEnv+"=unpriv")
+	cmd.Env = append(os.Environ(), childEnv+"=unpriv", "GORACE=atexit_sleep_ms=0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -248,15 +246,14 @@ func copyFile(t *testing.T, from, to string) {
 func TestSnapshotIncludesWaitInProgress(t *testing.T) {
 	tr := newTracer(t, trace.Options{})
 	r, w, ino := pipe(t)
-	startR, startW, _ := pipe(t)
-	reader := startChild(t, "reader", r, nil, startR)
+	g := newGroup(t)
+	reader := g.start("reader", r, nil)
 	r.Close()
-	startR.Close()
 	pid := reader.cmd.Process.Pid
 	if err := tr.Watch(pid); err != nil {
 		t.Fatal(err)
 	}
-	startW.Close()
+	g.release()
 	const blocked = 300 * time.Millisecond
 	time.Sleep(blocked)
 
@@ -281,5 +278,67 @@ func TestSnapshotIncludesWaitInProgress(t *testing.T) {
 	partial := rec.Total
 	if rec, err = find(rep, pid, ino, trace.DirRead); err != nil || rec.Count != 1 || rec.Total < partial {
 		t.Errorf("completed wait = %+v, %v; want 1 wait of at least %v", rec, err, partial)
+	}
+}
+
+// A process splicing pipe to pipe waits on its output when the consumer
+// is slow and on its input when the producer is slow; a process in
+// epoll_wait waits in poll, with no pipe.
+func TestSpliceAndPoll(t *testing.T) {
+	tests := []struct {
+		name      string
+		role      string // watched middle process
+		slowWrite bool   // the producer sleeps (else the consumer does)
+		dir       trace.Direction
+		onOutput  bool // the stall is on the output pipe (else the input; poll: none)
+	}{
+		{"splice slow consumer", "splicer", false, trace.DirWrite, true},
+		{"splice slow producer", "splicer", true, trace.DirRead, false},
+		{"epoll slow producer", "poller", true, trace.DirPoll, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := newTracer(t, trace.Options{})
+			in, toMiddle, inIno := pipe(t)
+			fromMiddle, out, outIno := pipe(t)
+			g := newGroup(t)
+			writerEnv, readerEnv := []string{"PIPELOOP_TRACE_BLOCKS=200"}, []string{}
+			if tt.slowWrite {
+				writerEnv = append(writerEnv, "PIPELOOP_TRACE_SLEEP=1ms")
+			} else {
+				readerEnv = append(readerEnv, "PIPELOOP_TRACE_SLEEP=1ms")
+			}
+			writer := g.start("writer", nil, toMiddle, writerEnv...)
+			middle := g.start(tt.role, in, out)
+			reader := g.start("reader", fromMiddle, nil, readerEnv...)
+			for _, f := range []*os.File{in, toMiddle, fromMiddle, out} {
+				f.Close()
+			}
+			pid := middle.cmd.Process.Pid
+			if err := tr.Watch(pid); err != nil {
+				t.Fatal(err)
+			}
+			g.release()
+			writer.wait(t)
+			wall, _ := middle.wait(t)
+			reader.wait(t)
+
+			rep, err := tr.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ino := map[bool]uint64{true: outIno, false: inIno}[tt.onOutput]
+			if tt.dir == trace.DirPoll {
+				ino = 0
+			}
+			rec, err := find(rep, pid, ino, tt.dir)
+			if err != nil {
+				t.Fatalf("no %v stall on inode %d (in %d, out %d): %+v", tt.dir, ino, inIno, outIno, rep.Records)
+			}
+			t.Logf("%s blocked %v for %v of %v in %d waits", tt.role, tt.dir, rec.Total, wall, rec.Count)
+			if rec.Total < wall/2 {
+				t.Errorf("%v stall %v is not most of the %s's wall time %v: %+v", tt.dir, rec.Total, tt.role, wall, rep.Records)
+			}
+		})
 	}
 }
