@@ -28,6 +28,8 @@ import (
 //	poller: wait for the start (fd 3), then epoll_wait for stdin and read it
 //	        until EOF
 //	unpriv: report what Check, New and RunCommand say (run as user nobody)
+//	caps:   trace itself for a moment and print "ok" (run as user nobody
+//	        with CAP_BPF and CAP_PERFMON)
 //
 // All but unpriv print "wall_ns=N cpu_ns=N" for their loop on stderr:
 // wall time and the CPU time of the (locked) thread doing the I/O.
@@ -47,6 +49,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childPoller())
 	case "unpriv":
 		os.Exit(childUnpriv())
+	case "caps":
+		os.Exit(childCaps())
 	}
 	before := openFds()
 	code := m.Run()
@@ -240,5 +244,24 @@ func childUnpriv() int {
 	var stderr strings.Builder
 	code := trace.RunCommand(context.Background(), []string{"--pid", "1"}, io.Discard, &stderr)
 	fmt.Printf("command: %d %q\n", code, stderr.String())
+	return 0
+}
+
+func childCaps() int {
+	tr, err := trace.New(trace.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	defer tr.Close()
+	if err := tr.Watch(os.Getpid()); err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	if _, err := tr.Snapshot(); err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	fmt.Println("ok")
 	return 0
 }

@@ -182,8 +182,9 @@ func TestWatchErrors(t *testing.T) {
 }
 
 // Without privilege, Check, New and `pipeloop trace` fail with one clear
-// line. The test binary is copied where user nobody can run it.
-func TestUnprivileged(t *testing.T) {
+// line; with CAP_BPF and CAP_PERFMON alone, tracing works. The test binary
+// is copied where user nobody can run it.
+func TestPrivilege(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to switch to user nobody")
 	}
@@ -201,25 +202,38 @@ func TestUnprivileged(t *testing.T) {
 	}
 	bin := filepath.Join(dir, "trace.test")
 	copyFile(t, exe, bin)
+	asNobody := func(role string, caps ...uintptr) string {
+		cmd := exec.Command(bin)
+		cmd.Dir = "/"
+		cmd.Env = append(os.Environ(), childEnv+"="+role, "GORACE=atexit_sleep_ms=0")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+			AmbientCaps: caps,
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s child as nobody: %v: %s", role, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
 
-	cmd := exec.Command(bin)
-	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), childEnv+"=unpriv", "GORACE=atexit_sleep_ms=0")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child as nobody: %v: %s", err, out)
-	}
-	const msg = "trace: needs root or CAP_BPF+CAP_PERFMON (running as uid 65534)"
-	want := []string{
-		"check: " + msg + " [permission]",
-		"new: " + msg + " [permission]",
-		`command: 1 "` + msg + `\n"`,
-	}
-	got := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("as nobody:\n got %q\nwant %q", got, want)
-	}
+	t.Run("unprivileged", func(t *testing.T) {
+		const msg = "trace: needs root or CAP_BPF+CAP_PERFMON (running as uid 65534)"
+		want := strings.Join([]string{
+			"check: " + msg + " [permission]",
+			"new: " + msg + " [permission]",
+			`command: 1 "` + msg + `\n"`,
+		}, "\n")
+		if got := asNobody("unpriv"); got != want {
+			t.Errorf("as nobody:\n got %q\nwant %q", got, want)
+		}
+	})
+	t.Run("CAP_BPF+CAP_PERFMON", func(t *testing.T) {
+		const capPerfmon, capBPF = 38, 39
+		if got := asNobody("caps", capBPF, capPerfmon); got != "ok" {
+			t.Errorf("as nobody with CAP_BPF+CAP_PERFMON: %q, want ok", got)
+		}
+	})
 }
 
 func copyFile(t *testing.T, from, to string) {
