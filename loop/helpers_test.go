@@ -13,15 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// knownBug skips a test that demonstrates a bug in non-test code, unless
-// PIPELOOP_KNOWN_BUGS=1, so the fix can be checked by running it.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("PIPELOOP_KNOWN_BUGS") != "1" {
-		t.Skip("BUG: " + what + " (run with PIPELOOP_KNOWN_BUGS=1)")
-	}
-}
-
 func newLoop(t testing.TB, opts loop.Options) *loop.Loop {
 	t.Helper()
 	l, err := loop.New(opts)

@@ -272,7 +272,6 @@ func TestOnStop(t *testing.T) {
 // TestPostedBeforeStopRuns: Post returned nil, so its function must run
 // (the doc says only an ErrClosed Post is never run).
 func TestPostedBeforeStopRuns(t *testing.T) {
-	knownBug(t, "a function Post accepted while the loop is stopping is dropped by shutdown")
 	l := newLoop(t, loop.Options{})
 	ran := false
 	l.Post(func() {

@@ -203,8 +203,6 @@ func TestTimerRearmNow(t *testing.T) {
 // TestTimerRearmPast is TestTimerRearmNow with a deadline already in the
 // past, which runTimers' comment promises to handle the same way.
 func TestTimerRearmPast(t *testing.T) {
-	knownBug(t, "runTimers runs a timer re-armed with a negative duration again in the same call: "+
-		"a timer that keeps re-arming that way starves every fd")
 	l := newLoop(t, loop.Options{})
 	var waits []uint64
 	var tm *loop.Timer
