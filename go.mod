@@ -3,6 +3,7 @@ module github.com/pipeloop/pipeloop
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	golang.org/x/sys v0.50.0
 	gonum.org/v1/plot v0.17.0
 )
@@ -17,3 +18,5 @@ require (
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
 )
+
+tool github.com/cilium/ebpf/cmd/bpf2go

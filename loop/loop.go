@@ -24,6 +24,8 @@ type Options struct {
 	// up to this long after its last event before it sleeps in epoll_wait:
 	// lower wake-up latency for one core's worth of CPU while polling.
 	BusyPoll time.Duration
+	// Sched is the loop thread's scheduling policy (default SchedAuto).
+	Sched Sched
 }
 
 // Stats are the loop's own counters. Read them on the loop goroutine.
@@ -52,6 +54,7 @@ type Loop struct {
 	soonRun  []func()              // the batch being run, recycled
 	onStop   []func()              // run by Run on its way out, before fds close
 	stats    Stats
+	sched    scheduler
 	closed   bool // set when Run has returned; loop goroutine only
 
 	stopping atomic.Bool
@@ -76,6 +79,7 @@ func New(opts Options) (l *Loop, err error) {
 		busyPoll: opts.BusyPoll,
 		reg:      registry{byFD: make(map[int]int32)},
 		procs:    make(map[*Process]struct{}),
+		sched:    scheduler{mode: opts.Sched},
 	}
 	defer func() {
 		if err != nil {
@@ -106,6 +110,8 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	l.sched.start()
+	defer l.sched.stop()
 	defer l.shutdown()
 	stop := context.AfterFunc(ctx, l.Stop)
 	defer stop()
@@ -259,10 +265,23 @@ func (l *Loop) shutdown() {
 		f()
 	}
 	l.onStop = nil
-	l.mu.Lock()
-	l.done = true
-	l.posted = nil
-	l.mu.Unlock()
+	// A Post that returned nil must run: drain until nothing is queued,
+	// then close the door under the same lock.
+	for {
+		l.mu.Lock()
+		fs := l.posted
+		l.posted = nil
+		if len(fs) == 0 {
+			l.done = true
+			l.mu.Unlock()
+			break
+		}
+		l.mu.Unlock()
+		for _, f := range fs {
+			l.stats.Posted++
+			f()
+		}
+	}
 	for p := range l.procs {
 		p.release()
 	}

@@ -19,6 +19,8 @@ import (
 // that already happened.
 func (k *Link) pumpCopy() bool {
 	ops := k.r.opts.Ops
+	before := k.stats.Bytes
+	defer func() { k.r.l.Moved(int(k.stats.Bytes - before)) }()
 	for range pumpBudget {
 		progress := false
 		if !k.srcEOF && k.srcReady && (k.ring == nil || !k.ring.Full()) {
@@ -82,6 +84,8 @@ func (k *Link) pumpCopy() bool {
 func (k *Link) pumpSplice() (more, blocked bool) {
 	ops := k.r.opts.Ops
 	chunk := k.r.opts.SpliceChunk
+	before := k.stats.Bytes
+	defer func() { k.r.l.Moved(int(k.stats.Bytes - before)) }()
 	for range pumpBudget {
 		n, err := fdio.Splice(ops, k.src.FD, k.dst.FD, chunk)
 		k.stats.Splices++
@@ -109,6 +113,10 @@ func (k *Link) pumpSplice() (more, blocked bool) {
 			return k.pumpCopy(), false
 		case errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) || errors.Is(err, unix.EFBIG):
 			k.fail(k.dst, err) // only the sink can be full
+			return false, false
+		case errors.Is(err, unix.EINVAL):
+			k.fail(Endpoint{Name: fmt.Sprintf("%s → %s", k.src.Name, k.dst.Name)},
+				fmt.Errorf("%w (these files cannot be spliced: use mode copy or auto, --mode)", err))
 			return false, false
 		default:
 			k.fail(Endpoint{Name: fmt.Sprintf("%s → %s", k.src.Name, k.dst.Name)}, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/internal/cmdline"
+	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
 )
 
@@ -20,6 +21,8 @@ const usage = `pipeloop relays bytes between processes through one epoll event l
 Usage:
   pipeloop [flags]              relay stdin to stdout (A | pipeloop | B)
   pipeloop [flags] STAGE...     run STAGEs as a pipeline, relaying between them
+  pipeloop trace --pid PID...   trace pipe stalls of running processes
+                                (see pipeloop trace --help)
 
 Each STAGE is one command line, split into words as a POSIX shell would
 (quotes and backslashes; nothing is expanded) and run directly from PATH.
@@ -36,9 +39,15 @@ Flags:
                      kernel's (default 1M)
   --busy-poll D      after an event, poll without sleeping for up to D
                      (e.g. 50us) for lower latency at the cost of CPU
+  --sched POLICY     loop thread scheduling: auto, normal or batch
+                     (default auto: SCHED_BATCH while moving bulk data,
+                     so each wake-up moves more; normal for small messages)
   --stats            print per-link and per-stage statistics on stderr
                      at exit
   --shell            run each STAGE with /bin/sh -c
+  --trace            trace pipe stalls of pipeloop and the stages with
+                     eBPF (root or CAP_BPF+CAP_PERFMON) and print who
+                     waited on a full or empty pipe at exit
   --version          print the version and exit
   --help             print this help and exit
 
@@ -59,8 +68,10 @@ type options struct {
 	buffer   int
 	pipeSize int
 	busyPoll time.Duration
+	sched    loop.Sched
 	stats    bool
 	shell    bool
+	trace    bool
 	version  bool
 	stages   []string
 }
@@ -90,6 +101,18 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
+type schedFlag struct{ v *loop.Sched }
+
+func (f schedFlag) String() string { return "" }
+func (f schedFlag) Set(s string) error {
+	p, err := loop.ParseSched(s)
+	if err != nil {
+		return err
+	}
+	*f.v = p
+	return nil
+}
+
 type modeFlag struct{ v *relay.Mode }
 
 func (f modeFlag) String() string { return "" }
@@ -112,14 +135,20 @@ func parseFlags(args []string) (*options, error) {
 	fs.Var(sizeFlag{&o.buffer, 4097, "more than 4096 (PIPE_BUF)"}, "buffer", "")
 	fs.Var(sizeFlag{&o.pipeSize, 0, "0 or more"}, "pipe-size", "")
 	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
+	fs.Var(schedFlag{&o.sched}, "sched", "")
 	fs.BoolVar(&o.stats, "stats", false, "")
 	fs.BoolVar(&o.shell, "shell", false, "")
+	fs.BoolVar(&o.trace, "trace", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
 		}
-		return nil, errors.New(strings.ReplaceAll(err.Error(), "flag -", "flag --"))
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			return nil, fmt.Errorf("unknown flag --%s", strings.TrimPrefix(name, "-"))
+		}
+		return nil, errors.New(strings.ReplaceAll(msg, "flag -", "--"))
 	}
 	if o.busyPoll < 0 {
 		return nil, errors.New("--busy-poll must not be negative")

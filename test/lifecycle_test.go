@@ -1,0 +1,265 @@
+package test_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pipeTo runs pipeloop with args writing into a pipe read by reader, and
+// returns pipeloop's exit status, stderr and wall time.
+func pipeTo(t *testing.T, stdin *os.File, reader *exec.Cmd, args ...string) (int, string, time.Duration, *os.ProcessState) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader.Stdin = pr
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.Stdin, cmd.Stdout = stdin, pw
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("pipeloop %q did not end after its reader left", args)
+	}
+	wall := time.Since(start)
+	reader.Wait()
+	return cmd.ProcessState.ExitCode(), stderr.String(), wall, cmd.ProcessState
+}
+
+// TestReaderLeavesEarly: `pipeloop < big | head -c 10` ends promptly, with
+// 141 like cat killed by SIGPIPE.
+func TestReaderLeavesEarly(t *testing.T) {
+	zero, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zero.Close()
+	big, _ := payload(t, 16<<20)
+	for _, tc := range []struct {
+		name string
+		in   *os.File
+		args []string
+	}{
+		{"dev-zero", zero, nil},
+		{"file-copy", big, []string{"--mode", "copy"}},
+		{"file-splice", big, []string{"--mode", "splice"}},
+		{"spawned", zero, []string{"cat", "cat"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stderr, wall, _ := pipeTo(t, tc.in, exec.Command("head", "-c", "10"), tc.args...)
+			want := 141
+			if code != want {
+				t.Errorf("exit %d, want %d; stderr: %s", code, want, stderr)
+			}
+			t.Logf("ended %v after start", wall)
+		})
+	}
+}
+
+// TestFullDisk: stdout on /dev/full fails with ENOSPC named.
+func TestFullDisk(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	defer full.Close()
+	src, _ := payload(t, 1<<20)
+	for _, mode := range []string{"auto", "copy", "splice"} {
+		for _, feed := range []string{"file", "pipe"} {
+			t.Run(mode+"/"+feed, func(t *testing.T) {
+				o := runOpts{stdin: reopen(t, src), stdout: full}
+				if feed == "pipe" {
+					o.stdin = struct{ *os.File }{reopen(t, src)}
+				}
+				if mode == "splice" && feed == "file" {
+					t.Skip("neither end is a pipe: splice mode is a usage error here")
+				}
+				res := run(t, o, "--mode", mode)
+				if res.code != 1 {
+					t.Fatalf("exit %d, want 1; stderr: %s", res.code, res.stderr)
+				}
+				if mode == "splice" {
+					// /dev/full cannot be spliced to; forced splice says so.
+					onlyLine(t, res.stderr, "stdout", "splice", "--mode")
+					return
+				}
+				onlyLine(t, res.stderr, "stdout", "no space left on device")
+			})
+		}
+	}
+	t.Run("last stage", func(t *testing.T) {
+		res := run(t, runOpts{stdin: reopen(t, src), stdout: full}, "cat", "cat")
+		if res.code == 0 {
+			t.Fatalf("exit 0 although the last stage could not write; stderr: %s", res.stderr)
+		}
+	})
+}
+
+// children lists the pids of pid's children (forked by any of its threads).
+func children(pid int) []int {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	var pids []int
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		for _, f := range strings.Fields(string(b)) {
+			n, _ := strconv.Atoi(f)
+			pids = append(pids, n)
+		}
+	}
+	return pids
+}
+
+// TestSignalsReachStages: SIGINT, SIGTERM and SIGHUP reach every stage;
+// pipeloop exits with the pipeline's status and leaves nothing behind.
+func TestSignalsReachStages(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin, "sleep 100", "cat", "sleep 100")
+			cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var kids []int
+			deadline := time.Now().Add(10 * time.Second)
+			for len(kids) < 3 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+				kids = children(cmd.Process.Pid)
+			}
+			if len(kids) != 3 {
+				cmd.Process.Kill()
+				t.Fatalf("stages did not start: children %v", kids)
+			}
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("pipeloop did not exit after", sig)
+			}
+			if got, want := cmd.ProcessState.ExitCode(), 128+int(sig); got != want {
+				t.Errorf("exit %d, want %d", got, want)
+			}
+			for _, pid := range kids {
+				if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+					t.Errorf("stage pid %d still exists after pipeloop exited", pid)
+				}
+			}
+		})
+	}
+}
+
+// TestStdinModeSignal: a signal ends stdin mode with 128+N.
+func TestStdinModeSignal(t *testing.T) {
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	pr, pw, _ := os.Pipe()
+	defer pw.Close()
+	cmd.Stdin = pr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("pipeloop did not exit after SIGTERM")
+	}
+	if got := cmd.ProcessState.ExitCode(); got != 143 {
+		t.Errorf("exit %d, want 143", got)
+	}
+}
+
+// TestStagesSeeOnlyStdio: no fd of pipeloop's leaks into a stage.
+func TestStagesSeeOnlyStdio(t *testing.T) {
+	// pipeloop itself inherits an extra fd 3 (as from a careless parent);
+	// stages must not. ls lists its own fds, plus the one it reads
+	// /proc/self/fd with.
+	extra, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	res := run(t, runOpts{keepOut: true, extra: []*os.File{extra}}, "cat", "ls -l /proc/self/fd", "cat")
+	var got []string
+	own := regexp.MustCompile(`-> /proc/[0-9]+/fd$`)
+	for _, line := range strings.Split(string(res.out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[len(f)-2] != "->" || own.MatchString(line) {
+			continue
+		}
+		got = append(got, f[len(f)-3])
+	}
+	if strings.Join(got, " ") != "0 1 2" {
+		t.Fatalf("stage sees fds %v, want [0 1 2]:\n%s", got, res.out)
+	}
+}
+
+// TestSlowConsumerMemory: 1 GiB from a fast producer into a consumer that
+// starts a second late keeps pipeloop's max RSS under 64 MiB.
+func TestSlowConsumerMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1 GiB transfer")
+	}
+	const limit = 64 << 20
+	t.Run("spawned", func(t *testing.T) {
+		res := run(t, runOpts{}, "head -c 1G /dev/zero", "cat", `sh -c "sleep 1; cat"`)
+		if res.code != 0 || res.n != 1<<30 {
+			t.Fatalf("exit %d, %d bytes; stderr: %s", res.code, res.n, res.stderr)
+		}
+		rss := res.state.SysUsage().(*syscall.Rusage).Maxrss * 1024
+		t.Logf("max RSS %d MiB (pipeloop and its stages)", rss>>20)
+		if rss >= limit {
+			t.Errorf("max RSS %d MiB, want < 64 MiB", rss>>20)
+		}
+	})
+	t.Run("stdin", func(t *testing.T) {
+		producer := exec.Command("head", "-c", "1G", "/dev/zero")
+		out, err := producer.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := producer.Start(); err != nil {
+			t.Fatal(err)
+		}
+		code, stderr, _, st := pipeTo(t, out.(*os.File), exec.Command("sh", "-c", "sleep 1; cat >/dev/null"))
+		producer.Wait()
+		if code != 0 {
+			t.Fatalf("exit %d; stderr: %s", code, stderr)
+		}
+		rss := st.SysUsage().(*syscall.Rusage).Maxrss * 1024
+		t.Logf("max RSS %d MiB", rss>>20)
+		if rss >= limit {
+			t.Errorf("max RSS %d MiB, want < 64 MiB", rss>>20)
+		}
+	})
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package test_test
+
+const raceEnabled = false
