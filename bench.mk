@@ -1,6 +1,8 @@
 # Benchmark targets (issue 3). The root Makefile includes this file.
 # The harness is test/bench/cmd/benchrun; it writes docs/bench/{report.md,
 # results.json,throughput-*.svg} (bench-smoke writes to out/bench-smoke).
+# Pass harness flags with BENCH_FLAGS, e.g. BENCH_FLAGS="-bytes 2G -rounds 7";
+# `go run ./test/bench/cmd/benchrun -h` lists them.
 
 BENCH_PIPELOOP ?= bin/pipeloop
 BENCH_FLAGS    ?=

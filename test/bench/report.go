@@ -44,7 +44,7 @@ func (res *Results) writeTargets(p printf) {
 	for _, t := range res.Targets {
 		measured, margin := "—", "—"
 		if t.Status != notMeasured {
-			measured, margin = fmt.Sprintf("%.2f", t.Measured), fmt.Sprintf("%+.0f%%", 100*t.Margin)
+			measured, margin = fmt.Sprintf("%.2f", t.Measured), fmt.Sprintf("%+.1f%%", 100*t.Margin)
 		}
 		p("| %s | %s | %s %.2f | %s | **%s** | %s |\n", t.Name, measured, t.Op, t.Threshold, margin, t.Status, orDash(t.Detail))
 	}
