@@ -44,6 +44,20 @@ func (res *Results) Write(dir string) error {
 	return nil
 }
 
+// Load reads a results.json written by Write, so its report and charts can
+// be rendered again after the report code changes.
+func Load(path string) (*Results, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load results: %w", err)
+	}
+	var res Results
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("load results %s: %w", path, err)
+	}
+	return &res, nil
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }

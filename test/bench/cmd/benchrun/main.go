@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string) error {
 	latRounds := fs.Int("lat-rounds", -1, "override latency rounds (0 skips latency)")
 	pins := fs.String("pins", "", "override pin modes: unpinned,pinned")
 	chart := fs.String("chart", "svg", "chart format: svg or png")
+	render := fs.String("render", "", "re-render the report and charts of a results.json into -out, measuring nothing")
 	list := fs.Bool("list", false, "list the methods and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -67,6 +68,14 @@ func run(ctx context.Context, args []string) error {
 			fmt.Printf("%-18s %-8s %s\n", m.Name, m.Role, m.Desc)
 		}
 		return nil
+	}
+	if *render != "" {
+		res, err := bench.Load(*render)
+		if err != nil {
+			return err
+		}
+		res.Setup.Chart = *chart
+		return res.Write(*out)
 	}
 	cfg, err := bench.Preset(*preset)
 	if err != nil {
