@@ -26,6 +26,8 @@ type Method struct {
 	// VolumeDiv > 1 moves 1/VolumeDiv of the cell volume: for a method so
 	// slow at every block size that a full volume would dominate the run.
 	VolumeDiv int
+	// OptIn methods run only when named (-methods, -lat-methods).
+	OptIn bool
 	// middle returns the middle's argv for block size b. In spawn mode
 	// producer and consumer are the two dd command lines to pass as stages.
 	// nil means there is no middle (direct).
@@ -104,7 +106,7 @@ func Methods() []Method {
 		{Name: "pv-C", Role: Peer, Desc: "`pv -q -C` (no splice)",
 			middle:      func(*Tools, int, string, string) []string { return []string{"pv", "-q", "-C"} },
 			unavailable: debian("pv")},
-		{Name: "socat", Role: Peer, Desc: "`socat -u STDIN STDOUT` (8 KiB buffer)",
+		{Name: "socat", Role: Peer, VolumeDiv: 2, Desc: "`socat -u STDIN STDOUT` (8 KiB buffer); ½ of the cell volume (it runs at ~0.4–0.6 GB/s)",
 			middle: func(*Tools, int, string, string) []string {
 				return []string{"socat", "-u", "STDIN", "STDOUT"}
 			}, unavailable: debian("socat")},
@@ -112,7 +114,7 @@ func Methods() []Method {
 			middle: func(*Tools, int, string, string) []string {
 				return []string{"socat", "-u", "-b", "65536", "STDIN", "STDOUT"}
 			}, unavailable: debian("socat")},
-		{Name: "mbuffer", Role: Peer, Desc: "`mbuffer -q -m 4M`",
+		{Name: "mbuffer", Role: Peer, VolumeDiv: 2, Desc: "`mbuffer -q -m 4M`; ½ of the cell volume (it runs at ~0.4–0.6 GB/s)",
 			middle: func(*Tools, int, string, string) []string {
 				return []string{"mbuffer", "-q", "-m", "4M"}
 			}, unavailable: debian("mbuffer")},
@@ -144,7 +146,7 @@ func LatencyMethods() []Method {
 			unavailable: always},
 		{Name: "pipeloop", Role: Pipeloop, Desc: "`pipeloop` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.Pipeloop} }), unavailable: needPipeloop},
-		{Name: "pipeloop-busypoll", Role: Pipeloop, Desc: "`pipeloop --busy-poll 50us` on each direction (informational: targets use the default)",
+		{Name: "pipeloop-busypoll", Role: Pipeloop, OptIn: true, Desc: "`pipeloop --busy-poll 50us` on each direction (opt-in with -lat-methods; informational: targets use the default)",
 			middle:      one(func(t *Tools) []string { return []string{t.Pipeloop, "--busy-poll", "50us"} }),
 			unavailable: func(t *Tools) string { return needFlag(t, "--busy-poll", "50us") }},
 		{Name: "go-iocopy", Role: Peer, Desc: "`io.Copy(os.Stdout, os.Stdin)` on each direction",
@@ -159,11 +161,17 @@ func LatencyMethods() []Method {
 	}
 }
 
-// selectMethods keeps the methods named in names (all when names is empty),
-// in their round order.
+// selectMethods keeps the methods named in names (all but the opt-in ones
+// when names is empty), in their round order.
 func selectMethods(all []Method, names []string) []Method {
 	if len(names) == 0 {
-		return all
+		var out []Method
+		for _, m := range all {
+			if !m.OptIn {
+				out = append(out, m)
+			}
+		}
+		return out
 	}
 	want := map[string]bool{}
 	for _, n := range names {

@@ -94,7 +94,7 @@ func (res *Results) writeMethod(p printf) {
 	p("## How this was measured\n\n")
 	p("- Each throughput cell moves a fixed volume from `dd if=/dev/zero bs=B` to `dd of=/dev/null bs=B` through one method in the middle; ")
 	p("the whole pipeline runs as `[taskset -c 0] sh -c '…'`, a child of the harness. GB/s = bytes the consumer dd reported / wall time from starting `sh` to reaping it (1 GB = 10⁹ bytes); the byte count is checked against the volume sent.\n")
-	p("- Volume per cell: %s. Blocks below the full-volume size move proportionally less, because their cells are bound by syscalls per byte; the rate is still bytes/second.\n", res.volumes())
+	p("- Volume per cell: %s. Blocks below the full-volume size move proportionally less, because their cells are bound by syscalls per byte; the slowest peers move ½ or ¼ of it (see the method table) so that the full run fits in 30 minutes on 2 vCPUs; rates are bytes/second either way.\n", res.volumes())
 	p("- %d rounds. Within each block size the methods are interleaved round by round (A B C … A B C …), unpinned then pinned inside each round. Tables show the median and, in brackets, min–max.\n", res.Setup.Rounds)
 	p("- **CPU s/GB**: user+sys of every process in the pipeline (sh, both dd's, the middle and anything it spawned) from the sh child's rusage (wait4 includes reaped descendants), per 10⁹ bytes.\n")
 	p("- **Peak RSS** of the middle process: it runs under a wrapper (the harness re-executed) that samples its VmHWM from /proc/PID/status every 1–10 ms until it exits (for spawn mode, pipeloop's own peak, not its dd stages). wait4's ru_maxrss is not used: a child started by Go (vfork + exec) inherits the Go parent's high-water mark, ~7 MiB.\n")
