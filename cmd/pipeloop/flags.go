@@ -33,7 +33,7 @@ Flags:
   --mode MODE        data path: auto, copy or splice (default auto:
                      splice when an end is a pipe, else copy)
   --buffer SIZE      ring buffer per link; more than 4096 bytes, rounded
-                     up to a power of two (default 256K)
+                     up to a power of two (default 128K)
   --pipe-size SIZE   capacity of the pipes pipeloop creates and of its own
                      stdin/stdout when they are pipes; 0 keeps the
                      kernel's (default 1M)
