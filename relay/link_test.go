@@ -255,4 +255,3 @@ func TestSpliceModeNeedsPipe(t *testing.T) {
 	}
 	wait(t, done, "link")
 }
-
