@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,21 @@ func fdCount(pid int) int {
 		return -1
 	}
 	return len(ents)
+}
+
+// fdList describes pid's open fds ("3 -> pipe:[123]"), sorted.
+func fdList(pid int) string {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return ""
+	}
+	var l []string
+	for _, e := range ents {
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		l = append(l, e.Name()+" -> "+target)
+	}
+	sort.Strings(l)
+	return strings.Join(l, ", ")
 }
 
 // soakCase is one short random pipeline and what it must print.
@@ -230,6 +246,7 @@ func TestSoakLong(t *testing.T) {
 	}
 	var got atomic.Int64
 	var samples []sample
+	var fdChanges []string // pipeloop's fd table each time it changed
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
@@ -244,6 +261,10 @@ func TestSoakLong(t *testing.T) {
 				st := procStatus(pid, "VmRSS", "VmHWM")
 				if st == nil {
 					continue
+				}
+				fds := fdList(pid)
+				if n := len(fdChanges); n == 0 || fdChanges[n-1] != fds {
+					fdChanges = append(fdChanges, fds)
 				}
 				samples = append(samples, sample{time.Since(start), st["VmRSS"], st["VmHWM"], fdCount(pid), got.Load()})
 			}
@@ -301,7 +322,7 @@ func TestSoakLong(t *testing.T) {
 			float64(off)/(1<<30), wall.Round(time.Millisecond), float64(off)/(1<<20)/wall.Seconds(),
 			maxRSS, first.rss, last.rss, maxHWM, first.fds, last.fds, fdMin, fdMax, len(samples))
 		if fdMax != fdMin {
-			t.Errorf("pipeloop's fd count changed during the run: %d..%d", fdMin, fdMax)
+			t.Errorf("pipeloop's fd count changed during the run: %d..%d; fd tables:\n%s", fdMin, fdMax, strings.Join(fdChanges, "\n"))
 		}
 		if maxRSS > 64<<10 {
 			t.Errorf("pipeloop RSS reached %d KiB, want < 64 MiB", maxRSS)
