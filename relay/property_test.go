@@ -140,6 +140,7 @@ type outcome struct {
 	live     int  // rings still handed out after the link ended
 	fdsShut  bool // the relay closed both of its ends
 	injected *faultfd.Injector
+	srcFD    int // the relay's source fd, for the injector's byte counts
 }
 
 // runScenario runs s and returns what happened; a run that does not end
@@ -239,7 +240,7 @@ func runScenario(t *testing.T, s scenario, payload []byte) outcome {
 			got++
 		}
 	}
-	out.injected = inj
+	out.injected, out.srcFD = inj, src.relay
 	return out
 }
 
@@ -271,6 +272,10 @@ func check(t *testing.T, s scenario, payload []byte, o outcome) {
 	}
 	if s.quitAfter < 0 && uint64(len(o.got)) != o.st.Bytes {
 		fail("reader got %d bytes, link says it delivered %d", len(o.got), o.st.Bytes)
+	}
+	// Every byte taken from the source was delivered or counted dropped.
+	if taken := o.injected.Moved(o.srcFD, faultfd.Reads|faultfd.Splice); taken != o.st.Bytes+o.st.Dropped {
+		fail("took %d bytes from the source, delivered %d and dropped %d", taken, o.st.Bytes, o.st.Dropped)
 	}
 	fired := len(o.injected.Fatal()) > 0
 	switch {
