@@ -235,8 +235,9 @@ func (p *Pipeline) Pids() []int {
 // ExitCode is the pipeline's status as bash reports it with `set -o
 // pipefail`: 0 when every stage succeeded, else the status of the
 // rightmost failing stage. A stage killed by SIGPIPE because the stage
-// after it finished early is not a failure. If every stage succeeded but a
-// link failed (an I/O error in the relay), the status is 1.
+// after it finished early, or because the link after it failed, is not a
+// failure. If every stage succeeded but a link failed (an I/O error in the
+// relay), the status is 1.
 func (p *Pipeline) ExitCode() int {
 	for i := len(p.stages) - 1; i >= 0; i-- {
 		st := p.stages[i]
@@ -244,7 +245,10 @@ func (p *Pipeline) ExitCode() int {
 		if code == 0 {
 			continue
 		}
-		if st.KilledBy() == syscall.SIGPIPE && i < len(p.links) && p.links[i].stats.SinkClosed {
+		if st.KilledBy() == syscall.SIGPIPE && i < len(p.links) &&
+			(p.links[i].stats.SinkClosed || p.links[i].stats.Err != nil) {
+			// The link closed this stage's pipe: its reader left, or the
+			// relay failed (and that error decides the status below).
 			continue
 		}
 		return code
