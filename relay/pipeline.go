@@ -40,6 +40,11 @@ type PipelineConfig struct {
 	// peer behind In or Out went away (InLink with an error, OutLink with
 	// SinkClosed) and terminate the stages.
 	OnLinkDone func(*Pipeline, *Link)
+	// ProcessGroups puts every stage in a process group of its own, and
+	// makes Signal signal the group: a stage's own children (a shell
+	// script's commands) are terminated with it instead of being left
+	// running. Stages then no longer get a terminal's ^C directly.
+	ProcessGroups bool
 }
 
 // Pipeline is a set of running stages and the links between them.
@@ -53,6 +58,7 @@ type Pipeline struct {
 	open     int             // links not yet done
 	onExit   func(*Pipeline)
 	onLink   func(*Pipeline, *Link)
+	groups   bool // each stage leads its own process group
 	sweeper  *loop.Timer
 	finished bool
 }
@@ -73,7 +79,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	p := &Pipeline{r: r, onExit: cfg.OnExit, onLink: cfg.OnLinkDone}
+	p := &Pipeline{r: r, onExit: cfg.OnExit, onLink: cfg.OnLinkDone, groups: cfg.ProcessGroups}
 	for i, s := range cfg.Stages {
 		p.stages = append(p.stages, &StageResult{Index: i + 1, Name: s.name(), Args: s.Args})
 	}
@@ -136,7 +142,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	for i := range n {
 		st := p.stages[i]
 		st.Start = time.Now()
-		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr)
+		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr, cfg.ProcessGroups)
 		if err != nil {
 			code := 126
 			if errors.Is(err, unix.ENOENT) {
@@ -284,12 +290,19 @@ func (p *Pipeline) maybeFinish() {
 // Done reports whether every stage was reaped and every link finished.
 func (p *Pipeline) Done() bool { return p.finished }
 
-// Signal sends sig to every stage still running (through its pidfd).
+// Signal sends sig to every stage still running (through its pidfd), or
+// with ProcessGroups to the process group of every stage not yet reaped
+// (the unreaped leader keeps the group id from being reused).
 func (p *Pipeline) Signal(sig syscall.Signal) {
 	for _, pr := range p.procs {
-		if pr != nil {
-			pr.Signal(sig)
+		if pr == nil {
+			continue
 		}
+		if _, exited := pr.Exited(); p.groups && !exited {
+			unix.Kill(-pr.Pid, sig)
+			continue
+		}
+		pr.Signal(sig)
 	}
 }
 
