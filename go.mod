@@ -2,7 +2,10 @@ module github.com/pipeloop/pipeloop
 
 go 1.26.0
 
-require golang.org/x/sys v0.50.0
+require (
+	github.com/cilium/ebpf v0.22.0
+	golang.org/x/sys v0.50.0
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -14,3 +17,5 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+tool github.com/cilium/ebpf/cmd/bpf2go

@@ -25,6 +25,11 @@ func run(args []string, io stdio) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return runServe(args[1:], io)
 	}
+	if len(args) > 0 && args[0] == "trace" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer stop()
+		return runTrace(ctx, args[1:], os.Stdout, io.err)
+	}
 	o, err := parseFlags(args)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(os.Stdout, usage)
@@ -76,10 +81,12 @@ func run(args []string, io stdio) int {
 	if o.pipeSize > 0 {
 		sizeStdPipes(io, o.pipeSize)
 	}
+	tr := startTracing(o.trace, io.err) // before any stage is spawned
+	defer tr.close()
 	if len(stages) == 0 {
-		return runStdin(l, r, o, io, sigs)
+		return runStdin(l, r, o, io, sigs, tr)
 	}
-	return runPipeline(l, r, o, stages, io, sigs)
+	return runPipeline(l, r, o, stages, io, sigs, tr)
 }
 
 // pipeSizeOpt maps the flag (0 = keep the kernel's) to relay.Options.
@@ -116,7 +123,7 @@ func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(
 }
 
 // runPipeline spawns the stages and relays between them.
-func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage, io stdio, sigs <-chan os.Signal) int {
+func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage, io stdio, sigs <-chan os.Signal, tr *tracing) int {
 	var p *relay.Pipeline
 	var startErr error
 	l.Post(func() {
@@ -162,6 +169,7 @@ func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage,
 	for _, e := range p.Errors() {
 		fmt.Fprintf(io.err, "pipeloop: %v\n", e)
 	}
+	tr.report(io.err, stageNames(p))
 	if o.stats {
 		writeStats(io.err, stats, p.Stages(), loopStats)
 	}

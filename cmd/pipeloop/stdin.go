@@ -10,7 +10,7 @@ import (
 )
 
 // runStdin relays stdin to stdout through one link.
-func runStdin(l *loop.Loop, r *relay.Relay, o *options, io stdio, sigs <-chan os.Signal) int {
+func runStdin(l *loop.Loop, r *relay.Relay, o *options, io stdio, sigs <-chan os.Signal, tr *tracing) int {
 	var k *relay.Link
 	var linkErr error
 	var killedBy syscall.Signal
@@ -50,6 +50,7 @@ func runStdin(l *loop.Loop, r *relay.Relay, o *options, io stdio, sigs <-chan os
 		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
 		return 1
 	}
+	tr.report(io.err, map[int]string{os.Getpid(): "pipeloop"})
 	if o.stats {
 		writeStats(io.err, []relay.LinkStats{st}, nil, loopStats)
 	}
