@@ -274,22 +274,22 @@ func (s *served) dial() *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
-// stream is a reproducible pseudo-random byte stream: the same seed gives
+// echoStream is a reproducible pseudo-random byte stream: the same seed gives
 // the same bytes, so a client can check an echo without keeping a copy.
-type stream struct {
+type echoStream struct {
 	rng  *rand.ChaCha8
 	left int64
 }
 
-func newStream(seed uint64, n int64) *stream {
+func newStream(seed uint64, n int64) *echoStream {
 	var s [32]byte
 	for i := range 8 {
 		s[i] = byte(seed >> (8 * i))
 	}
-	return &stream{rng: rand.NewChaCha8(s), left: n}
+	return &echoStream{rng: rand.NewChaCha8(s), left: n}
 }
 
-func (s *stream) Read(p []byte) (int, error) {
+func (s *echoStream) Read(p []byte) (int, error) {
 	if s.left == 0 {
 		return 0, io.EOF
 	}
