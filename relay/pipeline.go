@@ -30,6 +30,10 @@ type PipelineConfig struct {
 	// connection whose bytes should be counted) or when the stages must be
 	// terminated if the peer goes away.
 	In, Out *Endpoint
+	// InTransform and OutTransform, when set, run on the In and Out links
+	// (see LinkConfig.Transform): e.g. decrypt what the peer sends before
+	// stage 1 sees it, compress what stage N answers.
+	InTransform, OutTransform Transformer
 	Env     []string // nil: pipeloop's environment
 	Dir     string
 	// OnExit runs on the loop goroutine when every stage has been reaped
@@ -195,10 +199,10 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		p.open++
 	}
 	if cfg.In != nil {
-		p.in = p.edgeLink(*cfg.In, Endpoint{FD: inW, Name: fmt.Sprintf("stage 1 (%s)", p.stages[0].Name), Owned: true})
+		p.in = p.edgeLink(*cfg.In, Endpoint{FD: inW, Name: fmt.Sprintf("stage 1 (%s)", p.stages[0].Name), Owned: true}, cfg.InTransform)
 	}
 	if cfg.Out != nil {
-		p.out = p.edgeLink(Endpoint{FD: outR, Name: fmt.Sprintf("stage %d (%s)", n, p.stages[n-1].Name), Owned: true}, *cfg.Out)
+		p.out = p.edgeLink(Endpoint{FD: outR, Name: fmt.Sprintf("stage %d (%s)", n, p.stages[n-1].Name), Owned: true}, *cfg.Out, cfg.OutTransform)
 	}
 	if p.running == 0 && p.open == 0 {
 		r.l.RunSoon(p.maybeFinish)
@@ -210,8 +214,8 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 // created the pipe end is closed, the stages are terminated (they would
 // wait for input or output that never comes) and a finished link holding
 // the error stands in for it.
-func (p *Pipeline) edgeLink(src, dst Endpoint) *Link {
-	k, err := p.r.NewLink(LinkConfig{Src: src, Dst: dst, OnDone: p.linkDone})
+func (p *Pipeline) edgeLink(src, dst Endpoint, xf Transformer) *Link {
+	k, err := p.r.NewLink(LinkConfig{Src: src, Dst: dst, OnDone: p.linkDone, Transform: xf})
 	if err != nil {
 		for _, e := range []Endpoint{src, dst} {
 			if e.Owned {

@@ -132,3 +132,18 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestPrepareTransform: Prepare can put an in-process transform on a
+// connection's links; here the client's bytes are upper-cased before cat.
+func TestPrepareTransform(t *testing.T) {
+	h := serve(t, server.Config{Stages: cat(), Prepare: func(c *server.Conn, cfg *relay.PipelineConfig) error {
+		cfg.InTransform = relay.TransformFunc(func(dst, src []byte) ([]byte, error) {
+			return append(dst, bytes.ToUpper(src)...), nil
+		})
+		return nil
+	}})
+	payload := bytes.Repeat([]byte("abc"), 1<<20)
+	if got := echo(t, h.addr, payload); !bytes.Equal(got, bytes.ToUpper(payload)) {
+		t.Fatalf("got %d bytes, not the %d upper-cased", len(got), len(payload))
+	}
+}
