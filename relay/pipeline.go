@@ -34,8 +34,8 @@ type PipelineConfig struct {
 	// (see LinkConfig.Transform): e.g. decrypt what the peer sends before
 	// stage 1 sees it, compress what stage N answers.
 	InTransform, OutTransform Transformer
-	Env     []string // nil: pipeloop's environment
-	Dir     string
+	Env                       []string // nil: pipeloop's environment
+	Dir                       string
 	// OnExit runs on the loop goroutine when every stage has been reaped
 	// and every link is done.
 	OnExit func(*Pipeline)
