@@ -30,12 +30,8 @@ type PipelineConfig struct {
 	// connection whose bytes should be counted) or when the stages must be
 	// terminated if the peer goes away.
 	In, Out *Endpoint
-	// InTransform and OutTransform, when set, run on the In and Out links
-	// (see LinkConfig.Transform): e.g. decrypt what the peer sends before
-	// stage 1 sees it, compress what stage N answers.
-	InTransform, OutTransform Transformer
-	Env                       []string // nil: pipeloop's environment
-	Dir                       string
+	Env     []string // nil: pipeloop's environment
+	Dir     string
 	// OnExit runs on the loop goroutine when every stage has been reaped
 	// and every link is done.
 	OnExit func(*Pipeline)
@@ -49,6 +45,10 @@ type PipelineConfig struct {
 	// script's commands) are terminated with it instead of being left
 	// running. Stages then no longer get a terminal's ^C directly.
 	ProcessGroups bool
+	// InTransform and OutTransform, when set, run on the In and Out links
+	// (see LinkConfig.Transform): e.g. decrypt what the peer sends before
+	// stage 1 sees it, compress what stage N answers.
+	InTransform, OutTransform Transformer
 }
 
 // Pipeline is a set of running stages and the links between them.
