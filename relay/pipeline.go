@@ -19,6 +19,8 @@ type PipelineConfig struct {
 	// Stdin is the fd stage 1 inherits directly, Stdout the fd stage N
 	// writes directly, Stderr every stage's stderr (no extra hop for any).
 	Stdin, Stdout, Stderr int
+	Env                   []string // nil: pipeloop's environment
+	Dir                   string
 	// In, when set, replaces Stdin: stage 1 reads a pipe the relay
 	// creates, and a link relays In into it. Out likewise replaces Stdout
 	// with a pipe relayed to Out. In and Out may be the same fd (a
@@ -30,8 +32,6 @@ type PipelineConfig struct {
 	// connection whose bytes should be counted) or when the stages must be
 	// terminated if the peer goes away.
 	In, Out *Endpoint
-	Env     []string // nil: pipeloop's environment
-	Dir     string
 	// OnExit runs on the loop goroutine when every stage has been reaped
 	// and every link is done.
 	OnExit func(*Pipeline)
