@@ -81,9 +81,18 @@ func cat() []relay.Stage { return []relay.Stage{{Args: []string{"cat"}}} }
 // echo sends payload, half-closes, and reads everything back.
 func echo(t *testing.T, addr string, payload []byte) []byte {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	got, err := echoErr(addr, payload)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return got
+}
+
+// echoErr is echo for goroutines other than the test's.
+func echoErr(addr string, payload []byte) ([]byte, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
@@ -97,12 +106,9 @@ func echo(t *testing.T, addr string, payload []byte) []byte {
 	}()
 	got, err := io.ReadAll(c)
 	if err != nil {
-		t.Fatal(err)
+		return got, err
 	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return got, <-errc
 }
 
 func TestEcho(t *testing.T) {
