@@ -55,8 +55,9 @@ func TestListenerPause(t *testing.T) {
 	if got := <-done; string(got) != "second" {
 		t.Errorf("got %q", got)
 	}
+	// The clients saw EOF; the server ends a connection once cat is reaped.
 	var st server.Stats
-	h.do(func() { st = h.srv.Stats() })
+	waitFor(t, func() bool { h.do(func() { st = h.srv.Stats() }); return st.Closed == 2 })
 	if st.Accepted != 2 || st.Closed != 2 || st.Paused {
 		t.Errorf("stats %+v: want 2 accepted, 2 closed, not paused", st)
 	}
