@@ -173,4 +173,3 @@ func TestServeIdleTimeout(t *testing.T) {
 		t.Errorf("conn end %v: want reason idle", end)
 	}
 }
-
