@@ -259,6 +259,12 @@ func (p *Pipeline) sweep() {
 		if k.done {
 			continue
 		}
+		if k == p.out && k.wait == waitFull {
+			// Stage N's last output waiting for a slow peer: that is the
+			// peer's pace, not a pipe held open by a stray grandchild.
+			// (The owner of Out bounds it, e.g. with an idle timeout.)
+			continue
+		}
 		if k.wait != waitNone && k.stats.Bytes == k.sweptAt {
 			k.Close()
 			continue

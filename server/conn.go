@@ -145,17 +145,29 @@ func (c *Conn) linkDone(p *relay.Pipeline, k *relay.Link) {
 	}
 }
 
-// Terminate ends the connection early for reason: its stages get SIGTERM,
-// and SIGKILL after KillGrace if they are still running. The connection
-// ends (OnEnd) once they have been reaped. Terminating a connection again
-// does nothing.
+// Terminate ends the connection early for reason: its stages get SIGTERM;
+// after KillGrace, those still running get SIGKILL and the links to and
+// from the client are closed, dropping what they hold (output waiting
+// for a client that does not read). The connection ends (OnEnd) once
+// every stage has been reaped. Terminating a connection again does
+// nothing.
 func (c *Conn) Terminate(reason Reason) {
 	if c.Reason != "" || c.p == nil || c.p.Done() {
 		return
 	}
 	c.Reason = reason
 	c.p.Signal(syscall.SIGTERM)
-	c.kill = c.s.l.AfterFunc(c.s.cfg.KillGrace, func() { c.p.Signal(syscall.SIGKILL) })
+	c.kill = c.s.l.AfterFunc(c.s.cfg.KillGrace, c.forceEnd)
+}
+
+// forceEnd is Terminate's second step.
+func (c *Conn) forceEnd() {
+	c.p.Signal(syscall.SIGKILL)
+	for _, k := range []*relay.Link{c.p.InLink(), c.p.OutLink()} {
+		if k != nil {
+			k.Close()
+		}
+	}
 }
 
 // end runs when the pipeline is over: every stage reaped, every link done.
@@ -210,6 +222,11 @@ func (c *Conn) links() []*relay.Link {
 	}
 	return ks
 }
+
+// FD is the connection's socket, for socket options (TCP_NODELAY,
+// keep-alive, buffer sizes) in Config.Prepare or OnStart. The server owns
+// it: do not read, write or close it. -1 once the connection is over.
+func (c *Conn) FD() int { return c.fd }
 
 // Pipeline is the connection's pipeline; nil if it did not start.
 func (c *Conn) Pipeline() *relay.Pipeline { return c.p }

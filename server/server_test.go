@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
 	"github.com/pipeloop/pipeloop/server"
+	"golang.org/x/sys/unix"
 )
 
 // harness runs a Server on its own loop for one test.
@@ -151,5 +154,80 @@ func TestPrepareTransform(t *testing.T) {
 	payload := bytes.Repeat([]byte("abc"), 1<<20)
 	if got := echo(t, h.addr, payload); !bytes.Equal(got, bytes.ToUpper(payload)) {
 		t.Fatalf("got %d bytes, not the %d upper-cased", len(got), len(payload))
+	}
+}
+
+// TestSlowReaderAfterStageExit: the stage has written everything and
+// exited, its last output waits in the pipe behind a full socket, and the
+// client pauses: the link to the client must wait for it, not be swept
+// away as a link nobody will ever feed.
+func TestSlowReaderAfterStageExit(t *testing.T) {
+	const size, tail = 1 << 20, 100 << 10
+	h := serve(t, server.Config{
+		Stages: []relay.Stage{{Args: []string{"head", "-c", fmt.Sprint(size), "/dev/zero"}}},
+		Prepare: func(c *server.Conn, _ *relay.PipelineConfig) error {
+			// Fixed small buffers, so the pipe holds the rest.
+			return unix.SetsockoptInt(c.FD(), unix.SOL_SOCKET, unix.SO_SNDBUF, 16<<10)
+		},
+	})
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10) })
+		return nil
+	}}
+	c, err := d.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	n, err := io.CopyN(io.Discard, c, size-tail)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v", n, err)
+	}
+	time.Sleep(500 * time.Millisecond) // head has exited; its output waits
+	rest, err := io.Copy(io.Discard, c)
+	if got := n + rest; got != size || err != nil {
+		t.Fatalf("got %d bytes (%v), want %d", got, err, size)
+	}
+}
+
+// TestIdleClientNotReading: output waits for a client that never reads:
+// the idle timeout still ends the connection, whether the stage is still
+// writing (it is terminated) or has exited (the output is dropped).
+func TestIdleClientNotReading(t *testing.T) {
+	for _, tc := range []struct {
+		name, size string
+		exit       int
+	}{
+		{"stage writing", "8M", 143},
+		{"stage exited", "100K", 0}, // fits in the pipe and the socket buffers
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := serve(t, server.Config{
+				Stages:      []relay.Stage{{Args: []string{"head", "-c", tc.size, "/dev/zero"}}},
+				IdleTimeout: 200 * time.Millisecond,
+				KillGrace:   100 * time.Millisecond,
+				Prepare: func(c *server.Conn, _ *relay.PipelineConfig) error {
+					return unix.SetsockoptInt(c.FD(), unix.SOL_SOCKET, unix.SO_SNDBUF, 16<<10)
+				},
+			})
+			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+				rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10) })
+				return nil
+			}}
+			c, err := d.Dial("tcp", h.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			waitFor(t, func() bool { return len(h.ended()) == 1 })
+			end := h.ended()[0]
+			t.Logf("ended after %v: %s, exit %d, %d bytes out", time.Since(start).Round(time.Millisecond),
+				end.Reason, end.ExitCode(), end.OutStats().Bytes)
+			if end.Reason != server.ReasonIdle || end.ExitCode() != tc.exit {
+				t.Errorf("reason %s, exit %d; want idle, %d", end.Reason, end.ExitCode(), tc.exit)
+			}
+		})
 	}
 }
