@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strconv"
 	"syscall"
 	"time"
 
@@ -67,6 +68,10 @@ func (c *Conn) start() {
 		In: &in, Out: &in, ProcessGroups: true,
 		OnExit:     func(*relay.Pipeline) { c.end() },
 		OnLinkDone: c.linkDone,
+	}
+	if s.cfg.PeerEnv {
+		cfg.Env = append(cfg.Env[:len(cfg.Env):len(cfg.Env)],
+			"PIPELOOP_PEER="+c.Peer, "PIPELOOP_CONN="+strconv.FormatUint(c.ID, 10))
 	}
 	if s.cfg.Prepare != nil {
 		if err := s.cfg.Prepare(c, &cfg); err != nil {

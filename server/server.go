@@ -24,6 +24,10 @@ type Config struct {
 	Env    []string // the stages' environment; nil: this process's, read once by New
 	Dir    string   // the stages' working directory; "": this process's
 	Stderr int      // fd the stages' stderr goes to; 0 means 2
+	// PeerEnv adds PIPELOOP_PEER (the client's address, as Conn.Peer) and
+	// PIPELOOP_CONN (Conn.ID) to each connection's stage environment, as
+	// inetd-style servers tell a CGI-like worker who called.
+	PeerEnv bool
 
 	// MaxConns caps the open connections (0: no cap). At the cap the
 	// listener stops accepting, so new clients wait in the kernel's listen

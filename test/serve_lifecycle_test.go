@@ -173,3 +173,15 @@ func TestServeIdleTimeout(t *testing.T) {
 		t.Errorf("conn end %v: want reason idle", end)
 	}
 }
+
+// TestServePeerEnv: stages learn who called.
+func TestServePeerEnv(t *testing.T) {
+	s := startServe(t, "--shell", `echo "$PIPELOOP_CONN $PIPELOOP_PEER"`)
+	c := s.dial()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	got, _ := io.ReadAll(c)
+	if want := "1 " + c.LocalAddr().String() + "\n"; string(got) != want {
+		t.Fatalf("stage saw %q, want %q", got, want)
+	}
+}

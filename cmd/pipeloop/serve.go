@@ -31,7 +31,9 @@ to the client. Half-close works both ways: the client's shutdown(SHUT_WR)
 gives stage 1 end of file, and stage N's end of file becomes
 shutdown(SHUT_WR) to the client after the last byte. A client that goes
 away has its stages terminated (SIGTERM, SIGKILL --kill-grace later).
-Stages share pipeloop's stderr. STAGEs are split as in pipeline mode.
+Stages share pipeloop's stderr, and find the client's address in
+PIPELOOP_PEER and the connection's number in PIPELOOP_CONN. STAGEs are
+split as in pipeline mode.
 
 Flags:
   --listen ADDR      host:port, :port (host 127.0.0.1: all interfaces only
@@ -197,7 +199,7 @@ func runServe(args []string, io stdio) int {
 		return 2
 	}
 	srv, err := server.New(r, ln, server.Config{
-		Stages: stages, Stderr: 2, MaxConns: o.maxConns, IdleTimeout: o.idle, KillGrace: o.killGrace,
+		Stages: stages, Stderr: 2, PeerEnv: true, MaxConns: o.maxConns, IdleTimeout: o.idle, KillGrace: o.killGrace,
 		OnStart: log.start, OnEnd: log.end, OnError: log.error,
 	})
 	if err != nil {
