@@ -11,8 +11,9 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## build bin/pipeloop
+build: ## build bin/pipeloop and the example daemon bin/echod
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pipeloop
+	$(GO) build -o bin/echod ./examples/echod
 
 demo: build ## ~1 GiB dd → pipeloop → dd next to a direct dd | dd, with throughput
 	@scripts/demo.sh $(BIN)
