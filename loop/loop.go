@@ -55,7 +55,8 @@ type Loop struct {
 	onStop   []func()              // run by Run on its way out, before fds close
 	stats    Stats
 	sched    scheduler
-	closed   bool // set when Run has returned; loop goroutine only
+	now      time.Time // when the current wake-up began
+	closed   bool      // set when Run has returned; loop goroutine only
 
 	stopping atomic.Bool
 	ran      atomic.Bool
@@ -110,7 +111,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	l.sched.start()
+	l.sched.begin()
 	defer l.sched.stop()
 	defer l.shutdown()
 	stop := context.AfterFunc(ctx, l.Stop)
@@ -132,6 +133,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.stats.Sleeps++
 		}
 		n, err := unix.EpollWait(l.ep, l.events, timeout)
+		l.now = time.Now()
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("loop: %w", os.NewSyscallError("epoll_wait", err))
 		}
@@ -141,11 +143,11 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			l.dispatch(l.events[:n])
 			if l.busyPoll > 0 {
-				lastActive = time.Now()
+				lastActive = l.now
 			}
 		}
 		if l.timers.Len() > 0 {
-			l.runTimers(time.Now())
+			l.runTimers(l.now)
 		}
 		if len(l.soon) > 0 {
 			l.runSoon()
@@ -240,6 +242,16 @@ func (l *Loop) onWake(Events) {
 		l.spare = fs[:0]
 	}
 	l.mu.Unlock()
+}
+
+// Now is the time the loop's current wake-up began (epoll_wait returned):
+// one clock read per wake-up that handlers may share instead of reading
+// the clock for every event. Loop goroutine only.
+func (l *Loop) Now() time.Time {
+	if l.now.IsZero() {
+		l.now = time.Now()
+	}
+	return l.now
 }
 
 // Stats returns the loop's counters. Loop goroutine only.

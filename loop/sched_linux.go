@@ -2,6 +2,7 @@ package loop
 
 import (
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,7 +12,7 @@ type Sched uint8
 
 const (
 	// SchedAuto switches the loop thread to SCHED_BATCH while it moves bulk
-	// data and back to SCHED_NORMAL as soon as transfers turn small. A batch
+	// data (over 100 MB/s) and back to SCHED_NORMAL as soon as it slows. A batch
 	// thread does not preempt the task that woke it, so the writer upstream
 	// fills the pipe further before the loop runs and each wake-up moves
 	// more: on one CPU, dd | pipeloop | dd went from 0.75× to ~0.95× of a
@@ -41,25 +42,29 @@ func ParseSched(s string) (Sched, error) {
 	return 0, fmt.Errorf("unknown scheduling policy %q (want auto, normal or batch)", s)
 }
 
-// Thresholds of the auto policy: a transfer of at least bulkBytes counts as
-// bulk; bulkRun bulk transfers in a row switch to batch, smallRun small ones
-// switch back.
+// The auto policy looks at the loop's throughput over short windows: a
+// window that moved at least bulkRate counts as bulk. Two bulk windows in a
+// row switch to batch; one slow window switches back. A rate, not the size
+// of each transfer, tells bulk from chatter: a stream of 4 KiB writes at
+// 1 GB/s is bulk, 64-byte request/response traffic never is.
 const (
-	bulkBytes = 16 << 10
-	bulkRun   = 4
-	smallRun  = 2
+	window   = time.Millisecond
+	bulkRate = 100 << 20 // bytes per second
+	bulkRun  = 2
 )
 
 // scheduler tracks the loop thread's policy. Loop goroutine only.
 type scheduler struct {
 	mode    Sched
-	enabled bool // the thread started as SCHED_NORMAL, so we may change it
-	batch   bool // currently SCHED_BATCH
-	run     int  // consecutive transfers on the other side of the threshold
+	enabled bool      // the thread started as SCHED_NORMAL, so we may change it
+	batch   bool      // currently SCHED_BATCH
+	run     int       // consecutive bulk windows while normal
+	start   time.Time // current window's start
+	bytes   int       // moved in the current window
 }
 
 // start is called on the locked loop thread when Run begins.
-func (s *scheduler) start() {
+func (s *scheduler) begin() {
 	if s.mode == SchedNormal {
 		return
 	}
@@ -91,22 +96,33 @@ func (s *scheduler) set(batch bool) {
 	}
 }
 
-// Moved tells the loop that a handler just moved n bytes in one go. With
-// SchedAuto it drives the switch between SCHED_NORMAL and SCHED_BATCH.
-// Loop goroutine only; cheap enough to call after every transfer.
+// Moved tells the loop that a handler just moved n bytes. With SchedAuto
+// it drives the switch between SCHED_NORMAL and SCHED_BATCH. Loop
+// goroutine only; it reads no clock (it uses Now) and makes a system call
+// only when the policy changes.
 func (l *Loop) Moved(n int) {
 	s := &l.sched
 	if !s.enabled || s.mode != SchedAuto {
 		return
 	}
-	bulk := n >= bulkBytes
-	if bulk == s.batch {
-		s.run = 0
+	s.bytes += n
+	now := l.Now()
+	el := now.Sub(s.start)
+	if el < window {
 		return
 	}
-	s.run++
-	if (bulk && s.run >= bulkRun) || (!bulk && s.run >= smallRun) {
-		s.set(bulk)
+	bulk := float64(s.bytes) >= bulkRate*el.Seconds()
+	s.start, s.bytes = now, 0
+	switch {
+	case bulk && !s.batch:
+		if s.run++; s.run >= bulkRun {
+			s.set(true)
+			s.run = 0
+		}
+	case !bulk:
 		s.run = 0
+		if s.batch {
+			s.set(false)
+		}
 	}
 }

@@ -47,6 +47,8 @@ type Link struct {
 	srcReady  bool // source may have data (or EOF): no EAGAIN since the last edge
 	dstReady  bool // sink may take data: no EAGAIN since the last edge
 	srcEOF    bool // read returned 0
+	srcHup    bool // the source reported hangup or error: no further edge will come
+	kernelOps bool // Ops is fdio.Sys, so pipe semantics hold for short transfers
 	done      bool
 	queued    bool   // a pump is queued with RunSoon
 	pumpFn    func() // k.pump, allocated once
@@ -91,6 +93,7 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	if k.splice {
 		k.stats.Mode = ModeSplice
 	}
+	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
 	k.pumpFn = k.pump
 	if cfg.Transform != nil {
 		if err := k.startTransform(cfg.Transform, cfg.TransformQueue, cfg.TransformChunk); err != nil {
@@ -110,7 +113,7 @@ func (k *Link) Stats() LinkStats {
 	if !k.done && k.wait != waitNone {
 		// Charge the wait in progress so live readings are current.
 		d := time.Since(k.waitSince)
-		if k.wait == waitFull {
+		if k.resolveWait() == waitFull {
 			s.TimeFull += d
 		} else {
 			s.TimeEmpty += d
@@ -130,13 +133,22 @@ func (k *Link) Close() {
 	}
 }
 
-func (k *Link) srcEvent(loop.Events) {
+func (k *Link) srcEvent(ev loop.Events) {
 	k.srcReady = true
+	if ev&(loop.Hangup|loop.Error|loop.PeerClosed) != 0 {
+		k.srcHup = true // no edge will follow this one: read to EAGAIN/EOF
+	}
+	if k.wait == waitEither {
+		k.wait = waitEmpty // the source woke us: it was what we waited for
+	}
 	k.kick()
 }
 
 func (k *Link) dstEvent(ev loop.Events) {
 	k.dstReady = true
+	if k.wait == waitEither {
+		k.wait = waitFull
+	}
 	if ev&loop.Error != 0 {
 		// No reader left on a pipe (or a socket error): nothing more can
 		// be delivered. Find out now rather than when data next arrives.
@@ -167,8 +179,9 @@ func (k *Link) pump() {
 	if k.done {
 		return
 	}
-	now := time.Now()
-	k.setWait(waitNone, now)
+	if k.wait != waitNone {
+		k.setWait(waitNone, k.r.l.Now()) // the wake-up's time: no clock read per pump
+	}
 	var more, blocked bool
 	if k.xf != nil {
 		more = k.pumpTransform()

@@ -13,10 +13,19 @@ import (
 // source is ready, write while there is data and the sink is ready. It
 // reports whether it stopped only because the budget ran out.
 //
-// Invariant (edge-triggered readiness): srcReady is cleared only by an
-// EAGAIN from the source, dstReady only by an EAGAIN from the sink; a full
+// Invariant (edge-triggered readiness): srcReady is cleared only when the
+// source is known to be drained (EAGAIN), and dstReady only when the sink
+// is known to be full — an EAGAIN, or a short write into a pipe; a full
 // ring or an empty one leaves the flags alone, so no edge is ever needed
 // that already happened.
+//
+// The short-write rule saves the EAGAIN system call that would otherwise
+// end a wake-up. It holds for pipes: a nonblocking pipe write stops short
+// only when the pipe is full, and the reader's next read then wakes the
+// loop. Reads get no such rule: a packet-mode (O_DIRECT) pipe returns one
+// packet per read with more left, and a terminal one line. splice from a
+// pipe does (see pumpSplice). The rules apply only with the kernel's own
+// Ops: an injected short transfer is not a full pipe.
 func (k *Link) pumpCopy() bool {
 	ops := k.r.opts.Ops
 	before := k.stats.Bytes
@@ -32,6 +41,7 @@ func (k *Link) pumpCopy() bool {
 			switch {
 			case n > 0:
 				progress = true
+
 			case err == io.EOF:
 				k.srcEOF = true
 				progress = true
@@ -44,6 +54,7 @@ func (k *Link) pumpCopy() bool {
 			}
 		}
 		if k.dstReady && k.ring != nil && !k.ring.Empty() {
+			want := k.ring.Len()
 			n, err := k.ring.WriteTo(ops, k.dst.FD)
 			k.stats.Writes++
 			switch {
@@ -51,6 +62,9 @@ func (k *Link) pumpCopy() bool {
 				k.stats.Bytes += uint64(n)
 				k.stats.CopyBytes += uint64(n)
 				progress = true
+				if n < want && k.dw.kind == fdio.KindPipe && k.kernelOps {
+					k.dstReady = false // full: see the invariant above
+				}
 			case isAgain(err):
 				k.dstReady = false
 				k.stats.WriteEAGAIN++
@@ -93,6 +107,14 @@ func (k *Link) pumpSplice() (more, blocked bool) {
 		case n > 0:
 			k.stats.Bytes += uint64(n)
 			k.stats.SpliceBytes += uint64(n)
+			if n < chunk && k.sw.kind == fdio.KindPipe && !k.srcHup && k.kernelOps {
+				// splice from a pipe moves whole buffers (packets too) until
+				// the pipe is empty, the sink is full or n is reached: short
+				// means one of the first two, and either way an edge will
+				// come — unless the source already hung up (srcHup).
+				k.srcReady, k.dstReady = false, false
+				return false, true
+			}
 		case err == io.EOF:
 			k.srcEOF = true
 			k.finish()

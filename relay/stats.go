@@ -43,9 +43,10 @@ func (s *LinkStats) Wall() time.Duration {
 type waitState uint8
 
 const (
-	waitNone  waitState = iota // working, or waiting on nothing in particular
-	waitEmpty                  // nothing to deliver: waiting for the source
-	waitFull                   // holding data: waiting for the sink
+	waitNone   waitState = iota // working, or waiting on nothing in particular
+	waitEmpty                   // nothing to deliver: waiting for the source
+	waitFull                    // holding data: waiting for the sink
+	waitEither                  // splice blocked: the next event says which end
 )
 
 // setWait switches the wait state, charging the time spent in the old one.
@@ -53,7 +54,7 @@ func (k *Link) setWait(s waitState, now time.Time) {
 	if s == k.wait {
 		return
 	}
-	switch k.wait {
+	switch k.resolveWait() {
 	case waitEmpty:
 		k.stats.TimeEmpty += now.Sub(k.waitSince)
 	case waitFull:
@@ -62,18 +63,36 @@ func (k *Link) setWait(s waitState, now time.Time) {
 	k.wait, k.waitSince = s, now
 }
 
+// resolveWait names a waitEither that no event has resolved yet (the link
+// ends, or its stats are read mid-wait) by asking the source how much it
+// holds: data there means the sink is what blocks.
+func (k *Link) resolveWait() waitState {
+	if k.wait != waitEither {
+		return k.wait
+	}
+	if n, err := unix.IoctlGetInt(k.src.FD, unix.TIOCINQ); err == nil && n > 0 {
+		return waitFull
+	}
+	return waitEmpty
+}
+
 // idleState is what the link waits for after a pump that ran out of
-// work; spliceBlocked says a splice answered EAGAIN.
+// work; spliceBlocked says a splice stopped short or answered EAGAIN.
 func (k *Link) idleState(spliceBlocked bool) waitState {
 	if k.xf != nil {
 		return k.transformWait()
 	}
 	if spliceBlocked {
-		// splice does not say which end blocked: ask the source.
-		if n, err := unix.IoctlGetInt(k.src.FD, unix.TIOCINQ); err == nil && n > 0 {
+		// splice does not say which end blocked. An end epoll cannot watch
+		// never blocks, so the other one did; otherwise the next event
+		// tells (srcEvent, dstEvent), which costs no system call here.
+		switch {
+		case !k.sw.pollable:
 			return waitFull
+		case !k.dw.pollable:
+			return waitEmpty
 		}
-		return waitEmpty
+		return waitEither
 	}
 	pending := k.ring != nil && !k.ring.Empty()
 	switch {
