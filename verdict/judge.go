@@ -210,7 +210,7 @@ func stageCause(st Stage, k, n int, cpu float64) (Cause, string) {
 	case cpu >= CPUBound:
 		return CauseCPU, fmt.Sprintf("CPU-bound, %s of one core", pct(cpu))
 	case cpu >= OffCPU:
-		return CauseMixed, fmt.Sprintf("%s of one core, so partly computing and partly waiting on something else", pct(cpu))
+		return CauseMixed, fmt.Sprintf("%s of one core: partly computing, partly waiting on something else or for a CPU", pct(cpu))
 	}
 	elsewhere := "sleep, disk, network or a lock"
 	switch {

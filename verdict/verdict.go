@@ -32,8 +32,9 @@ const (
 	// the link to count as sitting full (or empty).
 	Sits = 2.0 / 3
 	// CPUBound is the share of one core above which a stage is
-	// compute-bound; OffCPU the share below which it is not computing much.
-	CPUBound = 0.75
+	// compute-bound (on a busy machine a compute-bound stage gets less than
+	// a whole core); OffCPU the share below which it is not computing much.
+	CPUBound = 0.7
 	OffCPU   = 0.25
 	// RelayBusy is the share of one core pipeloop's loop thread must use,
 	// with no link sitting full or empty, for pipeloop to be the limit.

@@ -59,6 +59,12 @@ func run(args []string, io stdio) int {
 	}
 	defer signal.Stop(sigs)
 
+	rp, err := newReporter(o, io)
+	if err != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		return 2
+	}
+
 	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
 	if err != nil {
 		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
@@ -74,9 +80,9 @@ func run(args []string, io stdio) int {
 		sizeStdPipes(io, o.pipeSize)
 	}
 	if len(stages) == 0 {
-		return runStdin(l, r, o, io, sigs)
+		return runStdin(l, r, rp, io, sigs)
 	}
-	return runPipeline(l, r, o, stages, io, sigs)
+	return runPipeline(l, r, rp, stages, io, sigs)
 }
 
 // pipeSizeOpt maps the flag (0 = keep the kernel's) to relay.Options.
@@ -113,7 +119,7 @@ func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(
 }
 
 // runPipeline spawns the stages and relays between them.
-func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage, io stdio, sigs <-chan os.Signal) int {
+func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, io stdio, sigs <-chan os.Signal) int {
 	var p *relay.Pipeline
 	var startErr error
 	l.Post(func() {
@@ -131,16 +137,23 @@ func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage,
 			p.Signal(sig)
 		}
 	})
-	var stats []relay.LinkStats
-	var loopStats loop.Stats
-	l.Post(func() {}) // ensure the loop wakes even if the pipeline ended at once
-	err := runLoop(l, func() {
+	linkStats := func() []relay.LinkStats {
+		var stats []relay.LinkStats
 		if p != nil {
 			for _, k := range p.Links() {
 				stats = append(stats, k.Stats())
 			}
 		}
+		return stats
+	}
+	rp.watch(l, linkStats)
+	var stats []relay.LinkStats
+	var loopStats loop.Stats
+	l.Post(func() {}) // ensure the loop wakes even if the pipeline ended at once
+	err := runLoop(l, func() {
+		stats = linkStats()
 		loopStats = l.Stats()
+		rp.stopping(stats)
 	})
 	close(done)
 	if startErr != nil {
@@ -159,10 +172,7 @@ func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage,
 	for _, e := range p.Errors() {
 		fmt.Fprintf(io.err, "pipeloop: %v\n", e)
 	}
-	if o.stats {
-		writeStats(io.err, stats, p.Stages(), loopStats)
-	}
-	return p.ExitCode()
+	return rp.finish(p.ExitCode(), stats, p.Stages(), loopStats)
 }
 
 // runLoop runs l until it stops; before returns is called on the loop
