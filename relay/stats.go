@@ -65,8 +65,11 @@ func (k *Link) setWait(s waitState, now time.Time) {
 // work; spliceBlocked says a splice answered EAGAIN.
 func (k *Link) idleState(spliceBlocked bool) waitState {
 	if spliceBlocked {
-		// splice does not say which end blocked: ask the source.
-		if n, err := unix.IoctlGetInt(k.src.FD, unix.TIOCINQ); err == nil && n > 0 {
+		// splice does not say which end blocked: ask the source. A source
+		// epoll cannot watch (/dev/zero and kin, where FIONREAD fails) is
+		// always ready, so the sink blocked.
+		n, err := unix.IoctlGetInt(k.src.FD, unix.TIOCINQ)
+		if err == nil && n > 0 || err != nil && !k.sw.pollable {
 			return waitFull
 		}
 		return waitEmpty
