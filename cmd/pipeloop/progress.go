@@ -152,7 +152,7 @@ func (p *progress) format(prev, s snapshot) string {
 		if s.pipe {
 			fmt.Fprintf(&b, "%d→%d ", i+1, i+2)
 		}
-		fmt.Fprintf(&b, "%s %s/s", human(float64(k.bytes)), human(rate(k.bytes-was.bytes, dt)))
+		fmt.Fprintf(&b, "%s %s/s", compact(float64(k.bytes)), compact(rate(k.bytes-was.bytes, dt)))
 		if s.final {
 			b.WriteString(" avg")
 		}
@@ -165,6 +165,24 @@ func (p *progress) format(prev, s snapshot) string {
 		}
 	}
 	return b.String()
+}
+
+// compact formats a byte count in decimal units to three significant
+// digits: 0B, 786kB, 1.61MB, 12.3GB.
+func compact(b float64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	i := 0
+	for b >= 999.5 && i < len(units)-1 {
+		b /= 1000
+		i++
+	}
+	switch {
+	case i == 0 || b >= 99.95:
+		return fmt.Sprintf("%.0f%s", b, units[i])
+	case b >= 9.995:
+		return fmt.Sprintf("%.1f%s", b, units[i])
+	}
+	return fmt.Sprintf("%.2f%s", b, units[i])
 }
 
 // clock formats d as m:ss, or h:mm:ss past an hour.
