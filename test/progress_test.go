@@ -18,7 +18,9 @@ import (
 
 // paced is about 1.6 MiB over about 2 s: long enough for a few progress
 // lines, in either mode.
-func paced() *slowReader { return &slowReader{n: 50 * 32 << 10, size: 32 << 10, pause: 40 * time.Millisecond} }
+func paced() *slowReader {
+	return &slowReader{n: 50 * 32 << 10, size: 32 << 10, pause: 40 * time.Millisecond}
+}
 
 func pacedSum() string {
 	h := sha256.Sum256(make([]byte, 50*32<<10))
