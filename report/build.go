@@ -22,6 +22,8 @@ type Run struct {
 	LoopUsage  unix.Rusage            // RUSAGE_THREAD of the loop thread, taken on it as it stopped
 	SelfUsage  unix.Rusage            // RUSAGE_SELF at the end
 	ExitStatus int                    // pipeloop's exit status
+	CPUStart   CPUTimes               // the machine's CPU times at Start (ReadCPUTimes)
+	CPUEnd     CPUTimes               // and at End; zero if unknown
 	Stalls     map[int]verdict.Stalls // traced waits by stage pid; nil without --trace
 	StallsJSON json.RawMessage        // the trace tables; nil without --trace
 }
@@ -54,6 +56,7 @@ func New(r Run) *Report {
 			Posted: r.Loop.Posted, Wakeups: r.Loop.Wakeups, Reaped: r.Loop.Reaped, MaxBatch: r.Loop.MaxBatch,
 		},
 	}
+	rep.Machine = Machine{CPUs: cpus(), BusyFraction: round4(busy(r.CPUStart, r.CPUEnd))}
 	rep.Verdict = verdict.Judge(rep.VerdictInput())
 	return rep
 }
@@ -61,7 +64,8 @@ func New(r Run) *Report {
 // VerdictInput is the evidence in rep, for verdict.Judge.
 func (rep *Report) VerdictInput() verdict.Input {
 	in := verdict.Input{
-		Wall: time.Duration(rep.WallNS),
+		Wall:        time.Duration(rep.WallNS),
+		MachineBusy: rep.Machine.BusyFraction,
 		Relay: verdict.Relay{Wall: time.Duration(rep.Relay.WallNS),
 			CPU: time.Duration(rep.Relay.LoopUserNS + rep.Relay.LoopSysNS)},
 	}
@@ -159,6 +163,7 @@ func fraction(part, whole time.Duration) float64 {
 	if whole <= 0 {
 		return 0
 	}
-	f := float64(part) / float64(whole)
-	return float64(int64(f*10000+0.5)) / 10000
+	return round4(float64(part) / float64(whole))
 }
+
+func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }

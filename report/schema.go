@@ -26,6 +26,7 @@ type Report struct {
 	Links         []Link          `json:"links"`       // relayed pipes in order; link i joins stage i to stage i+1
 	Stages        []Stage         `json:"stages"`      // spawned stages in order; empty in stdin mode
 	Relay         Relay           `json:"relay"`
+	Machine       Machine         `json:"machine"`
 	Verdict       verdict.Verdict `json:"verdict"`
 	// Stalls are the kernel's pipe-stall tables from --trace, in the trace
 	// package's JSON form; absent without --trace.
@@ -95,6 +96,15 @@ type Relay struct {
 	LoopSysNS       int64   `json:"loop_sys_ns"`
 	LoopCPUFraction float64 `json:"loop_cpu_fraction"`
 	Loop            Loop    `json:"loop"`
+}
+
+// Machine is what the whole machine did during the run.
+type Machine struct {
+	CPUs int `json:"cpus"` // CPUs pipeloop may run on
+	// BusyFraction is the share of all CPUs' time that was not idle during
+	// the run (from /proc/stat), 0 if unknown. Near 1, stages competed for
+	// CPUs, and a stage's low CPU share may be time spent waiting for one.
+	BusyFraction float64 `json:"busy_fraction"`
 }
 
 // Loop are the event loop's counters.

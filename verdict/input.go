@@ -16,6 +16,10 @@ type Input struct {
 	Stages []Stage
 	// Relay is pipeloop's own cost.
 	Relay Relay
+	// MachineBusy is the share of all the machine's CPU time that was not
+	// idle during the run; 0 if unknown. Near 1, a stage's low CPU share
+	// may be time spent waiting for a CPU rather than for anything else.
+	MachineBusy float64
 }
 
 // Link is one relayed pipe.

@@ -103,6 +103,9 @@ func judgePipeline(in Input, links []link) Verdict {
 		ev = append(ev, stageEvidence(st)...)
 	}
 	ev = append(ev, relayEvidence(in.Relay))
+	if in.MachineBusy > 0 {
+		ev = append(ev, fmt.Sprintf("the machine's CPUs were %s busy", pct(in.MachineBusy)))
+	}
 
 	var cands []candidate
 	dominant := false // some link sits full or empty
@@ -183,7 +186,7 @@ func judgePipeline(in Input, links []link) Verdict {
 	}
 	st := in.Stages[c.stage]
 	cpu := fraction(st.CPU, st.Wall)
-	cause, why := stageCause(st, c.stage, n, cpu)
+	cause, why := stageCause(st, c.stage, n, cpu, in.MachineBusy)
 	parts := append([]string{why}, c.why...)
 	return Verdict{Kind: KindStage, Stage: st.Index, Name: st.Name, Cause: cause, CPU: round2(cpu), Evidence: ev,
 		Summary: fmt.Sprintf("stage %d (%s): %s", st.Index, trim(st.Name), strings.Join(parts, "; "))}
@@ -205,10 +208,13 @@ func (c candidate) name(in Input) string {
 }
 
 // stageCause says why a stage the links point at is slow.
-func stageCause(st Stage, k, n int, cpu float64) (Cause, string) {
+func stageCause(st Stage, k, n int, cpu, machine float64) (Cause, string) {
 	switch {
 	case cpu >= CPUBound:
 		return CauseCPU, fmt.Sprintf("CPU-bound, %s of one core", pct(cpu))
+	case machine >= BusyMachine:
+		return CauseCPUWait, fmt.Sprintf("%s of one core while the machine's CPUs were %s busy, so it was probably waiting for a CPU",
+			pct(cpu), pct(machine))
 	case cpu >= OffCPU:
 		return CauseMixed, fmt.Sprintf("%s of one core: partly computing, partly waiting on something else or for a CPU", pct(cpu))
 	}

@@ -171,6 +171,19 @@ func TestJudge(t *testing.T) {
 			kind: verdict.KindStage, stage: 2, cause: verdict.CauseMixed, says: []string{"50% of one core"},
 		},
 		{
+			// recorded under two `yes > /dev/null` hogs on 2 CPUs
+			name: "pipeline: CPU-bound stage on a saturated machine",
+			in: verdict.Input{
+				Wall:        5120 * ms,
+				Links:       []verdict.Link{link(33554432, 5100, 4950, 40), link(33554432, 5110, 10, 5020)},
+				Stages:      []verdict.Stage{stage(1, "cat", 5000, 30), stage(2, "gzip -9", 5110, 1020), stage(3, "cat", 5110, 20)},
+				Relay:       verdict.Relay{Wall: 5120 * ms, CPU: 60 * ms},
+				MachineBusy: 0.99,
+			},
+			kind: verdict.KindStage, stage: 2, cause: verdict.CauseCPUWait,
+			says: []string{"20% of one core while the machine's CPUs were 99% busy", "waiting for a CPU"},
+		},
+		{
 			name: "pipeline: the relay is the limit",
 			in: verdict.Input{
 				Wall:   2000 * ms,

@@ -21,6 +21,9 @@ const (
 	CauseCPU   Cause = "cpu"     // computing: most of one core or more
 	CauseOther Cause = "off-cpu" // mostly off CPU and not waiting on a relayed pipe: sleep, disk, network, locks
 	CauseMixed Cause = "mixed"   // between the two
+	// CauseCPUWait: well under a core while the machine's CPUs were all
+	// busy, so it was probably waiting for a CPU.
+	CauseCPUWait Cause = "cpu-wait"
 )
 
 // Thresholds. They are conservative on purpose: a verdict that names the
@@ -36,6 +39,9 @@ const (
 	// a whole core); OffCPU the share below which it is not computing much.
 	CPUBound = 0.7
 	OffCPU   = 0.25
+	// BusyMachine is the share of all CPUs' time in use above which the
+	// machine counts as saturated (Input.MachineBusy).
+	BusyMachine = 0.9
 	// RelayBusy is the share of one core pipeloop's loop thread must use,
 	// with no link sitting full or empty, for pipeloop to be the limit.
 	RelayBusy = 0.8

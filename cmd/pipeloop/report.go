@@ -21,9 +21,11 @@ type reporter struct {
 	json     io.Writer // --stats-json destination; nil without the flag
 	jsonFile *os.File  // to close, when json is a file
 	start    time.Time
-	end      time.Time   // when the loop stopped
-	loopRU   unix.Rusage // the loop thread's, taken on it as it stopped
-	prog     *progress   // nil without --progress
+	end      time.Time       // when the loop stopped
+	loopRU   unix.Rusage     // the loop thread's, taken on it as it stopped
+	prog     *progress       // nil without --progress
+	cpu0     report.CPUTimes // the machine's CPU times at start and as the loop stopped
+	cpu1     report.CPUTimes
 
 	// Set by --trace: stage stalls by pid and the trace tables as JSON.
 	stalls     map[int]verdict.Stalls
@@ -35,6 +37,7 @@ type reporter struct {
 // inherit it.
 func newReporter(o *options, io stdio) (*reporter, error) {
 	rp := &reporter{o: o, errw: io.err, start: time.Now()}
+	rp.cpu0, _ = report.ReadCPUTimes() // zero if unknown: then so is the machine's busy share
 	switch o.statsJSON {
 	case "":
 	case "-":
@@ -65,6 +68,7 @@ func (rp *reporter) watch(l *loop.Loop, sample func() []relay.LinkStats) {
 // returns) and takes the loop thread's CPU time.
 func (rp *reporter) stopping(final []relay.LinkStats) {
 	rp.end = time.Now()
+	rp.cpu1, _ = report.ReadCPUTimes()
 	unix.Getrusage(unix.RUSAGE_THREAD, &rp.loopRU)
 	if rp.prog != nil {
 		rp.prog.stop(final)
@@ -79,7 +83,7 @@ func (rp *reporter) finish(code int, links []relay.LinkStats, stages []*relay.St
 	}
 	run := report.Run{
 		Pipeloop: version, Start: rp.start, End: rp.end, Links: links, Stages: stages, Loop: ls,
-		LoopUsage: rp.loopRU, ExitStatus: code, Stalls: rp.stalls, StallsJSON: rp.stallsJSON,
+		LoopUsage: rp.loopRU, ExitStatus: code, CPUStart: rp.cpu0, CPUEnd: rp.cpu1, Stalls: rp.stalls, StallsJSON: rp.stallsJSON,
 	}
 	if run.End.IsZero() {
 		run.End = time.Now()
