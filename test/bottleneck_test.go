@@ -44,7 +44,7 @@ func TestBottleneckCPUBound(t *testing.T) {
 	f, _ := payload(t, 32<<20)
 	res, rep := runStats(t, runOpts{stdin: f}, "cat", "gzip -9", "cat")
 	// On a machine whose CPUs are all busy, gzip may get well under a core.
-	checkVerdict(t, res, rep, verdict.KindStage, 2, verdict.CauseCPU, verdict.CauseMixed, verdict.CauseCPUWait)
+	checkVerdict(t, res, rep, verdict.KindStage, 2, verdict.CauseCPU, verdict.CauseMixed, verdict.CauseContended)
 }
 
 // slowProducer writes 64 KiB every 50 ms, 30 times (about 1.6 s).
@@ -56,13 +56,13 @@ const slowConsumer = `sh -c 'while [ "$(head -c 262144 | wc -c)" -gt 0 ]; do sle
 func TestBottleneckSlowProducer(t *testing.T) {
 	t.Parallel()
 	res, rep := runStats(t, runOpts{}, slowProducer, "cat", "cat")
-	checkVerdict(t, res, rep, verdict.KindStage, 1, verdict.CauseOther, verdict.CauseCPUWait)
+	checkVerdict(t, res, rep, verdict.KindStage, 1, verdict.CauseOther, verdict.CauseContended)
 }
 
 func TestBottleneckSlowConsumer(t *testing.T) {
 	t.Parallel()
 	res, rep := runStats(t, runOpts{}, "head -c 8M /dev/zero", "cat", slowConsumer)
-	checkVerdict(t, res, rep, verdict.KindStage, 3, verdict.CauseOther, verdict.CauseCPUWait)
+	checkVerdict(t, res, rep, verdict.KindStage, 3, verdict.CauseOther, verdict.CauseContended)
 }
 
 // TestBottleneckBalanced: for the first second the producer has nothing

@@ -213,7 +213,7 @@ func stageCause(st Stage, k, n int, cpu, machine float64) (Cause, string) {
 	case cpu >= CPUBound:
 		return CauseCPU, fmt.Sprintf("CPU-bound, %s of one core", pct(cpu))
 	case machine >= BusyMachine:
-		return CauseCPUWait, fmt.Sprintf("%s of one core while the machine's CPUs were %s busy, so it was probably waiting for a CPU",
+		return CauseContended, fmt.Sprintf("%s of one core, but the machine's CPUs were %s busy, so it may have been waiting for a CPU",
 			pct(cpu), pct(machine))
 	case cpu >= OffCPU:
 		return CauseMixed, fmt.Sprintf("%s of one core: partly computing, partly waiting on something else or for a CPU", pct(cpu))

@@ -180,8 +180,8 @@ func TestJudge(t *testing.T) {
 				Relay:       verdict.Relay{Wall: 5120 * ms, CPU: 60 * ms},
 				MachineBusy: 0.99,
 			},
-			kind: verdict.KindStage, stage: 2, cause: verdict.CauseCPUWait,
-			says: []string{"20% of one core while the machine's CPUs were 99% busy", "waiting for a CPU"},
+			kind: verdict.KindStage, stage: 2, cause: verdict.CauseContended,
+			says: []string{"20% of one core, but the machine's CPUs were 99% busy", "may have been waiting for a CPU"},
 		},
 		{
 			name: "pipeline: the relay is the limit",

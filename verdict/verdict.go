@@ -21,9 +21,10 @@ const (
 	CauseCPU   Cause = "cpu"     // computing: most of one core or more
 	CauseOther Cause = "off-cpu" // mostly off CPU and not waiting on a relayed pipe: sleep, disk, network, locks
 	CauseMixed Cause = "mixed"   // between the two
-	// CauseCPUWait: well under a core while the machine's CPUs were all
-	// busy, so it was probably waiting for a CPU.
-	CauseCPUWait Cause = "cpu-wait"
+	// CauseContended: under a core while the machine's CPUs were all
+	// busy: it may have been waiting for a CPU rather than on anything
+	// else, and pipeloop cannot tell which.
+	CauseContended Cause = "contended"
 )
 
 // Thresholds. They are conservative on purpose: a verdict that names the
