@@ -3,6 +3,7 @@ package test_test
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -65,16 +66,18 @@ func TestBottleneckSlowConsumer(t *testing.T) {
 	checkVerdict(t, res, rep, verdict.KindStage, 3, verdict.CauseOther, verdict.CauseContended)
 }
 
-// TestBottleneckBalanced: for the first second the producer has nothing
-// to say and the link waits on it; then it writes 8 MiB at once while the
+// TestBottleneckBalanced: for a second the producer has nothing to say
+// and the link waits on it; then it writes 8 MiB at once while the
 // consumer sleeps for another second, and the link waits on the consumer.
-// Each stage limits half the run: the verdict must not pick one. (Both
-// phases are timed by sleep alone, so a loaded machine does not tilt them.)
+// Each stage limits half the run: the verdict must not pick one. (The
+// consumer starts its second when the producer starts writing, so a
+// loaded machine that delays one stage does not tilt the halves much.)
 func TestBottleneckBalanced(t *testing.T) {
 	t.Parallel()
+	mark := filepath.Join(t.TempDir(), "writing")
 	res, rep := runStats(t, runOpts{},
-		"sh -c 'head -c 16384 /dev/zero; sleep 1; head -c 8M /dev/zero'",
-		"sh -c 'sleep 2; exec cat'")
+		"sh -c 'head -c 16384 /dev/zero; sleep 1; touch "+mark+"; exec head -c 8M /dev/zero'",
+		"sh -c 'until [ -e "+mark+" ]; do sleep 0.02; done; sleep 1; exec cat'")
 	checkVerdict(t, res, rep, verdict.KindNone, 0)
 	if res.n != 16384+8<<20 {
 		t.Errorf("relayed %d bytes, want %d", res.n, 16384+8<<20)
