@@ -17,6 +17,10 @@ import (
 // The ring must not be full.
 func (b *Ring) ReadFrom(ops Ops, fd int) (int, error) {
 	ops = orSys(ops)
+	if b.Full() {
+		// A zero-length read would look like end of file.
+		panic("fdio: Ring.ReadFrom on a full ring")
+	}
 	h, t := b.Space()
 	for {
 		var n int
@@ -38,7 +42,7 @@ func (b *Ring) ReadFrom(ops Ops, fd int) (int, error) {
 			return n, nil
 		}
 		if err != nil {
-			return 0, os.NewSyscallError(call, err)
+			return 0, syscallError(call, err)
 		}
 		return 0, io.EOF
 	}
@@ -76,6 +80,36 @@ func (b *Ring) WriteTo(ops Ops, fd int) (int, error) {
 			// write(2) returning 0 for a non-empty buffer: treat as no progress.
 			err = unix.EAGAIN
 		}
-		return 0, os.NewSyscallError(call, err)
+		return 0, syscallError(call, err)
 	}
+}
+
+// EAGAIN is the normal end of every drain under edge-triggered readiness,
+// so its errors are allocated once: the hot path allocates nothing. They
+// are never modified.
+var (
+	errReadAgain   error = os.NewSyscallError("read", unix.EAGAIN)
+	errReadvAgain  error = os.NewSyscallError("readv", unix.EAGAIN)
+	errWriteAgain  error = os.NewSyscallError("write", unix.EAGAIN)
+	errWritevAgain error = os.NewSyscallError("writev", unix.EAGAIN)
+	errSpliceAgain error = os.NewSyscallError("splice", unix.EAGAIN)
+)
+
+// syscallError wraps err as an *os.SyscallError naming call.
+func syscallError(call string, err error) error {
+	if err == unix.EAGAIN {
+		switch call {
+		case "read":
+			return errReadAgain
+		case "readv":
+			return errReadvAgain
+		case "write":
+			return errWriteAgain
+		case "writev":
+			return errWritevAgain
+		case "splice":
+			return errSpliceAgain
+		}
+	}
+	return os.NewSyscallError(call, err)
 }

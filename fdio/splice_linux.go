@@ -2,7 +2,6 @@ package fdio
 
 import (
 	"io"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,7 +30,7 @@ func Splice(ops Ops, in, out, n int) (int, error) {
 			return m, nil
 		}
 		if err != nil {
-			return 0, os.NewSyscallError("splice", err)
+			return 0, syscallError("splice", err)
 		}
 		return 0, io.EOF
 	}

@@ -265,10 +265,23 @@ func (l *Loop) shutdown() {
 		f()
 	}
 	l.onStop = nil
-	l.mu.Lock()
-	l.done = true
-	l.posted = nil
-	l.mu.Unlock()
+	// A Post that returned nil must run: drain until nothing is queued,
+	// then close the door under the same lock.
+	for {
+		l.mu.Lock()
+		fs := l.posted
+		l.posted = nil
+		if len(fs) == 0 {
+			l.done = true
+			l.mu.Unlock()
+			break
+		}
+		l.mu.Unlock()
+		for _, f := range fs {
+			l.stats.Posted++
+			f()
+		}
+	}
 	for p := range l.procs {
 		p.release()
 	}

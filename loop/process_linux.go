@@ -79,7 +79,9 @@ func (p *Process) HandleEvents(Events) {
 		if err != nil || wpid != p.Pid {
 			// Not reapable yet (or reaped behind our back: ECHILD).
 			if errors.Is(err, unix.ECHILD) {
-				p.finish(&ProcessState{Pid: p.Pid, Status: ws, At: time.Now()})
+				// Reaped behind our back: the status is unknown, so report
+				// it as a failure (exit 255) rather than as success.
+				p.finish(&ProcessState{Pid: p.Pid, Status: unix.WaitStatus(255 << 8), At: time.Now()})
 			}
 			return
 		}
@@ -115,6 +117,9 @@ func (p *Process) Exited() (*ProcessState, bool) { return p.state, p.state != ni
 // recycled pid. Signalling a child that has already been reaped is a no-op.
 func (p *Process) Signal(sig syscall.Signal) error {
 	if p.pidfd < 0 {
+		if p.state == nil {
+			return ErrClosed // released by a stopped loop, not reaped
+		}
 		return nil
 	}
 	err := unix.PidfdSendSignal(p.pidfd, sig, nil, 0)

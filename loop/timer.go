@@ -34,7 +34,7 @@ func (t *Timer) Stop() bool {
 
 // Reset (re)schedules t to run after d.
 func (t *Timer) Reset(d time.Duration) {
-	t.when = time.Now().Add(d)
+	t.when = time.Now().Add(max(d, 0))
 	if t.idx >= 0 {
 		heap.Fix(&t.l.timers, t.idx)
 		return
@@ -48,7 +48,7 @@ func (t *Timer) Reset(d time.Duration) {
 func (l *Loop) runTimers(now time.Time) {
 	for l.timers.Len() > 0 {
 		t := l.timers[0]
-		if t.when.After(now) {
+		if !t.when.Before(now) {
 			return
 		}
 		heap.Pop(&l.timers)

@@ -35,9 +35,9 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // Defaults measured on a 2-vCPU Linux 6.18 machine (see docs/bench):
-// 256 KiB rings and 1 MiB pipes were the fastest copy path for dd|X|dd.
+// 128 KiB rings and 1 MiB pipes were the fastest copy path for dd|X|dd.
 const (
-	DefaultBufferSize  = 256 << 10
+	DefaultBufferSize  = 128 << 10
 	DefaultPipeSize    = 1 << 20
 	DefaultSpliceChunk = 1 << 20
 )

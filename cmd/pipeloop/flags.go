@@ -21,6 +21,8 @@ const usage = `pipeloop relays bytes between processes through one epoll event l
 Usage:
   pipeloop [flags]              relay stdin to stdout (A | pipeloop | B)
   pipeloop [flags] STAGE...     run STAGEs as a pipeline, relaying between them
+  pipeloop trace --pid PID...   trace pipe stalls of running processes
+                                (see pipeloop trace --help)
 
 Each STAGE is one command line, split into words as a POSIX shell would
 (quotes and backslashes; nothing is expanded) and run directly from PATH.
@@ -31,7 +33,7 @@ Flags:
   --mode MODE        data path: auto, copy or splice (default auto:
                      splice when an end is a pipe, else copy)
   --buffer SIZE      ring buffer per link; more than 4096 bytes, rounded
-                     up to a power of two (default 256K)
+                     up to a power of two (default 128K)
   --pipe-size SIZE   capacity of the pipes pipeloop creates and of its own
                      stdin/stdout when they are pipes; 0 keeps the
                      kernel's (default 1M)
@@ -48,6 +50,9 @@ Flags:
                      running: redrawn in place on a terminal, one line
                      a second otherwise
   --shell            run each STAGE with /bin/sh -c
+  --trace            trace pipe stalls of pipeloop and the stages with
+                     eBPF (root or CAP_BPF+CAP_PERFMON) and print who
+                     waited on a full or empty pipe at exit
   --version          print the version and exit
   --help             print this help and exit
 
@@ -73,6 +78,7 @@ type options struct {
 	statsJSON string // --stats-json file, "-" for stderr
 	progress  bool
 	shell     bool
+	trace     bool
 	version   bool
 	stages    []string
 }
@@ -141,6 +147,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.statsJSON, "stats-json", "", "")
 	fs.BoolVar(&o.progress, "progress", false, "")
 	fs.BoolVar(&o.shell, "shell", false, "")
+	fs.BoolVar(&o.trace, "trace", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -22,6 +22,11 @@ type stdio struct {
 
 // run is the whole program; it returns the exit status.
 func run(args []string, io stdio) int {
+	if len(args) > 0 && args[0] == "trace" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer stop()
+		return runTrace(ctx, args[1:], os.Stdout, io.err)
+	}
 	o, err := parseFlags(args)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(os.Stdout, usage)
@@ -79,10 +84,12 @@ func run(args []string, io stdio) int {
 	if o.pipeSize > 0 {
 		sizeStdPipes(io, o.pipeSize)
 	}
+	tr := startTracing(o.trace, io.err) // before any stage is spawned
+	defer tr.close()
 	if len(stages) == 0 {
-		return runStdin(l, r, rp, io, sigs)
+		return runStdin(l, r, rp, io, sigs, tr)
 	}
-	return runPipeline(l, r, rp, stages, io, sigs)
+	return runPipeline(l, r, rp, stages, io, sigs, tr)
 }
 
 // pipeSizeOpt maps the flag (0 = keep the kernel's) to relay.Options.
@@ -119,7 +126,7 @@ func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(
 }
 
 // runPipeline spawns the stages and relays between them.
-func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, io stdio, sigs <-chan os.Signal) int {
+func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, io stdio, sigs <-chan os.Signal, tr *tracing) int {
 	var p *relay.Pipeline
 	var startErr error
 	l.Post(func() {
@@ -172,6 +179,9 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	for _, e := range p.Errors() {
 		fmt.Fprintf(io.err, "pipeloop: %v\n", e)
 	}
+	names := stageNames(p)
+	tr.report(io.err, names)
+	rp.traced(tr, names)
 	return rp.finish(p.ExitCode(), stats, p.Stages(), loopStats)
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // runStdin relays stdin to stdout through one link.
-func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, io stdio, sigs <-chan os.Signal) int {
+func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, io stdio, sigs <-chan os.Signal, tr *tracing) int {
 	var k *relay.Link
 	var linkErr error
 	var killedBy syscall.Signal
@@ -59,6 +59,9 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, io stdio, sigs <-chan 
 		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
 		return 1
 	}
+	names := map[int]string{os.Getpid(): "pipeloop"}
+	tr.report(io.err, names)
+	rp.traced(tr, names)
 	code := 0
 	switch {
 	case killedBy != 0:

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/pipeloop/pipeloop/relay"
+	"github.com/pipeloop/pipeloop/trace"
+)
+
+// tracing is --trace: an eBPF tracer watching pipeloop and, through the
+// fork hook, every stage it spawns. A nil *tracing does nothing, so the
+// untraced path needs no branches.
+type tracing struct {
+	t    *trace.Tracer
+	last *trace.Report // the final snapshot, for --stats-json
+}
+
+// startTracing loads the tracer if asked. Without privilege or support it
+// warns in one line and returns nil: the pipeline runs untraced.
+func startTracing(on bool, stderr io.Writer) *tracing {
+	if !on {
+		return nil
+	}
+	t, err := trace.New(trace.Options{FollowChildren: true})
+	if err == nil {
+		err = t.Watch(os.Getpid())
+	}
+	if err != nil {
+		if t != nil {
+			t.Close()
+		}
+		fmt.Fprintf(stderr, "pipeloop: --trace: %v; running untraced\n", err)
+		return nil
+	}
+	return &tracing{t: t}
+}
+
+// report prints the stall table for the run, labelling processes by names.
+func (tr *tracing) report(w io.Writer, names map[int]string) {
+	if tr == nil {
+		return
+	}
+	r, err := tr.t.Snapshot()
+	if err != nil {
+		fmt.Fprintf(w, "pipeloop: --trace: %v\n", err)
+		return
+	}
+	tr.last = &r
+	fmt.Fprintln(w, "pipeloop: pipe stalls (eBPF)")
+	r.WriteTable(w, names)
+}
+
+func (tr *tracing) close() {
+	if tr != nil {
+		tr.t.Close()
+	}
+}
+
+// stageNames labels pipeloop and its stages for the stall table.
+func stageNames(p *relay.Pipeline) map[int]string {
+	names := map[int]string{os.Getpid(): "pipeloop"}
+	for _, st := range p.Stages() {
+		if st.Pid > 0 {
+			names[st.Pid] = fmt.Sprintf("stage %d (%s)", st.Index, st.Name)
+		}
+	}
+	return names
+}

@@ -1,0 +1,20 @@
+package loop
+
+import "golang.org/x/sys/unix"
+
+// Dispatch delivers a hand-built batch of events as Run does after
+// epoll_wait, so a test can order a batch deterministically.
+func (l *Loop) Dispatch(evs []unix.EpollEvent) { l.dispatch(evs) }
+
+// EventFor returns the epoll event the kernel would report for fd's current
+// registration with readiness ev.
+func (l *Loop) EventFor(fd int, ev Events) (unix.EpollEvent, bool) {
+	i, ok := l.reg.byFD[fd]
+	if !ok {
+		return unix.EpollEvent{}, false
+	}
+	return epollEvent(ev, i, l.reg.slots[i].gen), true
+}
+
+// PendingTimers is the number of scheduled timers.
+func (l *Loop) PendingTimers() int { return l.timers.Len() }

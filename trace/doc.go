@@ -1,0 +1,85 @@
+// Package trace measures pipe stalls with eBPF: which watched process
+// waited on a full or an empty pipe (or in epoll/poll/select), on which
+// pipe, how often and for how long.
+//
+// # Use
+//
+//	t, err := trace.New(trace.Options{FollowChildren: true})
+//	if err != nil { ... }            // one line, e.g. "trace: needs root or CAP_BPF+CAP_PERFMON (running as uid 1000)"
+//	defer t.Close()
+//	t.Watch(os.Getpid())             // before spawning, so children are followed
+//	... run the pipeline ...
+//	r, err := t.Snapshot()
+//	r.WriteTable(os.Stderr, names)   // or r.JSON(names), r.ByProcess()
+//
+// RunCommand implements `pipeloop trace --pid PID[,PID...]
+// [--follow-children] [--duration D] [--json]`.
+//
+// # Requirements
+//
+// Root, or CAP_BPF plus CAP_PERFMON (CAP_SYS_ADMIN also does); Linux 5.15
+// or later with BTF (/sys/kernel/btf/vmlinux); linux/amd64. tracefs,
+// kprobes and fentry are not needed: the program attaches to BTF
+// tracepoints (tp_btf) only. Check reports the first missing requirement
+// without loading anything. Errors from Check and New are a single line and
+// wrap ErrPermission (which wraps os.ErrPermission) or ErrUnsupported
+// (which wraps errors.ErrUnsupported), so errors.Is works. On other
+// platforms the package builds and New returns ErrUnsupported.
+//
+// # What is measured
+//
+// A wait is the time a thread of a watched process spends off CPU after
+// going to sleep interruptibly (not preempted) inside one of:
+//
+//	DirRead   read, readv on a pipe or FIFO; splice/tee from an empty pipe;
+//	          vmsplice on a read end; sendfile from a pipe
+//	DirWrite  write, writev on a pipe or FIFO; splice/tee/sendfile into a
+//	          pipe; vmsplice on a write end
+//	DirPoll   epoll_wait, epoll_pwait, epoll_pwait2, poll, ppoll, select,
+//	          pselect6 (no pipe: Inode 0)
+//
+// It runs from the context switch away from the thread to the switch
+// back, so it includes the scheduler delay after the wakeup. A blocking
+// call that sleeps several times (a 64 KiB write into a pipe being drained
+// in pages) counts several waits. The time is summed per (process, pipe
+// inode, direction) into a Record with count, total, max and a log2
+// histogram. Pipe inodes match "pipe:[N]" in /proc/PID/fd. Times are
+// summed over a process's threads, so a multi-threaded process can wait
+// more than 100% of the wall time; in a Go program, idle runtime threads
+// parked in the netpoller count as DirPoll.
+//
+// Invariants and limits:
+//   - Only watched processes are recorded: those passed to Watch and, with
+//     FollowChildren, processes they fork after New returned. A process
+//     leaves the watched set when its last thread exits, so a reused pid is
+//     not watched; its records stay in later snapshots.
+//   - A wait still in progress at Snapshot counts as if it ended then (it
+//     is read from task storage by pidfd; before Linux 6.9, only for
+//     thread group leaders). A wait ending while Snapshot reads the maps
+//     may be missed by that snapshot, never counted twice.
+//   - Records accumulate from New until Close; Snapshot does not reset.
+//   - Max may miss a value when two threads of one process end waits on the
+//     same pipe at the same instant (counts and totals are atomic).
+//   - The syscall is read from the thread's saved user registers: a sleep
+//     that is not in a syscall (an interruptible page fault wait) could in
+//     theory be misread; the fd must still resolve to a pipe.
+//   - The program runs on every context switch of the machine while a
+//     Tracer is open. Measured on 2 vCPUs, kernel 6.18, with
+//     dd if=/dev/zero bs=64k count=16384 | dd of=/dev/null bs=64k (both on
+//     one CPU, medians of interleaved rounds): attached but not watching
+//     the pipeline, +2.5-4% wall time; watching it, +6-7%.
+//     BenchmarkDDPipeline repeats the comparison.
+//   - At most 4096 watched processes and 16384 (process, pipe, direction)
+//     records; waits beyond that are dropped.
+//
+// A Tracer is safe for concurrent use. Close detaches everything; later
+// calls return ErrClosed.
+//
+// # Files
+//
+// stall.bpf.c is the BPF program (C, //go:build ignore). gen.go runs
+// bpf2go to compile it into stall_x86_bpfel.o and the Go bindings in
+// stall_x86_bpfel.go; both are committed, so building needs no clang.
+// `go generate ./trace` (make generate) needs clang, llvm-strip and the
+// libbpf headers (Debian: clang llvm libbpf-dev).
+package trace

@@ -1,0 +1,94 @@
+package trace
+
+import (
+	"slices"
+	"time"
+)
+
+// JSONReport is the machine-readable form of a Report, for embedding in
+// other JSON output. Field names are snake_case and stable.
+type JSONReport struct {
+	Start     time.Time     `json:"start"`
+	WallNS    int64         `json:"wall_ns"`
+	Processes []JSONProcess `json:"processes"`
+}
+
+// JSONProcess is one process's stalls. Fractions are of the report's
+// wall time.
+type JSONProcess struct {
+	Tgid           int        `json:"tgid"`
+	Comm           string     `json:"comm"`
+	Label          string     `json:"label,omitempty"`
+	BlockedWriting JSONStall  `json:"blocked_writing"`
+	BlockedReading JSONStall  `json:"blocked_reading"`
+	InPoll         JSONStall  `json:"in_poll"`
+	Pipes          []JSONPipe `json:"pipes"`
+}
+
+// JSONStall is a total over one direction.
+type JSONStall struct {
+	Count        uint64  `json:"count"`
+	TotalNS      int64   `json:"total_ns"`
+	MaxNS        int64   `json:"max_ns"`
+	WallFraction float64 `json:"wall_fraction"`
+}
+
+// JSONPipe is one pipe and direction of a process. HistLog2NS[i] counts
+// waits of [2^i, 2^(i+1)) ns; trailing empty buckets are left out.
+type JSONPipe struct {
+	Inode      uint64   `json:"inode"` // 0 for direction "poll"
+	Direction  string   `json:"direction"`
+	Count      uint64   `json:"count"`
+	TotalNS    int64    `json:"total_ns"`
+	MaxNS      int64    `json:"max_ns"`
+	HistLog2NS []uint64 `json:"hist_log2_ns"`
+}
+
+// JSON returns the report in its JSON form; names are optional labels as
+// for WriteTable. Processes listed in names that never waited appear with
+// zero totals.
+func (r Report) JSON(names map[int]string) JSONReport {
+	out := JSONReport{Start: r.Start, WallNS: int64(r.Wall), Processes: []JSONProcess{}}
+	stall := func(s Stall) JSONStall {
+		j := JSONStall{Count: s.Count, TotalNS: int64(s.Total), MaxNS: int64(s.Max)}
+		if r.Wall > 0 {
+			j.WallFraction = float64(s.Total) / float64(r.Wall)
+		}
+		return j
+	}
+	seen := make(map[int]bool)
+	for _, p := range r.ByProcess() {
+		seen[p.Tgid] = true
+		jp := JSONProcess{
+			Tgid: p.Tgid, Comm: p.Comm, Label: names[p.Tgid],
+			BlockedWriting: stall(p.Write), BlockedReading: stall(p.Read), InPoll: stall(p.Poll),
+			Pipes: []JSONPipe{},
+		}
+		for _, rec := range p.Pipes {
+			h := rec.Hist
+			for len(h) > 0 && h[len(h)-1] == 0 {
+				h = h[:len(h)-1]
+			}
+			jp.Pipes = append(jp.Pipes, JSONPipe{
+				Inode: rec.Inode, Direction: rec.Dir.String(), Count: rec.Count,
+				TotalNS: int64(rec.Total), MaxNS: int64(rec.Max), HistLog2NS: slices.Clone(h),
+			})
+		}
+		out.Processes = append(out.Processes, jp)
+	}
+	for _, tgid := range sortedKeys(names) {
+		if !seen[tgid] {
+			out.Processes = append(out.Processes, JSONProcess{Tgid: tgid, Label: names[tgid], Pipes: []JSONPipe{}})
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[int]string) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

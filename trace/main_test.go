@@ -1,0 +1,267 @@
+//go:build linux
+
+package trace_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pipeloop/pipeloop/trace"
+)
+
+// childEnv switches the test binary into a helper role (see TestMain):
+//
+//	writer: wait for the start (fd 3), write PIPELOOP_TRACE_BLOCKS blocks of 64 KiB
+//	        to stdout, sleeping PIPELOOP_TRACE_SLEEP before each write
+//	reader: wait for the start (fd 3), read stdin to EOF in 64 KiB reads, sleeping
+//	        PIPELOOP_TRACE_SLEEP after each read
+//	splicer: wait for the start (fd 3), splice stdin to stdout until EOF
+//	poller: wait for the start (fd 3), then epoll_wait for stdin and read it
+//	        until EOF
+//	unpriv: report what Check, New and RunCommand say (run as user nobody)
+//	caps:   trace itself for a moment and print "ok" (run as user nobody
+//	        with CAP_BPF and CAP_PERFMON)
+//
+// All but unpriv print "wall_ns=N cpu_ns=N" for their loop on stderr:
+// wall time and the CPU time of the (locked) thread doing the I/O.
+const childEnv = "PIPELOOP_TRACE_TEST_CHILD"
+
+const blockSize = 64 << 10
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(childEnv) {
+	case "writer":
+		os.Exit(childIO(true))
+	case "reader":
+		os.Exit(childIO(false))
+	case "splicer":
+		os.Exit(childSplicer())
+	case "poller":
+		os.Exit(childPoller())
+	case "unpriv":
+		os.Exit(childUnpriv())
+	case "caps":
+		os.Exit(childCaps())
+	}
+	before := openFds()
+	code := m.Run()
+	if code == 0 {
+		after := openFds()
+		for fd, what := range after {
+			if before[fd] != what {
+				fmt.Fprintf(os.Stderr, "leaked fd %d: %s\n", fd, what)
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+// openFds returns this process's fds that are pipes or BPF objects.
+func openFds() map[int]string {
+	out := make(map[int]string)
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err == nil && (strings.HasPrefix(target, "pipe:") || strings.HasPrefix(target, "anon_inode:bpf")) {
+			out[fd] = target
+		}
+	}
+	return out
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+// awaitStart reports on fd 4 that this child is ready, then blocks until
+// the parent, once all children are ready and watched, closes the other
+// end of fd 3.
+func awaitStart() {
+	var one [1]byte
+	syscall.Write(4, one[:])
+	syscall.Close(4)
+	for {
+		if _, err := syscall.Read(3, one[:]); err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// meter measures the wall time and this thread's CPU time of a child's
+// loop; done prints them as "wall_ns=N cpu_ns=N" on stderr.
+type meter struct {
+	t0  time.Time
+	ru0 syscall.Rusage
+}
+
+const rusageThread = 1 // RUSAGE_THREAD
+
+func startMeter() *meter {
+	runtime.LockOSThread()
+	m := &meter{t0: time.Now()}
+	syscall.Getrusage(rusageThread, &m.ru0)
+	return m
+}
+
+func (m *meter) done() int {
+	wall := time.Since(m.t0)
+	var ru1 syscall.Rusage
+	syscall.Getrusage(rusageThread, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - m.ru0.Utime.Nano() - m.ru0.Stime.Nano())
+	fmt.Fprintf(os.Stderr, "wall_ns=%d cpu_ns=%d\n", wall, cpu)
+	return 0
+}
+
+func childSplicer() int {
+	awaitStart()
+	m := startMeter()
+	for {
+		n, err := syscall.Splice(0, nil, 1, nil, blockSize, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "splice:", err)
+			return 1
+		}
+		if n == 0 {
+			return m.done()
+		}
+	}
+}
+
+func childPoller() int {
+	awaitStart()
+	m := startMeter()
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "epoll_create1:", err)
+		return 1
+	}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, 0, &syscall.EpollEvent{Events: syscall.EPOLLIN}); err != nil {
+		fmt.Fprintln(os.Stderr, "epoll_ctl:", err)
+		return 1
+	}
+	events := make([]syscall.EpollEvent, 1)
+	buf := make([]byte, blockSize)
+	for {
+		if _, err := syscall.EpollWait(epfd, events, -1); err != nil && err != syscall.EINTR {
+			fmt.Fprintln(os.Stderr, "epoll_wait:", err)
+			return 1
+		}
+		n, err := syscall.Read(0, buf) // readable: does not block
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "read:", err)
+			return 1
+		}
+		if n == 0 {
+			return m.done()
+		}
+	}
+}
+
+func childIO(write bool) int {
+	blocks := envInt("PIPELOOP_TRACE_BLOCKS", 100)
+	sleep, _ := time.ParseDuration(os.Getenv("PIPELOOP_TRACE_SLEEP"))
+	awaitStart()
+	buf := make([]byte, blockSize)
+	m := startMeter()
+	if write {
+		for range blocks {
+			if sleep > 0 {
+				time.Sleep(sleep)
+			}
+			for off := 0; off < len(buf); {
+				n, err := syscall.Write(1, buf[off:])
+				if err == syscall.EINTR {
+					continue
+				}
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "write:", err)
+					return 1
+				}
+				off += n
+			}
+		}
+	} else {
+		for {
+			n, err := syscall.Read(0, buf)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "read:", err)
+				return 1
+			}
+			if n == 0 {
+				break
+			}
+			if sleep > 0 {
+				time.Sleep(sleep)
+			}
+		}
+	}
+	return m.done()
+}
+
+// childUnpriv prints one line per entry point: "check: ERR", "new: ERR",
+// "command: CODE STDERR"; ERR is followed by " [permission]" if it wraps
+// trace.ErrPermission.
+func childUnpriv() int {
+	kind := func(err error) string {
+		if errors.Is(err, trace.ErrPermission) {
+			return " [permission]"
+		}
+		return ""
+	}
+	err := trace.Check()
+	fmt.Printf("check: %v%s\n", err, kind(err))
+	tr, err := trace.New(trace.Options{})
+	if tr != nil {
+		tr.Close()
+	}
+	fmt.Printf("new: %v%s\n", err, kind(err))
+	var stderr strings.Builder
+	code := trace.RunCommand(context.Background(), []string{"--pid", "1"}, io.Discard, &stderr)
+	fmt.Printf("command: %d %q\n", code, stderr.String())
+	return 0
+}
+
+func childCaps() int {
+	tr, err := trace.New(trace.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	defer tr.Close()
+	if err := tr.Watch(os.Getpid()); err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	if _, err := tr.Snapshot(); err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	fmt.Println("ok")
+	return 0
+}

@@ -1,0 +1,152 @@
+package trace
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable prints the report for people: one row per process and
+// direction (time blocked, % of wall time, waits, longest wait), then one
+// row per pipe with a log2 histogram of wait times. names maps a tgid to a
+// label such as "stage 1 (dd)"; it may be nil. A process named in names
+// that never waited gets a row saying so.
+func (r Report) WriteTable(w io.Writer, names map[int]string) error {
+	procs := r.ByProcess()
+	seen := make(map[int]bool, len(procs))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "pipe stalls over %s of wall time\n", fmtDur(r.Wall))
+	fmt.Fprintln(tw, "PID\tPROCESS\tBLOCKED\tTIME\t%WALL\tWAITS\tMAX")
+	for _, p := range procs {
+		seen[p.Tgid] = true
+		name := label(p.Tgid, p.Comm, names)
+		for _, d := range []Direction{DirWrite, DirRead, DirPoll} {
+			s := p.Of(d)
+			if s.Count == 0 {
+				continue
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n",
+				p.Tgid, name, blockedWord(d), fmtDur(s.Total), pct(s.Total, r.Wall), s.Count, fmtDur(s.Max))
+			name = ""
+		}
+	}
+	for _, tgid := range sortedKeys(names) {
+		if !seen[tgid] {
+			fmt.Fprintf(tw, "%d\t%s\tnever\t0s\t0.0%%\t0\t-\n", tgid, names[tgid])
+		}
+	}
+	if len(procs) > 0 {
+		fmt.Fprintln(tw, "\nPID\tPROCESS\tPIPE\tBLOCKED\tWAITS\tWAIT TIME HISTOGRAM (log2 buckets)")
+		for _, p := range procs {
+			name := label(p.Tgid, p.Comm, names)
+			for _, rec := range p.Pipes {
+				pipe := fmt.Sprintf("pipe:[%d]", rec.Inode)
+				if rec.Dir == DirPoll {
+					pipe = "-"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", p.Tgid, name, pipe, blockedWord(rec.Dir), rec.Count, sparkline(rec.Hist))
+				name = ""
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func blockedWord(d Direction) string {
+	switch d {
+	case DirRead:
+		return "reading"
+	case DirWrite:
+		return "writing"
+	case DirPoll:
+		return "in poll"
+	}
+	return d.String()
+}
+
+func label(tgid int, comm string, names map[int]string) string {
+	if l, ok := names[tgid]; ok && l != "" {
+		return l
+	}
+	if comm == "" {
+		return "?"
+	}
+	return comm
+}
+
+func pct(d, wall time.Duration) string {
+	if wall <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(d)/float64(wall))
+}
+
+// fmtDur prints d with 3 significant digits: 812ns, 12.3µs, 4.56ms, 2.10s.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", d)
+	case d < time.Millisecond:
+		return trim3(float64(d)/1e3) + "µs"
+	case d < time.Second:
+		return trim3(float64(d)/1e6) + "ms"
+	}
+	return trim3(float64(d)/1e9) + "s"
+}
+
+func trim3(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// sparkline draws the non-empty range of a log2 histogram, one character
+// per power of two scaled to the fullest bucket, between the lower bound
+// of its first bucket and the upper bound of its last:
+// "16µs ▁█▂ 131µs".
+func sparkline(hist []uint64) string {
+	lo, hi := -1, -1
+	var peak uint64
+	for i, c := range hist {
+		if c == 0 {
+			continue
+		}
+		if lo < 0 {
+			lo = i
+		}
+		hi = i
+		peak = max(peak, c)
+	}
+	if lo < 0 {
+		return "-"
+	}
+	const levels = "▁▂▃▄▅▆▇█"
+	bars := []rune(levels)
+	var b strings.Builder
+	b.WriteString(fmtDur(time.Duration(1) << lo))
+	b.WriteByte(' ')
+	for _, c := range hist[lo : hi+1] {
+		switch {
+		case c == 0:
+			b.WriteByte(' ')
+		default:
+			i := int((c*uint64(len(bars)) - 1) / peak) // 1..peak -> 0..7
+			b.WriteRune(bars[min(i, len(bars)-1)])
+		}
+	}
+	b.WriteByte(' ')
+	if hi == len(hist)-1 {
+		b.WriteString("+")
+	} else {
+		b.WriteString(fmtDur(time.Duration(1) << (hi + 1)))
+	}
+	return b.String()
+}

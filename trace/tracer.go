@@ -1,0 +1,327 @@
+//go:build linux && amd64
+
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// Tracer holds the loaded BPF program and its maps. It is safe for
+// concurrent use: mu serialises map access against Close.
+type Tracer struct {
+	start time.Time // when the programs were attached; Report.Start
+
+	mu     sync.Mutex
+	objs   stallObjects // maps and programs; zero after Close
+	links  []link.Link  // attached programs, closed by Close
+	closed bool
+}
+
+// New loads the BPF program and attaches it to the scheduler
+// tracepoints. No process is watched until Watch is called.
+//
+// Errors are one line: they wrap ErrPermission or ErrUnsupported when
+// Check fails or the kernel refuses the program for those reasons.
+func New(opts Options) (_ *Tracer, err error) {
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	// A no-op on kernels that account BPF memory to the memory cgroup (5.11+).
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, loadError("raise RLIMIT_MEMLOCK", err)
+	}
+	t := &Tracer{}
+	if err := loadStallObjects(&t.objs, nil); err != nil {
+		return nil, loadError("load BPF program", err)
+	}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallExit}
+	if opts.FollowChildren {
+		progs = append(progs, t.objs.StallFork)
+	}
+	for _, p := range progs {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			return nil, loadError("attach BPF program", err)
+		}
+		t.links = append(t.links, l)
+	}
+	t.start = time.Now()
+	return t, nil
+}
+
+// loadError turns a cilium/ebpf error into one line, classified.
+func loadError(what string, err error) error {
+	msg := err.Error()
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		// The summary names the failing instruction; the cause is errno.
+		msg = "verifier: " + ve.Error()
+	}
+	msg = strings.Join(strings.Fields(msg), " ") // never a multi-line log
+	switch {
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return unsupportedError("%s: kernel lacks a needed feature: %s", what, msg)
+	case errors.Is(err, os.ErrPermission):
+		return permissionError("%s: %s (needs root or CAP_BPF+CAP_PERFMON; kernel lockdown also refuses)", what, msg)
+	}
+	return fmt.Errorf("trace: %s: %s", what, msg)
+}
+
+// Watch adds a process to the watched set. pid may name any thread: the
+// process (thread group) it belongs to is watched, with all its threads.
+// With Options.FollowChildren, processes it forks from now on are watched
+// too. Watching a process twice is harmless.
+func (t *Tracer) Watch(pid int) error {
+	tgid, err := threadGroup(pid)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if err := t.objs.Watched.Put(uint32(tgid), uint8(1)); err != nil {
+		return fmt.Errorf("trace: watch pid %d: %w", pid, err)
+	}
+	return nil
+}
+
+// threadGroup returns the tgid of the process that thread pid belongs to.
+func threadGroup(pid int) (int, error) {
+	if pid <= 0 {
+		return 0, fmt.Errorf("trace: watch pid %d: invalid pid", pid)
+	}
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("trace: watch pid %d: %w", pid, syscall.ESRCH)
+		}
+		return 0, fmt.Errorf("trace: watch pid %d: %w", pid, err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			if tgid, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return tgid, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("trace: watch pid %d: no Tgid in /proc/%d/status", pid, pid)
+}
+
+// Watched returns the tgids watched now, sorted: those given to Watch
+// and, with FollowChildren, their descendants; a process leaves the set
+// when its last thread exits.
+func (t *Tracer) Watched() ([]int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	var (
+		tgid uint32
+		one  uint8
+		out  []int
+	)
+	it := t.objs.Watched.Iterate()
+	for it.Next(&tgid, &one) {
+		out = append(out, int(tgid))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("trace: read watch map: %w", err)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Snapshot reads the stall counters now. A wait still in progress counts
+// as if it ended now, so a process blocked all along shows up. Snapshots
+// are independent: the counters keep running.
+func (t *Tracer) Snapshot() (Report, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return Report{}, ErrClosed
+	}
+	r := Report{Start: t.start, Wall: time.Since(t.start)}
+	var (
+		k stallStallKey
+		v stallStallVal
+	)
+	it := t.objs.Stats.Iterate()
+	for it.Next(&k, &v) {
+		r.Records = append(r.Records, Record{
+			Tgid:  int(k.Tgid),
+			Comm:  commString(v.Comm),
+			Inode: k.Inode,
+			Dir:   Direction(k.Dir),
+			Count: v.Count,
+			Total: time.Duration(v.TotalNs),
+			Max:   time.Duration(v.MaxNs),
+			Hist:  slices.Clone(v.Hist[:]),
+		})
+	}
+	if err := it.Err(); err != nil {
+		return Report{}, fmt.Errorf("trace: read stats map: %w", err)
+	}
+	// Read after stats: a wait ending in between is missed by this
+	// snapshot rather than counted twice.
+	if err := t.addInflight(&r); err != nil {
+		return Report{}, err
+	}
+	r.sort()
+	return r, nil
+}
+
+// addInflight adds the waits in progress of the watched processes to r's
+// records, as if they ended now. Task storage is looked up by pidfd: one
+// per thread (PIDFD_THREAD, Linux 6.9+; older kernels give only the
+// thread group leader's wait). Nothing extra runs in the BPF hot path.
+func (t *Tracer) addInflight(r *Report) error {
+	now, err := monotonicNow()
+	if err != nil {
+		return err
+	}
+	var (
+		tgid uint32
+		one  uint8
+		tids []int
+	)
+	it := t.objs.Watched.Iterate()
+	for it.Next(&tgid, &one) {
+		tids = append(tids, threads(int(tgid))...)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("trace: read watch map: %w", err)
+	}
+	index := make(map[stallStallKey]int, len(r.Records))
+	for i, rec := range r.Records {
+		index[stallStallKey{Tgid: uint32(rec.Tgid), Dir: uint32(rec.Dir), Inode: rec.Inode}] = i
+	}
+	for _, tid := range tids {
+		w, ok := t.pendingWait(tid)
+		if !ok || w.Start == 0 || w.Start >= now {
+			continue
+		}
+		d := time.Duration(now - w.Start)
+		k := stallStallKey{Tgid: w.Tgid, Dir: w.Dir, Inode: w.Inode}
+		i, ok := index[k]
+		if !ok {
+			i = len(r.Records)
+			index[k] = i
+			r.Records = append(r.Records, Record{
+				Tgid: int(w.Tgid), Comm: procComm(int(w.Tgid)), Inode: w.Inode, Dir: Direction(w.Dir),
+				Hist: make([]uint64, HistBuckets),
+			})
+		}
+		rec := &r.Records[i]
+		rec.Count++
+		rec.Total += d
+		rec.Max = max(rec.Max, d)
+		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
+	}
+	return nil
+}
+
+// threads returns the thread ids of process tgid (none if it is gone).
+func threads(tgid int) []int {
+	ents, _ := os.ReadDir("/proc/" + strconv.Itoa(tgid) + "/task")
+	tids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids
+}
+
+// pendingWait returns thread tid's wait from task storage, if any.
+func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
+	const (
+		sysPidfdOpen = 434  // pidfd_open, same number on every architecture
+		pidfdThread  = 0x80 // PIDFD_THREAD (O_EXCL), Linux 6.9+
+	)
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(tid), pidfdThread, 0)
+	if errno == syscall.EINVAL { // older kernel: leaders only
+		fd, _, errno = syscall.Syscall(sysPidfdOpen, uintptr(tid), 0, 0)
+	}
+	if errno != 0 {
+		return stallWait{}, false
+	}
+	defer syscall.Close(int(fd))
+	var w stallWait
+	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
+		return stallWait{}, false
+	}
+	return w, true
+}
+
+// monotonicNow returns CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
+func monotonicNow() (uint64, error) {
+	var ts syscall.Timespec
+	const clockMonotonic = 1
+	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+		return 0, fmt.Errorf("trace: %w", os.NewSyscallError("clock_gettime", errno))
+	}
+	return uint64(ts.Nano()), nil
+}
+
+// procComm returns the name of process pid, or "" if it is gone.
+func procComm(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func commString(c [16]int8) string {
+	b := make([]byte, 0, len(c))
+	for _, ch := range c {
+		if ch == 0 {
+			break
+		}
+		b = append(b, byte(ch))
+	}
+	return string(b)
+}
+
+// Close detaches the programs and frees the maps. Later calls return
+// ErrClosed; a second Close returns nil.
+func (t *Tracer) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	var errs []error
+	for _, l := range t.links {
+		errs = append(errs, l.Close())
+	}
+	t.links = nil
+	errs = append(errs, t.objs.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("trace: close: %w", err)
+	}
+	return nil
+}
