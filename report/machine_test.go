@@ -9,7 +9,7 @@ func TestParseCPUTimes(t *testing.T) {
 		ok          bool
 	}{
 		{"cpu  100 5 50 800 20 3 2 10 7 0\n", 990, 820, true}, // guest is already in user
-		{"cpu  1 2 3 4\n", 10, 4, true},                        // old kernels: no iowait
+		{"cpu  1 2 3 4\n", 10, 4, true},                       // old kernels: no iowait
 		{"cpu0 1 2 3 4 5\n", 0, 0, false},
 		{"cpu  1 x 3 4 5\n", 0, 0, false},
 	} {
