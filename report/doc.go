@@ -15,6 +15,11 @@
 // absent: "stalls" (present only with --trace), and "error", "signal",
 // "start_error" when there is none.
 //
+// Besides what the relay counted, a report holds pipeloop's own CPU time
+// (the loop thread's, which is the serial part) and how busy the machine's
+// CPUs were over the run, because both change what a stage's CPU share
+// means.
+//
 // README.md documents every field with an example; test/statsjson_test.go
 // decodes real output into these types with unknown fields disallowed.
 package report

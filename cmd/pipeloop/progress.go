@@ -33,6 +33,7 @@ type progress struct {
 	begin   time.Time
 	timer   *loop.Timer
 	sample  func() []relay.LinkStats
+	ticks   int           // samples taken; loop goroutine only
 	samples chan snapshot // loop → writer
 	done    chan struct{} // closed when the writer has returned
 }
@@ -76,6 +77,7 @@ func (p *progress) start(l *loop.Loop, sample func() []relay.LinkStats) {
 
 // tick runs on the loop goroutine.
 func (p *progress) tick() {
+	p.ticks++
 	select {
 	case p.samples <- p.snap(p.sample(), false):
 	default: // the writer is behind: skip this one
@@ -90,7 +92,11 @@ func (p *progress) stop(final []relay.LinkStats) {
 		return
 	}
 	p.timer.Stop()
-	p.samples <- p.snap(final, true)
+	if len(final) > 0 || p.ticks > 0 {
+		// (A pipeline that never started, or one stage that was over
+		// before the first tick, has nothing to show.)
+		p.samples <- p.snap(final, true)
+	}
 	close(p.samples)
 	<-p.done
 	p.timer = nil
