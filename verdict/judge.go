@@ -67,6 +67,9 @@ func judgeStdin(in Input, links []link) Verdict {
 		fmt.Sprintf("link stdin → stdout: full %s, empty %s of the time", pct(l.full), pct(l.empty)),
 		relayEvidence(in.Relay),
 	}
+	if in.MachineBusy > 0 {
+		ev = append(ev, fmt.Sprintf("the machine's CPUs were %s busy", pct(in.MachineBusy)))
+	}
 	switch {
 	case l.state == sitsEmpty:
 		return Verdict{Kind: KindUpstream, Name: "stdin", Evidence: ev,
@@ -78,8 +81,17 @@ func judgeStdin(in Input, links []link) Verdict {
 		return relayVerdict(relayCPU, links, ev)
 	}
 	return Verdict{Kind: KindNone, Evidence: ev,
-		Summary: fmt.Sprintf("no clear bottleneck: the link sat full %s and empty %s of the time, and pipeloop used %s of one core",
-			pct(l.full), pct(l.empty), pct(relayCPU))}
+		Summary: fmt.Sprintf("no clear bottleneck: the link sat full %s and empty %s of the time, and pipeloop used %s of one core%s",
+			pct(l.full), pct(l.empty), pct(relayCPU), busyNote(in.MachineBusy))}
+}
+
+// busyNote warns, after a verdict that names nothing, that every process
+// may have been waiting for a CPU.
+func busyNote(machine float64) string {
+	if machine < BusyMachine {
+		return ""
+	}
+	return fmt.Sprintf("; the machine's CPUs were %s busy, so everything here may have been waiting for a CPU", pct(machine))
 }
 
 // candidate is a place the evidence points at.
@@ -265,7 +277,7 @@ func noneVerdict(in Input, links []link, ev []string) Verdict {
 		}
 	}
 	ls = append(ls, cpuNote)
-	return Verdict{Kind: KindNone, Evidence: ev, Summary: "no clear bottleneck: " + strings.Join(ls, "; ")}
+	return Verdict{Kind: KindNone, Evidence: ev, Summary: "no clear bottleneck: " + strings.Join(ls, "; ") + busyNote(in.MachineBusy)}
 }
 
 func relayVerdict(cpu float64, links []link, ev []string) Verdict {
@@ -314,6 +326,8 @@ func short(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	case d >= time.Second:
 		return d.Round(10 * time.Millisecond).String()
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
 	}
 	return d.Round(time.Millisecond).String()
 }

@@ -75,6 +75,14 @@ func TestJudge(t *testing.T) {
 			kind: verdict.KindNone, says: []string{"no clear bottleneck", "full 45%", "empty 48%"},
 		},
 		{
+			// recorded: dd bs=1M | pipeloop --mode copy --buffer 8K | dd bs=1M
+			// on a machine busy with other work
+			name: "stdin: saturated machine",
+			in: verdict.Input{Wall: 3440 * ms, Links: []verdict.Link{link(3<<30, 3435, 0, 790)},
+				Relay: relay(3440, 860), MachineBusy: 0.98},
+			kind: verdict.KindNone, says: []string{"no clear bottleneck", "empty 23%", "CPUs were 98% busy", "waiting for a CPU"},
+		},
+		{
 			// recorded: pipeloop cat 'gzip -9' cat < 24 MiB of random bytes
 			name: "pipeline: CPU-bound middle stage",
 			in: verdict.Input{
