@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/report"
+	"github.com/pipeloop/pipeloop/trace"
 )
 
 // runStats runs pipeloop with --stats-json into a file and decodes the
@@ -200,4 +201,30 @@ func TestReadmeStatsJSON(t *testing.T) {
 	if len(rep.Links) == 0 || len(rep.Stages) == 0 || len(rep.Verdict.Evidence) == 0 {
 		t.Error("the README example should show links, stages and the verdict's evidence")
 	}
+}
+
+// TestStatsJSONTrace: with --trace, the report carries the kernel's stall
+// tables and each stage's pipe stalls.
+func TestStatsJSONTrace(t *testing.T) {
+	res, rep := runStats(t, runOpts{}, "--trace", "head -c 20M /dev/zero", "sh -c 'sleep 0.5; exec cat'")
+	if strings.Contains(res.stderr, "running untraced") {
+		t.Skipf("no eBPF tracing here: %s", res.stderr)
+	}
+	if res.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	dec := json.NewDecoder(bytes.NewReader(rep.Stalls))
+	dec.DisallowUnknownFields()
+	var stalls trace.JSONReport
+	if err := dec.Decode(&stalls); err != nil {
+		t.Fatalf("stalls do not decode as trace.JSONReport: %v\n%s", err, rep.Stalls)
+	}
+	if len(stalls.Processes) == 0 {
+		t.Errorf("no process in the stall tables: %s", rep.Stalls)
+	}
+	st := rep.Stages[0].Stalls
+	if st == nil || st.WriteNS < int64(200*time.Millisecond) {
+		t.Errorf("stage 1 stalls %+v: want it blocked writing for most of the 0.5 s its reader slept", st)
+	}
+	t.Log(rep.Verdict)
 }
