@@ -5,14 +5,15 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo test test-short lint generate deps clean
+.PHONY: help build demo test test-short fuzz-short soak lint generate deps clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## build bin/pipeloop
+build: ## build bin/pipeloop and the example daemon bin/echod
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pipeloop
+	$(GO) build -o bin/echod ./examples/echod
 
 demo: build ## ~1 GiB dd → pipeloop → dd next to a direct dd | dd, with throughput
 	@scripts/demo.sh $(BIN)
@@ -20,6 +21,13 @@ demo: build ## ~1 GiB dd → pipeloop → dd next to a direct dd | dd, with thro
 test: ## unit and end-to-end tests with the race detector (CI runs this)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m ./...
+	scripts/fuzz-short.sh 10
+
+fuzz-short: ## run every fuzz target for 10 s (part of test)
+	scripts/fuzz-short.sh 10
+
+soak: ## thousands of short random pipelines and 10 GiB through a long one (minutes; not in CI)
+	scripts/soak.sh
 
 test-short: ## the tests without the 100 MiB payloads and soak-like cases
 	$(GO) test -short -count=1 ./...

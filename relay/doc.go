@@ -32,7 +32,19 @@
 // Everything here runs on the loop goroutine: create links and pipelines
 // from a handler, a posted function or before loop.Run, and read their stats
 // there too (a posted function is the way in from another goroutine).
-// Callbacks (OnDone, OnExit) run on the loop goroutine.
+// Callbacks (OnDone, OnExit, OnLinkDone) run on the loop goroutine.
+// The one exception is a link's Transformer, which runs on that link's
+// worker goroutine and must touch nothing of the loop's (see below).
+//
+// # Peers and transforms
+//
+// PipelineConfig.In and Out put an fd the loop keeps — typically one
+// connected socket for both — in front of stage 1 and behind stage N, so
+// a network daemon can run a pipeline per connection: see package server.
+// LinkConfig.Transform runs an in-process transform on a worker goroutine
+// with a bounded queue of chunks each way (reading, computing and writing
+// each on their own thread); a slow transform backs up its own source and
+// never the loop.
 //
 // # Readiness
 //

@@ -23,6 +23,13 @@ type LinkConfig struct {
 	// OnDone runs on the loop goroutine once the link has finished (EOF,
 	// reader gone, error or Close) and released its fds.
 	OnDone func(*Link)
+	// Transform, when set, passes the bytes through an in-process
+	// transform on a worker goroutine (see Transformer). Such a link
+	// always copies. TransformQueue bounds the chunks queued each way
+	// (default DefaultTransformQueue), TransformChunk the bytes read per
+	// chunk (default DefaultTransformChunk).
+	Transform                      Transformer
+	TransformQueue, TransformChunk int
 }
 
 // pumpBudget bounds the system calls one turn of a link makes before it
@@ -48,6 +55,7 @@ type Link struct {
 	waitSince time.Time
 	stats     LinkStats
 	sweptAt   uint64 // Bytes at the pipeline's last sweep
+	xf        *xform // in-process transform; nil for a plain link
 }
 
 // NewLink creates a link and starts pumping on the next loop iteration.
@@ -63,7 +71,11 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 		return nil, fmt.Errorf("%s: %w", cfg.Dst.Name, err)
 	}
 	sk, dk := k.sw.kind, k.dw.kind
-	switch r.opts.Mode {
+	mode := r.opts.Mode
+	if cfg.Transform != nil {
+		mode = ModeCopy
+	}
+	switch mode {
 	case ModeSplice:
 		if !spliceable(sk, dk) {
 			r.detach(k.sw, k)
@@ -80,6 +92,13 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 		k.stats.Mode = ModeSplice
 	}
 	k.pumpFn = k.pump
+	if cfg.Transform != nil {
+		if err := k.startTransform(cfg.Transform, cfg.TransformQueue, cfg.TransformChunk); err != nil {
+			r.detach(k.sw, k)
+			r.detach(k.dw, k)
+			return nil, err
+		}
+	}
 	r.links[k] = struct{}{}
 	k.schedule()
 	return k, nil
@@ -151,7 +170,9 @@ func (k *Link) pump() {
 	now := time.Now()
 	k.setWait(waitNone, now)
 	var more, blocked bool
-	if k.splice {
+	if k.xf != nil {
+		more = k.pumpTransform()
+	} else if k.splice {
 		more, blocked = k.pumpSplice()
 	} else {
 		more = k.pumpCopy()
@@ -194,6 +215,9 @@ func (k *Link) finish() {
 func (k *Link) end(closeSrc, closeDst bool) {
 	k.done = true
 	k.setWait(waitNone, time.Now())
+	if k.xf != nil {
+		k.stopTransform()
+	}
 	k.stats.End = time.Now()
 	if k.ring != nil {
 		k.stats.Dropped += uint64(k.ring.Len())

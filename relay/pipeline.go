@@ -21,9 +21,34 @@ type PipelineConfig struct {
 	Stdin, Stdout, Stderr int
 	Env                   []string // nil: pipeloop's environment
 	Dir                   string
+	// In, when set, replaces Stdin: stage 1 reads a pipe the relay
+	// creates, and a link relays In into it. Out likewise replaces Stdout
+	// with a pipe relayed to Out. In and Out may be the same fd (a
+	// connected socket: bytes from the peer reach stage 1, stage N's
+	// output goes back to the peer, each direction shut down on its own at
+	// EOF). The pipeline closes them only if Owned; otherwise they stay
+	// open, and the caller closes them after OnExit. Use them when the fd
+	// must not be handed to a child (a socket the loop keeps watching, a
+	// connection whose bytes should be counted) or when the stages must be
+	// terminated if the peer goes away.
+	In, Out *Endpoint
 	// OnExit runs on the loop goroutine when every stage has been reaped
 	// and every link is done.
 	OnExit func(*Pipeline)
+	// OnLinkDone, when set, runs on the loop goroutine as each link of the
+	// pipeline finishes, before OnExit: the place to notice early that the
+	// peer behind In or Out went away (InLink with an error, OutLink with
+	// SinkClosed) and terminate the stages.
+	OnLinkDone func(*Pipeline, *Link)
+	// ProcessGroups puts every stage in a process group of its own, and
+	// makes Signal signal the group: a stage's own children (a shell
+	// script's commands) are terminated with it instead of being left
+	// running. Stages then no longer get a terminal's ^C directly.
+	ProcessGroups bool
+	// InTransform and OutTransform, when set, run on the In and Out links
+	// (see LinkConfig.Transform): e.g. decrypt what the peer sends before
+	// stage 1 sees it, compress what stage N answers.
+	InTransform, OutTransform Transformer
 }
 
 // Pipeline is a set of running stages and the links between them.
@@ -32,9 +57,12 @@ type Pipeline struct {
 	stages   []*StageResult
 	procs    []*loop.Process // nil for a stage that did not start
 	links    []*Link         // links[i] carries stage i+1's stdout to stage i+2's stdin
+	in, out  *Link           // PipelineConfig.In → stage 1, stage N → Out; nil unless asked for
 	running  int             // stages not yet reaped
 	open     int             // links not yet done
 	onExit   func(*Pipeline)
+	onLink   func(*Pipeline, *Link)
+	groups   bool // each stage leads its own process group
 	sweeper  *loop.Timer
 	finished bool
 }
@@ -55,7 +83,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	p := &Pipeline{r: r, onExit: cfg.OnExit}
+	p := &Pipeline{r: r, onExit: cfg.OnExit, onLink: cfg.OnLinkDone, groups: cfg.ProcessGroups}
 	for i, s := range cfg.Stages {
 		p.stages = append(p.stages, &StageResult{Index: i + 1, Name: s.name(), Args: s.Args})
 	}
@@ -96,10 +124,29 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		child[i].out, child[i+1].in = outW, inR
 		linkEnds = append(linkEnds, [2]int{outR, inW})
 	}
+	inW, outR := -1, -1 // our ends of the In and Out pipes
+	if cfg.In != nil {
+		r0, w, err := fdio.Pipe(false, true) // In -> us -> stage 1 stdin
+		if err != nil {
+			return fail(fmt.Errorf("stage 1 (%s): %w", p.stages[0].Name, err))
+		}
+		toClose = append(toClose, r0, w)
+		r.sizePipe(r0)
+		child[0].in, inW = r0, w
+	}
+	if cfg.Out != nil {
+		r0, w, err := fdio.Pipe(true, false) // stage N stdout -> us -> Out
+		if err != nil {
+			return fail(fmt.Errorf("stage %d (%s): %w", n, p.stages[n-1].Name, err))
+		}
+		toClose = append(toClose, r0, w)
+		r.sizePipe(r0)
+		child[n-1].out, outR = w, r0
+	}
 	for i := range n {
 		st := p.stages[i]
 		st.Start = time.Now()
-		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr)
+		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr, cfg.ProcessGroups)
 		if err != nil {
 			code := 126
 			if errors.Is(err, unix.ENOENT) {
@@ -127,12 +174,17 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		unix.Close(child[i].out)
 		unix.Close(child[i+1].in)
 	}
+	if cfg.In != nil {
+		unix.Close(child[0].in)
+	}
+	if cfg.Out != nil {
+		unix.Close(child[n-1].out)
+	}
 	for i, le := range linkEnds {
-		idx := i
 		k, err := r.NewLink(LinkConfig{
 			Src:    Endpoint{FD: le[0], Name: fmt.Sprintf("stage %d (%s)", i+1, p.stages[i].Name), Owned: true},
 			Dst:    Endpoint{FD: le[1], Name: fmt.Sprintf("stage %d (%s)", i+2, p.stages[i+1].Name), Owned: true},
-			OnDone: func(*Link) { p.linkDone(idx) },
+			OnDone: p.linkDone,
 		})
 		if err != nil {
 			// Cannot relay: make the pipeline end instead of hanging.
@@ -146,10 +198,43 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		p.links = append(p.links, k)
 		p.open++
 	}
+	if cfg.In != nil {
+		p.in = p.edgeLink(*cfg.In, Endpoint{FD: inW, Name: fmt.Sprintf("stage 1 (%s)", p.stages[0].Name), Owned: true}, cfg.InTransform)
+	}
+	if cfg.Out != nil {
+		p.out = p.edgeLink(Endpoint{FD: outR, Name: fmt.Sprintf("stage %d (%s)", n, p.stages[n-1].Name), Owned: true}, *cfg.Out, cfg.OutTransform)
+	}
 	if p.running == 0 && p.open == 0 {
 		r.l.RunSoon(p.maybeFinish)
 	}
 	return p, nil
+}
+
+// edgeLink starts the link for PipelineConfig.In or Out. If it cannot be
+// created the pipe end is closed, the stages are terminated (they would
+// wait for input or output that never comes) and a finished link holding
+// the error stands in for it.
+func (p *Pipeline) edgeLink(src, dst Endpoint, xf Transformer) *Link {
+	k, err := p.r.NewLink(LinkConfig{Src: src, Dst: dst, OnDone: p.linkDone, Transform: xf})
+	if err != nil {
+		for _, e := range []Endpoint{src, dst} {
+			if e.Owned {
+				unix.Close(e.FD)
+			}
+		}
+		p.Signal(syscall.SIGTERM)
+		return &Link{done: true, stats: LinkStats{Src: src.Name, Dst: dst.Name, Err: err, Start: time.Now(), End: time.Now()}}
+	}
+	p.open++
+	return k
+}
+
+// sizePipe applies Options.PipeSize to a pipe the relay created. It is
+// advisory: without privilege the kernel may refuse (EPERM).
+func (r *Relay) sizePipe(fd int) {
+	if r.opts.PipeSize > 0 {
+		fdio.SetPipeSize(fd, r.opts.PipeSize)
+	}
 }
 
 func (p *Pipeline) stageExited(i int, ps *loop.ProcessState) {
@@ -170,8 +255,14 @@ const sweepEvery = 100 * time.Millisecond
 // sweep closes links that moved nothing since the last sweep once every
 // stage has exited.
 func (p *Pipeline) sweep() {
-	for _, k := range p.links {
+	for _, k := range p.allLinks() {
 		if k.done {
+			continue
+		}
+		if k == p.out && k.wait == waitFull {
+			// Stage N's last output waiting for a slow peer: that is the
+			// peer's pace, not a pipe held open by a stray grandchild.
+			// (The owner of Out bounds it, e.g. with an idle timeout.)
 			continue
 		}
 		if k.wait != waitNone && k.stats.Bytes == k.sweptAt {
@@ -185,8 +276,11 @@ func (p *Pipeline) sweep() {
 	}
 }
 
-func (p *Pipeline) linkDone(int) {
+func (p *Pipeline) linkDone(k *Link) {
 	p.open--
+	if p.onLink != nil {
+		p.onLink(p, k)
+	}
 	p.maybeFinish()
 }
 
@@ -206,12 +300,19 @@ func (p *Pipeline) maybeFinish() {
 // Done reports whether every stage was reaped and every link finished.
 func (p *Pipeline) Done() bool { return p.finished }
 
-// Signal sends sig to every stage still running (through its pidfd).
+// Signal sends sig to every stage still running (through its pidfd), or
+// with ProcessGroups to the process group of every stage not yet reaped
+// (the unreaped leader keeps the group id from being reused).
 func (p *Pipeline) Signal(sig syscall.Signal) {
 	for _, pr := range p.procs {
-		if pr != nil {
-			pr.Signal(sig)
+		if pr == nil {
+			continue
 		}
+		if _, exited := pr.Exited(); p.groups && !exited {
+			unix.Kill(-pr.Pid, sig)
+			continue
+		}
+		pr.Signal(sig)
 	}
 }
 
@@ -220,6 +321,27 @@ func (p *Pipeline) Stages() []*StageResult { return p.stages }
 
 // Links returns the links; Links()[i] joins stage i+1 to stage i+2.
 func (p *Pipeline) Links() []*Link { return p.links }
+
+// InLink is the link from PipelineConfig.In to stage 1, OutLink the link
+// from stage N to PipelineConfig.Out; nil when not asked for.
+func (p *Pipeline) InLink() *Link  { return p.in }
+func (p *Pipeline) OutLink() *Link { return p.out }
+
+// allLinks is every link of the pipeline, In and Out included.
+func (p *Pipeline) allLinks() []*Link {
+	if p.in == nil && p.out == nil {
+		return p.links
+	}
+	all := make([]*Link, 0, len(p.links)+2)
+	if p.in != nil {
+		all = append(all, p.in)
+	}
+	all = append(all, p.links...)
+	if p.out != nil {
+		all = append(all, p.out)
+	}
+	return all
+}
 
 // Pids returns the pids of the stages that started.
 func (p *Pipeline) Pids() []int {
@@ -235,8 +357,9 @@ func (p *Pipeline) Pids() []int {
 // ExitCode is the pipeline's status as bash reports it with `set -o
 // pipefail`: 0 when every stage succeeded, else the status of the
 // rightmost failing stage. A stage killed by SIGPIPE because the stage
-// after it finished early is not a failure. If every stage succeeded but a
-// link failed (an I/O error in the relay), the status is 1.
+// after it finished early, or because the link after it failed, is not a
+// failure. If every stage succeeded but a link failed (an I/O error in the
+// relay), the status is 1.
 func (p *Pipeline) ExitCode() int {
 	for i := len(p.stages) - 1; i >= 0; i-- {
 		st := p.stages[i]
@@ -244,12 +367,18 @@ func (p *Pipeline) ExitCode() int {
 		if code == 0 {
 			continue
 		}
-		if st.KilledBy() == syscall.SIGPIPE && i < len(p.links) && p.links[i].stats.SinkClosed {
+		if st.KilledBy() == syscall.SIGPIPE && i < len(p.links) &&
+			(p.links[i].stats.SinkClosed || p.links[i].stats.Err != nil) {
+			// The link closed this stage's pipe: its reader left, or the
+			// relay failed (and that error decides the status below).
+			continue
+		}
+		if st.KilledBy() == syscall.SIGPIPE && i == len(p.stages)-1 && p.out != nil && p.out.stats.SinkClosed {
 			continue
 		}
 		return code
 	}
-	for _, k := range p.links {
+	for _, k := range p.allLinks() {
 		if k.stats.Err != nil {
 			return 1
 		}
@@ -260,6 +389,9 @@ func (p *Pipeline) ExitCode() int {
 // Errors returns the links' errors and the stages' start errors, in order.
 func (p *Pipeline) Errors() []error {
 	var errs []error
+	if p.in != nil && p.in.stats.Err != nil {
+		errs = append(errs, p.in.stats.Err)
+	}
 	for i, st := range p.stages {
 		if st.StartErr != nil {
 			errs = append(errs, st.StartErr)
@@ -267,6 +399,9 @@ func (p *Pipeline) Errors() []error {
 		if i < len(p.links) && p.links[i].stats.Err != nil {
 			errs = append(errs, p.links[i].stats.Err)
 		}
+	}
+	if p.out != nil && p.out.stats.Err != nil {
+		errs = append(errs, p.out.stats.Err)
 	}
 	return errs
 }

@@ -101,6 +101,11 @@ func (k *Link) pumpSplice() (more, blocked bool) {
 			k.stats.SpliceEAGAIN++
 			k.srcReady, k.dstReady = false, false
 			return false, true
+		case errors.Is(err, unix.ECONNRESET) && k.sw.kind == fdio.KindSocket:
+			// The source socket was reset. splice needs a pipe at one end,
+			// so the sink is that pipe, and a pipe never says ECONNRESET.
+			k.fail(k.src, err)
+			return false, false
 		case isGone(err):
 			k.sinkGone()
 			return false, false

@@ -130,13 +130,16 @@ func (r *StageResult) Wall() time.Duration {
 // exactly 0, 1 and 2 (plus whatever pipeloop itself inherited without
 // close-on-exec, as a shell would pass on). Signal handlers pipeloop
 // installed (SIGPIPE included) revert to their defaults across exec.
-func spawn(path string, argv []string, env []string, dir string, stdin, stdout, stderr int) (pid, pidfd int, err error) {
+//
+// With group set the child leads a new process group (Setpgid), so that
+// Pipeline.Signal reaches the processes it starts too.
+func spawn(path string, argv []string, env []string, dir string, stdin, stdout, stderr int, group bool) (pid, pidfd int, err error) {
 	pidfd = -1
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   env,
 		Files: []uintptr{uintptr(stdin), uintptr(stdout), uintptr(stderr)},
-		Sys:   &syscall.SysProcAttr{PidFD: &pidfd},
+		Sys:   &syscall.SysProcAttr{PidFD: &pidfd, Setpgid: group},
 	}
 	pid, err = syscall.ForkExec(path, argv, attr)
 	if err != nil {

@@ -28,6 +28,7 @@ type LinkStats struct {
 	SinkClosed   bool          // the sink's reader went away (EPIPE and the like)
 	Dropped      uint64        // bytes buffered when the sink went away or an error hit
 	Err          error         // what ended the link, if not EOF or the reader leaving
+	TransformIn  uint64        // with a Transform: bytes read and handed to it (Bytes is its output)
 }
 
 // Wall is how long the link has run (until End once done).
@@ -64,6 +65,9 @@ func (k *Link) setWait(s waitState, now time.Time) {
 // idleState is what the link waits for after a pump that ran out of
 // work; spliceBlocked says a splice answered EAGAIN.
 func (k *Link) idleState(spliceBlocked bool) waitState {
+	if k.xf != nil {
+		return k.transformWait()
+	}
 	if spliceBlocked {
 		// splice does not say which end blocked: ask the source. A source
 		// epoll cannot watch (/dev/zero and kin, where FIONREAD fails) is

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipeloop/pipeloop/internal/leakcheck"
 )
 
 // bin is the pipeloop binary built by TestMain.
@@ -37,7 +39,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build pipeloop:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	// Fail the run if a test left an fd open or a child unreaped.
+	code := leakcheck.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -23,6 +23,9 @@ Usage:
   pipeloop [flags] STAGE...     run STAGEs as a pipeline, relaying between them
   pipeloop trace --pid PID...   trace pipe stalls of running processes
                                 (see pipeloop trace --help)
+  pipeloop serve --listen ADDR STAGE...
+                                run STAGEs for every connection to ADDR
+                                (see pipeloop serve --help)
 
 Each STAGE is one command line, split into words as a POSIX shell would
 (quotes and backslashes; nothing is expanded) and run directly from PATH.

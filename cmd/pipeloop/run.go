@@ -22,6 +22,9 @@ type stdio struct {
 
 // run is the whole program; it returns the exit status.
 func run(args []string, io stdio) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return runServe(args[1:], io)
+	}
 	if len(args) > 0 && args[0] == "trace" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer stop()

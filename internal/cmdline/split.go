@@ -10,13 +10,14 @@ import (
 // seems to mean (an unquoted |, >, $…). Pass such a stage with --shell.
 var ErrShellSyntax = errors.New("needs a shell")
 
-// Split splits a command line into words like a POSIX shell: blanks
-// separate words; '…' quotes everything literally; "…" quotes everything
-// except \" \\ \$ \` and backslash-newline; an unquoted backslash quotes the
-// next character (backslash-newline joins lines). "" and ” make empty
-// words. Nothing is expanded: no variables, globs, tildes or command
-// substitution. An unquoted character that only a shell could act on
-// (| & ; < > ( ) $ `) is an error wrapping ErrShellSyntax, so that
+// Split splits a command line into words like a POSIX shell: blanks (space
+// and tab) separate words; '…' quotes everything literally; "…" quotes
+// everything except \" \\ \$ \` and backslash-newline; an unquoted
+// backslash quotes the next character (backslash-newline joins lines). Two
+// quotes of either kind make an empty word. Nothing is expanded: no
+// variables, globs, tildes or command substitution. An unquoted character
+// that only a shell could act on (| & ; < > ( ) $ `, a newline, a '#'
+// starting a word) is an error wrapping ErrShellSyntax, so that
 // `pipeloop 'sort | uniq'` says what to do instead of passing "|" to sort.
 func Split(s string) ([]string, error) {
 	var words []string
@@ -25,7 +26,7 @@ func Split(s string) ([]string, error) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == ' ' || c == '\t' || c == '\n':
+		case c == ' ' || c == '\t':
 			if inWord {
 				words = append(words, cur.String())
 				cur.Reset()
@@ -57,6 +58,12 @@ func Split(s string) ([]string, error) {
 			inWord = true
 		case strings.IndexByte("|&;<>()$`", c) >= 0:
 			return nil, fmt.Errorf("unquoted %q %w: quote it, give each command its own STAGE, or use --shell", c, ErrShellSyntax)
+		case c == '\n':
+			// A newline ends a command, as ';' does.
+			return nil, fmt.Errorf("unquoted newline %w: it would end the command there; quote it, give each command its own STAGE, or use --shell", ErrShellSyntax)
+		case c == '#' && !inWord:
+			// A shell would ignore the rest of the line.
+			return nil, fmt.Errorf("unquoted '#' at the start of a word %w: it would start a comment; quote it, or use --shell", ErrShellSyntax)
 		default:
 			cur.WriteByte(c)
 			inWord = true

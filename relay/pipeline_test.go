@@ -1,0 +1,117 @@
+package relay_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pipeloop/pipeloop/internal/faultfd"
+	"github.com/pipeloop/pipeloop/relay"
+	"golang.org/x/sys/unix"
+)
+
+// runPipeline runs stages (each split on spaces, or a "sh -c" line when it
+// starts with "sh:") with stdin and stdout on /dev/null, and returns the
+// finished pipeline.
+func runPipeline(t *testing.T, opts relay.Options, lines ...string) *relay.Pipeline {
+	t.Helper()
+	e := newEnv(t, opts)
+	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(null)
+	var stages []relay.Stage
+	for _, l := range lines {
+		if sh, ok := strings.CutPrefix(l, "sh:"); ok {
+			stages = append(stages, relay.Stage{Args: []string{"/bin/sh", "-c", sh}})
+		} else {
+			stages = append(stages, relay.Stage{Args: strings.Fields(l)})
+		}
+	}
+	done := make(chan *relay.Pipeline, 1)
+	e.do(func() {
+		_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: stages, Stdin: null, Stdout: null, Stderr: 2,
+			OnExit: func(p *relay.Pipeline) { done <- p }})
+	})
+	if err != nil {
+		t.Fatalf("StartPipeline: %v", err)
+	}
+	return wait(t, done, "pipeline")
+}
+
+// TestPipelineExitCode: the status is bash's with pipefail: the rightmost
+// failing stage's, 128+N for a signal, SIGPIPE from a stage whose reader
+// finished early is not a failure, and a relay error alone makes it 1.
+func TestPipelineExitCode(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stages []string
+		want   int
+	}{
+		{"all succeed", []string{"true", "cat", "cat"}, 0},
+		{"one fails", []string{"true", "false", "cat"}, 1},
+		{"rightmost failing", []string{"sh:exit 3", "sh:exit 5", "cat"}, 5},
+		{"last fails", []string{"cat", "sh:cat >/dev/null; exit 7"}, 7},
+		{"reader finished early", []string{"yes", "head -c 10"}, 0},
+		{"reader finished early, mid", []string{"yes", "head -c 100000", "head -c 10"}, 0},
+		{"killed by signal", []string{"cat", "sh:kill -TERM $$"}, 143},
+		{"SIGPIPE not from the reader", []string{"sh:kill -PIPE $$", "cat"}, 141},
+		{"single stage", []string{"sh:exit 9"}, 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := runPipeline(t, relay.Options{}, tc.stages...)
+			if got := p.ExitCode(); got != tc.want {
+				var codes []int
+				for _, s := range p.Stages() {
+					codes = append(codes, s.ExitCode())
+				}
+				t.Fatalf("ExitCode() = %d, want %d; stages %v, errors %v", got, tc.want, codes, p.Errors())
+			}
+		})
+	}
+}
+
+// TestPipelineNotFound: a missing command fails StartPipeline with 127
+// before anything runs.
+func TestPipelineNotFound(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	var err error
+	e.do(func() {
+		_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: []relay.Stage{
+			{Args: []string{"cat"}}, {Args: []string{"pipeloop-no-such-command"}}}, Stdin: 0, Stdout: 1, Stderr: 2})
+	})
+	var se *relay.StartError
+	if !errors.As(err, &se) || se.Code != 127 || se.Stage != 2 {
+		t.Fatalf("StartPipeline: %v, want a StartError for stage 2 with code 127", err)
+	}
+}
+
+// TestPipelineRelayError: a link that fails (here a write error injected
+// into the relay) makes the status 1 when every stage succeeded, and the
+// error names the stage and the system call.
+func TestPipelineRelayError(t *testing.T) {
+	inj := faultfd.MustNew(nil, faultfd.Config{Failures: []faultfd.Failure{
+		{Ops: faultfd.Writes | faultfd.Splice, FD: -1, After: 1000, Err: unix.EIO}}})
+	p := runPipeline(t, relay.Options{Ops: inj}, "head -c 1000 /dev/zero", "sh:cat >/dev/null; sleep 0.1", "cat")
+	if got := p.ExitCode(); got != 1 {
+		t.Fatalf("ExitCode() = %d, want 1; errors %v", got, p.Errors())
+	}
+	errs := p.Errors()
+	if len(errs) == 0 || !errors.Is(errs[0], unix.EIO) || !strings.Contains(errs[0].Error(), "stage 2") {
+		t.Fatalf("errors %v, want EIO naming stage 2", errs)
+	}
+}
+
+// TestPipelineRelayErrorSIGPIPE: when a link fails, the relay closes the
+// pipe from the stage before it, which then dies of SIGPIPE. That SIGPIPE
+// is the relay error's doing, not a failure of the stage: the status is
+// the relay error's 1, as when the stage had exited on its own.
+func TestPipelineRelayErrorSIGPIPE(t *testing.T) {
+	inj := faultfd.MustNew(nil, faultfd.Config{Failures: []faultfd.Failure{
+		{Ops: faultfd.Writes | faultfd.Splice, FD: -1, After: 1000, Err: unix.EIO}}})
+	p := runPipeline(t, relay.Options{Ops: inj}, "yes", "cat")
+	if got := p.ExitCode(); got != 1 {
+		t.Fatalf("ExitCode() = %d, want 1 (stage 1: %d); errors %v", got, p.Stages()[0].ExitCode(), p.Errors())
+	}
+}

@@ -1,0 +1,244 @@
+package server
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pipeloop/pipeloop/loop"
+	"golang.org/x/sys/unix"
+)
+
+// ListenConfig tunes Listen. The zero value is a sensible default.
+type ListenConfig struct {
+	// Backlog is the listen(2) backlog: connections the kernel completes
+	// and queues while the server is not accepting (at its connection
+	// limit, say). The kernel caps it at net.core.somaxconn. Default 4096.
+	Backlog int
+	// AcceptBatch bounds the connections accepted per readiness event, so
+	// a burst of new clients cannot starve open connections. Default 16.
+	AcceptBatch int
+}
+
+// AcceptFunc receives an accepted connection: a nonblocking, close-on-exec
+// socket that the callee now owns, and the peer's address.
+type AcceptFunc func(fd int, peer unix.Sockaddr)
+
+// Listener is a nonblocking listening socket served by a loop. Accepting is
+// level-triggered: while connections wait and the listener is not paused,
+// the loop calls accept4 up to AcceptBatch times per wake-up.
+//
+// All methods but Addr and FD are for the loop goroutine (or before Run).
+type Listener struct {
+	fd       int  // listening socket, owned; -1 once closed
+	addr     Addr // bound address (the real port when 0 was asked)
+	batch    int
+	l        *loop.Loop
+	onAccept AcceptFunc
+	onError  func(error)
+	serving  bool        // Serve was called
+	paused   bool        // Pause was called
+	watching bool        // the fd's interest includes Readable
+	retry    *loop.Timer // re-enables accepting after EMFILE and the like
+	backoff  bool        // accepting is suspended until retry fires
+	unlink   bool        // remove addr.Path when closing
+	accepted uint64
+}
+
+// Listen creates a listening socket for addr (see ParseAddr). A stale unix
+// socket file — one nobody listens on — is replaced.
+func Listen(addr string, cfg ListenConfig) (*Listener, error) {
+	a, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	return ListenAddr(a, cfg)
+}
+
+// ListenAddr is Listen for a parsed address.
+func ListenAddr(a Addr, cfg ListenConfig) (ln *Listener, err error) {
+	if cfg.Backlog <= 0 {
+		cfg.Backlog = 4096
+	}
+	if cfg.AcceptBatch <= 0 {
+		cfg.AcceptBatch = 16
+	}
+	family, sa := a.sockaddr()
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", a, os.NewSyscallError("socket", err))
+	}
+	defer func() {
+		if err != nil {
+			unix.Close(fd)
+		}
+	}()
+	if family != unix.AF_UNIX {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return nil, fmt.Errorf("listen %s: %w", a, os.NewSyscallError("setsockopt(SO_REUSEADDR)", err))
+		}
+	}
+	err = unix.Bind(fd, sa)
+	if err == unix.EADDRINUSE && family == unix.AF_UNIX && staleUnixSocket(a.Path) {
+		os.Remove(a.Path)
+		err = unix.Bind(fd, sa)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", a, os.NewSyscallError("bind", err))
+	}
+	if err := unix.Listen(fd, cfg.Backlog); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", a, os.NewSyscallError("listen", err))
+	}
+	if family != unix.AF_UNIX && a.Port == 0 {
+		if got, err := unix.Getsockname(fd); err == nil {
+			switch got := got.(type) {
+			case *unix.SockaddrInet4:
+				a.Port = got.Port
+			case *unix.SockaddrInet6:
+				a.Port = got.Port
+			}
+		}
+	}
+	return &Listener{fd: fd, addr: a, batch: cfg.AcceptBatch, unlink: family == unix.AF_UNIX}, nil
+}
+
+// staleUnixSocket reports whether path is a socket file nobody accepts on.
+func staleUnixSocket(path string) bool {
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode()&os.ModeSocket == 0 {
+		return false
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Connect(fd, &unix.SockaddrUnix{Name: path}) == unix.ECONNREFUSED
+}
+
+// Addr is the bound address, with the real port when port 0 was asked for.
+func (ln *Listener) Addr() Addr { return ln.addr }
+
+// FD is the listening socket.
+func (ln *Listener) FD() int { return ln.fd }
+
+// Accepted is the number of connections accepted so far.
+func (ln *Listener) Accepted() uint64 { return ln.accepted }
+
+// Serve registers the listener with l (level-triggered) and hands every
+// accepted connection to onAccept on the loop goroutine. onError, if not
+// nil, hears of accept errors that suspend accepting (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM: accepting resumes 100 ms later). Loop goroutine only.
+func (ln *Listener) Serve(l *loop.Loop, onAccept AcceptFunc, onError func(error)) error {
+	if ln.fd < 0 {
+		return fmt.Errorf("serve %s: %w", ln.addr, os.ErrClosed)
+	}
+	if ln.serving {
+		return fmt.Errorf("serve %s: already serving", ln.addr)
+	}
+	ln.l, ln.onAccept, ln.onError = l, onAccept, onError
+	if err := l.Register(ln.fd, ln.interest(), loop.HandlerFunc(ln.handle)); err != nil {
+		return fmt.Errorf("serve %s: %w", ln.addr, err)
+	}
+	ln.serving = true
+	ln.watching = ln.interest() != 0
+	return nil
+}
+
+func (ln *Listener) interest() loop.Events {
+	if ln.paused || ln.backoff {
+		return 0
+	}
+	return loop.Readable
+}
+
+// update brings the epoll interest in line with paused and backoff: a
+// listener that is not accepting must not be reported readable, or a
+// level-triggered loop would spin.
+func (ln *Listener) update() {
+	if !ln.serving || ln.fd < 0 {
+		return
+	}
+	ev := ln.interest()
+	if want := ev != 0; want != ln.watching {
+		if ln.l.Modify(ln.fd, ev) == nil {
+			ln.watching = want
+		}
+	}
+}
+
+// Pause stops accepting: new connections wait in the kernel's backlog.
+func (ln *Listener) Pause() { ln.paused = true; ln.update() }
+
+// Resume undoes Pause.
+func (ln *Listener) Resume() { ln.paused = false; ln.update() }
+
+// Paused reports whether Pause is in force.
+func (ln *Listener) Paused() bool { return ln.paused }
+
+// handle accepts up to the batch size.
+func (ln *Listener) handle(loop.Events) {
+	for range ln.batch {
+		if ln.paused || ln.backoff || ln.fd < 0 {
+			return // onAccept paused or closed us
+		}
+		fd, sa, err := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch {
+		case err == nil:
+			ln.accepted++
+			ln.onAccept(fd, sa)
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EPROTO:
+			// The connection died in the backlog; try the next.
+		case err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM:
+			// Out of fds or memory: back off rather than spin on a
+			// listener that stays readable.
+			ln.backoff = true
+			ln.update()
+			if ln.retry == nil {
+				ln.retry = ln.l.AfterFunc(acceptBackoff, ln.endBackoff)
+			} else {
+				ln.retry.Reset(acceptBackoff)
+			}
+			if ln.onError != nil {
+				ln.onError(fmt.Errorf("accept %s: %w (pausing %v)", ln.addr, os.NewSyscallError("accept4", err), acceptBackoff))
+			}
+			return
+		default:
+			if ln.onError != nil {
+				ln.onError(fmt.Errorf("accept %s: %w", ln.addr, os.NewSyscallError("accept4", err)))
+			}
+			return
+		}
+	}
+}
+
+// acceptBackoff is how long accepting stays suspended after EMFILE & co.
+const acceptBackoff = 100 * time.Millisecond
+
+func (ln *Listener) endBackoff() { ln.backoff = false; ln.update() }
+
+// Close stops accepting and closes the socket; connections still in the
+// backlog are reset by the kernel. A unix socket's file is removed.
+// Closing twice does nothing.
+func (ln *Listener) Close() error {
+	if ln.fd < 0 {
+		return nil
+	}
+	if ln.retry != nil {
+		ln.retry.Stop()
+	}
+	if ln.serving {
+		ln.l.Unregister(ln.fd)
+	}
+	err := unix.Close(ln.fd)
+	ln.fd = -1
+	if ln.unlink {
+		os.Remove(ln.addr.Path)
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", ln.addr, os.NewSyscallError("close", err))
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/pipeloop/pipeloop/loop"
+	"github.com/pipeloop/pipeloop/relay"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultKillGrace is how long terminated stages get between SIGTERM and
+// SIGKILL.
+const DefaultKillGrace = 2 * time.Second
+
+// Config describes what a Server does with each connection.
+type Config struct {
+	// Stages run for every connection: bytes from the client reach stage
+	// 1's stdin, stage N's stdout goes back to the client.
+	Stages []relay.Stage
+	Env    []string // the stages' environment; nil: this process's, read once by New
+	Dir    string   // the stages' working directory; "": this process's
+	Stderr int      // fd the stages' stderr goes to; 0 means 2
+	// PeerEnv adds PIPELOOP_PEER (the client's address, as Conn.Peer) and
+	// PIPELOOP_CONN (Conn.ID) to each connection's stage environment, as
+	// inetd-style servers tell a CGI-like worker who called.
+	PeerEnv bool
+
+	// MaxConns caps the open connections (0: no cap). At the cap the
+	// listener stops accepting, so new clients wait in the kernel's listen
+	// backlog (ListenConfig.Backlog) and are served as others close; when
+	// the backlog is full too, the kernel drops their SYNs and TCP clients
+	// retry (unix-socket clients get EAGAIN or block in connect).
+	MaxConns int
+	// IdleTimeout, when positive, terminates a connection's stages once
+	// no byte has moved to or from the client for that long (checked
+	// every IdleTimeout/4).
+	IdleTimeout time.Duration
+	// KillGrace is the delay between SIGTERM and SIGKILL when stages are
+	// terminated (client gone, idle, shutdown). Default DefaultKillGrace.
+	KillGrace time.Duration
+
+	// Prepare, when set, runs before a connection's pipeline starts and may
+	// adjust its configuration (stages, environment…) for that client; an
+	// error refuses the connection (it is closed and ends with ReasonError).
+	Prepare func(c *Conn, cfg *relay.PipelineConfig) error
+	// OnStart runs when a connection's pipeline has started (or failed to:
+	// see Conn.Err), OnEnd when the connection is over: stages reaped,
+	// links done, socket closed. Both run on the loop goroutine.
+	OnStart, OnEnd func(*Conn)
+	// OnError hears of errors that are nobody's connection: accept
+	// failures (accepting pauses briefly after EMFILE and the like).
+	OnError func(error)
+}
+
+// Server serves connections from one Listener on one loop: every accepted
+// connection gets its own pipeline of stages, with the socket as the
+// pipeline's In and Out (see relay.PipelineConfig). It creates no
+// goroutine. All methods are for the loop goroutine (or before Run).
+type Server struct {
+	r        *relay.Relay
+	l        *loop.Loop
+	ln       *Listener
+	cfg      Config
+	conns    map[*Conn]struct{} // open connections
+	nextID   uint64
+	totals   totals      // counters of connections already closed
+	draining bool        // Shutdown was called
+	grace    *loop.Timer // Shutdown's grace period
+	drained  func()      // Shutdown's callback
+}
+
+// New starts serving ln on r's loop with cfg. The Server takes ownership
+// of ln. Loop goroutine only, or before Run.
+func New(r *relay.Relay, ln *Listener, cfg Config) (*Server, error) {
+	if len(cfg.Stages) == 0 && cfg.Prepare == nil {
+		return nil, errors.New("server: no stages")
+	}
+	if len(cfg.Stages) > 0 {
+		if _, err := relay.Resolve(cfg.Stages); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Env == nil {
+		cfg.Env = os.Environ()
+	}
+	if cfg.Stderr == 0 {
+		cfg.Stderr = 2
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = DefaultKillGrace
+	}
+	s := &Server{r: r, l: r.Loop(), ln: ln, cfg: cfg, conns: make(map[*Conn]struct{})}
+	s.totals.init()
+	if err := ln.Serve(s.l, s.accept, s.onError); err != nil {
+		return nil, err
+	}
+	s.l.OnStop(s.abort)
+	return s, nil
+}
+
+// Listener is the server's listener.
+func (s *Server) Listener() *Listener { return s.ln }
+
+// Open is the number of open connections.
+func (s *Server) Open() int { return len(s.conns) }
+
+// Conns calls f for every open connection, in no particular order.
+func (s *Server) Conns(f func(*Conn)) {
+	for c := range s.conns {
+		f(c)
+	}
+}
+
+func (s *Server) onError(err error) {
+	s.totals.acceptErrors++
+	if s.cfg.OnError != nil {
+		s.cfg.OnError(err)
+	}
+}
+
+// accept starts a connection's pipeline.
+func (s *Server) accept(fd int, peer unix.Sockaddr) {
+	if s.draining {
+		unix.Close(fd)
+		return
+	}
+	s.nextID++
+	c := &Conn{s: s, fd: fd, ID: s.nextID, Peer: PeerString(peer), Start: time.Now()}
+	s.conns[c] = struct{}{}
+	s.totals.accepted++
+	if s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns {
+		s.ln.Pause()
+	}
+	c.start()
+}
+
+// closed is called by a connection once it is over.
+func (s *Server) closed(c *Conn) {
+	delete(s.conns, c)
+	s.totals.add(c)
+	if s.cfg.OnEnd != nil {
+		s.cfg.OnEnd(c)
+	}
+	if s.draining {
+		if len(s.conns) == 0 {
+			s.finishDrain()
+		}
+		return
+	}
+	if s.ln.Paused() && (s.cfg.MaxConns <= 0 || len(s.conns) < s.cfg.MaxConns) {
+		s.ln.Resume()
+	}
+}
+
+// Shutdown stops accepting (the listener is closed; connections still in
+// its backlog are reset), lets open connections finish for up to grace,
+// then terminates their stages (SIGTERM, SIGKILL after KillGrace). done,
+// if not nil, runs on the loop goroutine once every connection is over.
+// Calling Shutdown again only shortens the grace period.
+func (s *Server) Shutdown(grace time.Duration, done func()) {
+	if s.draining {
+		if s.grace != nil {
+			s.grace.Reset(grace)
+		}
+		return
+	}
+	s.draining = true
+	s.drained = done
+	s.ln.Close()
+	if len(s.conns) == 0 {
+		s.l.RunSoon(s.finishDrain)
+		return
+	}
+	s.grace = s.l.AfterFunc(grace, func() {
+		for c := range s.conns {
+			c.Terminate(ReasonShutdown)
+		}
+	})
+}
+
+func (s *Server) finishDrain() {
+	if s.grace != nil {
+		s.grace.Stop()
+	}
+	if f := s.drained; f != nil {
+		s.drained = nil
+		f()
+	}
+}
+
+// abort runs when the loop stops: stages still running are killed and
+// reaped, links closed and sockets closed, so a server whose loop stopped
+// leaves no process and no fd behind.
+func (s *Server) abort() {
+	s.ln.Close()
+	open := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		open = append(open, c)
+	}
+	for _, c := range open {
+		if c.p == nil {
+			continue
+		}
+		c.p.Signal(syscall.SIGKILL)
+		for _, k := range c.links() {
+			k.Close()
+		}
+		for _, st := range c.p.Stages() {
+			if st.Pid > 0 && st.State == nil {
+				var ws unix.WaitStatus
+				unix.Wait4(st.Pid, &ws, 0, nil)
+			}
+		}
+	}
+	for _, c := range open {
+		c.closeSocket()
+	}
+}
+
+// String names the server for logs.
+func (s *Server) String() string { return fmt.Sprintf("server %s", s.ln.Addr()) }

@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+)
+
+// Target is one performance target of issue 3, evaluated on one run.
+type Target struct {
+	Name      string  `json:"name"`
+	Measured  float64 `json:"measured"` // the ratio the target is about (NaN when not measured)
+	Op        string  `json:"op"`       // ">=" or "<="
+	Threshold float64 `json:"threshold"`
+	Margin    float64 `json:"margin"` // relative headroom: > 0 passes, < 0 misses
+	Status    string  `json:"status"` // PASS, MISS or NOT MEASURED
+	Detail    string  `json:"detail"` // what was compared, and the worst case
+}
+
+const (
+	pass        = "PASS"
+	miss        = "MISS"
+	notMeasured = "NOT MEASURED"
+)
+
+func target(name, op string, threshold, measured float64, detail string) Target {
+	t := Target{Name: name, Op: op, Threshold: threshold, Detail: detail}
+	if math.IsNaN(measured) || math.IsInf(measured, 0) {
+		t.Status = notMeasured
+		return t
+	}
+	t.Measured = measured
+	if op == ">=" {
+		t.Margin = measured/threshold - 1
+	} else {
+		t.Margin = 1 - measured/threshold
+	}
+	t.Status = miss
+	if t.Margin >= 0 {
+		t.Status = pass
+	}
+	return t
+}
+
+// evaluateTargets computes the targets from the summaries. Throughput
+// targets use pinned medians; "ahead of every peer" and "lowest CPU" take
+// the worst block size from 4K up.
+func evaluateTargets(res *Results) []Target {
+	cell := map[CellKey]*CellSummary{}
+	for _, c := range res.Cells {
+		cell[CellKey{c.Method, c.Block, c.Pinned}] = c
+	}
+	gbps := func(m string, b int, pinned bool) float64 {
+		if c := cell[CellKey{m, b, pinned}]; c != nil && c.GBps.Valid() {
+			return c.GBps.Median
+		}
+		return math.NaN()
+	}
+	roles := map[string]Role{}
+	for _, m := range res.Methods {
+		roles[m.Name] = m.Role
+	}
+	const k64 = 64 << 10
+	var ts []Target
+	ts = append(ts, target("64K pinned: pipeloop ≥ 0.85× direct", ">=", 0.85,
+		gbps("pipeloop", k64, true)/gbps("direct", k64, true),
+		fmt.Sprintf("pipeloop %s GB/s, direct %s GB/s", f2(gbps("pipeloop", k64, true)), f2(gbps("direct", k64, true)))))
+	for _, p := range []struct {
+		pinned bool
+		want   float64
+	}{{true, 1.1}, {false, 1.3}} {
+		ts = append(ts, target(fmt.Sprintf("64K %s: pipeloop --mode copy ≥ %.1f× dd-chain", pinName(p.pinned), p.want), ">=", p.want,
+			gbps("pipeloop-copy", k64, p.pinned)/gbps("dd-chain", k64, p.pinned),
+			fmt.Sprintf("pipeloop-copy %s GB/s, dd-chain %s GB/s", f2(gbps("pipeloop-copy", k64, p.pinned)), f2(gbps("dd-chain", k64, p.pinned)))))
+	}
+
+	// Ahead of every peer, and lowest CPU per GB, at every block from 4K.
+	worstSpeed, worstCPU := math.Inf(1), math.Inf(1)
+	var speedAt, cpuAt string
+	for _, b := range res.Setup.Blocks {
+		if b < 4<<10 {
+			continue
+		}
+		pl := cell[CellKey{"pipeloop", b, true}]
+		if pl == nil || !pl.GBps.Valid() {
+			continue
+		}
+		for _, c := range res.Cells {
+			if !c.Pinned || c.Block != b || roles[c.Method] != Peer || !c.GBps.Valid() {
+				continue
+			}
+			if r := pl.GBps.Median / c.GBps.Median; r < worstSpeed {
+				worstSpeed = r
+				speedAt = fmt.Sprintf("worst at %s: pipeloop %s GB/s vs %s %s GB/s", sizeName(b), f2(pl.GBps.Median), c.Method, f2(c.GBps.Median))
+			}
+			if r := c.CPUPerGB.Median / pl.CPUPerGB.Median; r < worstCPU {
+				worstCPU = r
+				cpuAt = fmt.Sprintf("worst at %s: pipeloop %s CPU-s/GB vs %s %s", sizeName(b), f2(pl.CPUPerGB.Median), c.Method, f2(c.CPUPerGB.Median))
+			}
+		}
+	}
+	ts = append(ts,
+		target("pinned, every block ≥ 4K: pipeloop ahead of every peer (GB/s ratio to the fastest peer)", ">=", 1, worstSpeed, speedAt),
+		target("pinned, every block ≥ 4K: pipeloop lowest CPU per GB of all relays (leanest peer's CPU/GB over pipeloop's)", ">=", 1, worstCPU, cpuAt))
+
+	lat := map[CellKey]*LatencySummary{}
+	for _, l := range res.LatCells {
+		lat[CellKey{Method: l.Method, Pinned: l.Pinned}] = l
+	}
+	pct := func(m string, sel func(*LatencySummary) Stat) float64 {
+		if l := lat[CellKey{Method: m, Pinned: true}]; l != nil && sel(l).Valid() {
+			return sel(l).Median
+		}
+		return math.NaN()
+	}
+	p50 := func(l *LatencySummary) Stat { return l.P50NS }
+	p99 := func(l *LatencySummary) Stat { return l.P99NS }
+	ts = append(ts,
+		target("latency pinned: pipeloop p50 ≤ 0.6× go-iocopy", "<=", 0.6, pct("pipeloop", p50)/pct("go-iocopy", p50),
+			fmt.Sprintf("pipeloop %s µs, go-iocopy %s µs", f2(pct("pipeloop", p50)/1e3), f2(pct("go-iocopy", p50)/1e3))),
+		target("latency pinned: pipeloop p99 ≤ go-iocopy", "<=", 1, pct("pipeloop", p99)/pct("go-iocopy", p99),
+			fmt.Sprintf("pipeloop %s µs, go-iocopy %s µs", f2(pct("pipeloop", p99)/1e3), f2(pct("go-iocopy", p99)/1e3))))
+	return ts
+}
+
+func f2(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", x)
+}

@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"math"
+	"testing"
+)
+
+func TestTarget(t *testing.T) {
+	tests := []struct {
+		name       string
+		op         string
+		threshold  float64
+		measured   float64
+		wantStatus string
+		wantMargin float64
+	}{
+		{"at least, passes", ">=", 0.85, 0.935, pass, 0.10},
+		{"at least, misses", ">=", 1.1, 0.99, miss, -0.10},
+		{"at most, passes", "<=", 0.6, 0.48, pass, 0.20},
+		{"at most, misses", "<=", 1, 1.25, miss, -0.25},
+		{"exactly at the line passes", ">=", 1, 1, pass, 0},
+		{"not measured", ">=", 1, math.NaN(), notMeasured, 0},
+		{"division by zero", "<=", 1, math.Inf(1), notMeasured, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := target("t", tt.op, tt.threshold, tt.measured, "")
+			if got.Status != tt.wantStatus || math.Abs(got.Margin-tt.wantMargin) > 1e-9 {
+				t.Errorf("target(%s %v, %v) = %s %+.3f, want %s %+.3f",
+					tt.op, tt.threshold, tt.measured, got.Status, got.Margin, tt.wantStatus, tt.wantMargin)
+			}
+		})
+	}
+}
+
+func TestEvaluateTargets(t *testing.T) {
+	res := &Results{
+		Setup:   Setup{Blocks: []int{4 << 10, 64 << 10}, Pins: []bool{false, true}},
+		Methods: []MethodInfo{{Name: "direct", Role: Baseline}, {Name: "dd-chain", Role: Peer}, {Name: "pv", Role: Peer}, {Name: "pipeloop", Role: Pipeloop}, {Name: "pipeloop-copy", Role: Pipeloop}},
+	}
+	add := func(m string, b int, pinned bool, gbps, cpu float64) {
+		res.Cells = append(res.Cells, &CellSummary{Method: m, Block: b, Pinned: pinned,
+			GBps: Stat{N: 1, Median: gbps, Min: gbps, Max: gbps}, CPUPerGB: Stat{N: 1, Median: cpu, Min: cpu, Max: cpu}})
+	}
+	for _, pinned := range []bool{false, true} {
+		add("direct", 64<<10, pinned, 2.0, 0.3)
+		add("dd-chain", 64<<10, pinned, 1.0, 0.6)
+		add("pv", 64<<10, pinned, 1.5, 0.4)
+		add("pipeloop", 64<<10, pinned, 1.8, 0.35)
+		add("pipeloop-copy", 64<<10, pinned, 1.2, 0.5)
+		add("pv", 4<<10, pinned, 1.0, 0.9)
+		add("pipeloop", 4<<10, pinned, 0.9, 1.0) // behind pv at 4K
+	}
+	res.LatCells = []*LatencySummary{
+		{Method: "pipeloop", Pinned: true, P50NS: Stat{N: 1, Median: 10e3}, P99NS: Stat{N: 1, Median: 40e3}},
+		{Method: "go-iocopy", Pinned: true, P50NS: Stat{N: 1, Median: 20e3}, P99NS: Stat{N: 1, Median: 30e3}},
+	}
+	got := map[string]string{}
+	for _, tg := range evaluateTargets(res) {
+		got[tg.Name] = tg.Status
+	}
+	want := map[string]string{
+		"64K pinned: pipeloop ≥ 0.85× direct":                                                                        pass, // 0.9
+		"64K pinned: pipeloop --mode copy ≥ 1.1× dd-chain":                                                           pass, // 1.2
+		"64K unpinned: pipeloop --mode copy ≥ 1.3× dd-chain":                                                         miss, // 1.2
+		"latency pinned: pipeloop p50 ≤ 0.6× go-iocopy":                                                              pass, // 0.5
+		"latency pinned: pipeloop p99 ≤ go-iocopy":                                                                   miss, // 1.33
+		"pinned, every block ≥ 4K: pipeloop ahead of every peer (GB/s ratio to the fastest peer)":                    miss,
+		"pinned, every block ≥ 4K: pipeloop lowest CPU per GB of all relays (leanest peer's CPU/GB over pipeloop's)": miss,
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: got %q, want %q", name, got[name], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d targets, want %d: %v", len(got), len(want), got)
+	}
+}

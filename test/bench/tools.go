@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Tools names the programs the benchmark runs. Empty paths are resolved by
+// Resolve; a program that cannot be found makes its methods skip with a
+// reason instead of failing the run.
+type Tools struct {
+	Pipeloop string // the pipeloop binary under test
+	Self     string // this harness's executable, re-run as the RSS wrapper (see WrapEnv)
+	IOCopy   string // the go-iocopy peer (test/bench/peers/iocopy)
+	PingPong string // the latency ends (test/bench/peers/pingpong)
+	Scale    string // the scale program (test/bench/peers/scale), built on pipeloop's relay package
+	PeersDir string // directory holding pump_thread.py and pump_select.py
+	Python   string // python3
+	Taskset  string // taskset, for pinned cells
+	ScaleErr string // why Scale is missing, if BuildPeers could not build it
+}
+
+// InstallHint is printed when a Debian peer is missing.
+const InstallHint = "install it with `make deps-bench` (apt-get install -y pv socat mbuffer)"
+
+// BuildPeers builds the Go peers from the module rooted at repo into dir and
+// fills in their paths. It needs the go command, which `make bench` has.
+func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
+		"./test/bench/peers/iocopy", "./test/bench/peers/pingpong")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build peers: %w\n%s", err, out)
+	}
+	t.IOCopy = filepath.Join(dir, "iocopy")
+	t.PingPong = filepath.Join(dir, "pingpong")
+	// The scale program needs pipeloop's relay package: build it on its own
+	// so that a tree without it (or with a changed API) still benchmarks.
+	cmd = exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./test/bench/peers/scale")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Scale = filepath.Join(dir, "scale")
+	} else {
+		t.ScaleErr = fmt.Sprintf("build test/bench/peers/scale: %v: %s", err, lastLines(string(out), 2))
+	}
+	if t.PeersDir == "" {
+		t.PeersDir = filepath.Join(repo, "test", "bench", "peers")
+	}
+	return nil
+}
+
+// Resolve fills in the programs found on PATH and makes paths absolute,
+// since cells run under sh -c in a temporary directory.
+func (t *Tools) Resolve() error {
+	if t.Self == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find own executable: %w", err)
+		}
+		t.Self = self
+	}
+	if t.Python == "" {
+		t.Python, _ = exec.LookPath("python3")
+	}
+	if t.Taskset == "" {
+		t.Taskset, _ = exec.LookPath("taskset")
+	}
+	for _, p := range []*string{&t.Pipeloop, &t.Self, &t.IOCopy, &t.PingPong, &t.Scale, &t.PeersDir} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return fmt.Errorf("resolve %s: %w", *p, err)
+		}
+		*p = abs
+	}
+	return nil
+}
+
+// missing returns why the program at path cannot run, or "" if it can.
+func missing(path, what, hint string) string {
+	if path == "" {
+		return fmt.Sprintf("%s not found: %s", what, hint)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Sprintf("%s not found at %s: %s", what, path, hint)
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Sprintf("%s at %s is not executable: %s", what, path, hint)
+	}
+	return ""
+}
+
+// lookPath is exec.LookPath returning "" when the program is absent.
+func lookPath(name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return ""
+	}
+	return p
+}
