@@ -19,7 +19,7 @@ import (
 // regenerated copy of the input without storing either.
 type stream struct{ r *rand.ChaCha8 }
 
-func newStream(seed uint64) *stream {
+func newLoadStream(seed uint64) *stream {
 	var s [32]byte
 	for i := range 4 {
 		s[i] = byte(seed >> (8 * i))
@@ -95,7 +95,7 @@ func signalRun(t *testing.T, seed uint64, sig syscall.Signal, args []string, gro
 
 	// Writer: the stream until pipeloop's stdin goes away.
 	go func() {
-		io.Copy(stdin, newStream(seed))
+		io.Copy(stdin, newLoadStream(seed))
 		stdin.Close()
 	}()
 	// Reader: compare with a second copy of the stream as bytes arrive.
@@ -106,7 +106,7 @@ func signalRun(t *testing.T, seed uint64, sig syscall.Signal, args []string, gro
 	first := make(chan struct{})
 	read := make(chan readResult, 1)
 	go func() {
-		want := newStream(seed)
+		want := newLoadStream(seed)
 		buf, wbuf := make([]byte, 64<<10), make([]byte, 64<<10)
 		var n int64
 		for {

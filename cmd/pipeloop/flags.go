@@ -45,8 +45,13 @@ Flags:
   --sched POLICY     loop thread scheduling: auto, normal or batch
                      (default auto: SCHED_BATCH while moving bulk data,
                      so each wake-up moves more; normal for small messages)
-  --stats            print per-link and per-stage statistics on stderr
-                     at exit
+  --stats            print per-link and per-stage statistics and the
+                     bottleneck verdict on stderr at exit
+  --stats-json FILE  write the same as JSON to FILE at exit ('-' for
+                     stderr); the schema is in README.md
+  --progress         show bytes moved and rates per link on stderr while
+                     running: redrawn in place on a terminal, one line
+                     a second otherwise
   --shell            run each STAGE with /bin/sh -c
   --trace            trace pipe stalls of pipeloop and the stages with
                      eBPF (root or CAP_BPF+CAP_PERFMON) and print who
@@ -67,16 +72,18 @@ SIGINT, SIGTERM and SIGHUP are passed on to every stage.
 
 // options are the parsed flags.
 type options struct {
-	mode     relay.Mode
-	buffer   int
-	pipeSize int
-	busyPoll time.Duration
-	sched    loop.Sched
-	stats    bool
-	shell    bool
-	trace    bool
-	version  bool
-	stages   []string
+	mode      relay.Mode
+	buffer    int
+	pipeSize  int
+	busyPoll  time.Duration
+	sched     loop.Sched
+	stats     bool
+	statsJSON string // --stats-json file, "-" for stderr
+	progress  bool
+	shell     bool
+	trace     bool
+	version   bool
+	stages    []string
 }
 
 // errHelp asks for the help text.
@@ -140,6 +147,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
 	fs.Var(schedFlag{&o.sched}, "sched", "")
 	fs.BoolVar(&o.stats, "stats", false, "")
+	fs.StringVar(&o.statsJSON, "stats-json", "", "")
+	fs.BoolVar(&o.progress, "progress", false, "")
 	fs.BoolVar(&o.shell, "shell", false, "")
 	fs.BoolVar(&o.trace, "trace", false, "")
 	fs.BoolVar(&o.version, "version", false, "")

@@ -67,6 +67,12 @@ func run(args []string, io stdio) int {
 	}
 	defer signal.Stop(sigs)
 
+	rp, err := newReporter(o, io)
+	if err != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		return 2
+	}
+
 	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
 	if err != nil {
 		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
@@ -84,9 +90,9 @@ func run(args []string, io stdio) int {
 	tr := startTracing(o.trace, io.err) // before any stage is spawned
 	defer tr.close()
 	if len(stages) == 0 {
-		return runStdin(l, r, o, io, sigs, tr)
+		return runStdin(l, r, rp, io, sigs, tr)
 	}
-	return runPipeline(l, r, o, stages, io, sigs, tr)
+	return runPipeline(l, r, rp, stages, io, sigs, tr)
 }
 
 // pipeSizeOpt maps the flag (0 = keep the kernel's) to relay.Options.
@@ -123,7 +129,7 @@ func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(
 }
 
 // runPipeline spawns the stages and relays between them.
-func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage, io stdio, sigs <-chan os.Signal, tr *tracing) int {
+func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, io stdio, sigs <-chan os.Signal, tr *tracing) int {
 	var p *relay.Pipeline
 	var startErr error
 	l.Post(func() {
@@ -141,16 +147,23 @@ func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage,
 			p.Signal(sig)
 		}
 	})
-	var stats []relay.LinkStats
-	var loopStats loop.Stats
-	l.Post(func() {}) // ensure the loop wakes even if the pipeline ended at once
-	err := runLoop(l, func() {
+	linkStats := func() []relay.LinkStats {
+		var stats []relay.LinkStats
 		if p != nil {
 			for _, k := range p.Links() {
 				stats = append(stats, k.Stats())
 			}
 		}
+		return stats
+	}
+	rp.watch(l, linkStats)
+	var stats []relay.LinkStats
+	var loopStats loop.Stats
+	l.Post(func() {}) // ensure the loop wakes even if the pipeline ended at once
+	err := runLoop(l, func() {
+		stats = linkStats()
 		loopStats = l.Stats()
+		rp.stopping(stats)
 	})
 	close(done)
 	if startErr != nil {
@@ -169,11 +182,10 @@ func runPipeline(l *loop.Loop, r *relay.Relay, o *options, stages []relay.Stage,
 	for _, e := range p.Errors() {
 		fmt.Fprintf(io.err, "pipeloop: %v\n", e)
 	}
-	tr.report(io.err, stageNames(p))
-	if o.stats {
-		writeStats(io.err, stats, p.Stages(), loopStats)
-	}
-	return p.ExitCode()
+	names := stageNames(p)
+	tr.report(io.err, names)
+	rp.traced(tr, names)
+	return rp.finish(p.ExitCode(), stats, p.Stages(), loopStats)
 }
 
 // runLoop runs l until it stops; before returns is called on the loop

@@ -10,7 +10,7 @@ import (
 )
 
 // runStdin relays stdin to stdout through one link.
-func runStdin(l *loop.Loop, r *relay.Relay, o *options, io stdio, sigs <-chan os.Signal, tr *tracing) int {
+func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, io stdio, sigs <-chan os.Signal, tr *tracing) int {
 	var k *relay.Link
 	var linkErr error
 	var killedBy syscall.Signal
@@ -32,14 +32,23 @@ func runStdin(l *loop.Loop, r *relay.Relay, o *options, io stdio, sigs <-chan os
 		}
 		l.Stop()
 	})
+	rp.watch(l, func() []relay.LinkStats {
+		if k == nil {
+			return nil
+		}
+		return []relay.LinkStats{k.Stats()}
+	})
 	var st relay.LinkStats
 	var loopStats loop.Stats
 	err := runLoop(l, func() {
+		var final []relay.LinkStats
 		if k != nil {
 			k.Close()
 			st = k.Stats()
+			final = append(final, st)
 		}
 		loopStats = l.Stats()
+		rp.stopping(final)
 	})
 	close(done)
 	switch {
@@ -50,18 +59,21 @@ func runStdin(l *loop.Loop, r *relay.Relay, o *options, io stdio, sigs <-chan os
 		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
 		return 1
 	}
-	tr.report(io.err, map[int]string{os.Getpid(): "pipeloop"})
-	if o.stats {
-		writeStats(io.err, []relay.LinkStats{st}, nil, loopStats)
-	}
+	names := map[int]string{os.Getpid(): "pipeloop"}
+	tr.report(io.err, names)
+	rp.traced(tr, names)
+	code := 0
 	switch {
 	case killedBy != 0:
-		return 128 + int(killedBy)
+		code = 128 + int(killedBy)
 	case st.Err != nil:
-		fmt.Fprintf(io.err, "pipeloop: %v\n", st.Err)
-		return 1
+		code = 1
 	case st.SinkClosed:
-		return 128 + int(syscall.SIGPIPE)
+		code = 128 + int(syscall.SIGPIPE)
 	}
-	return 0
+	code = rp.finish(code, []relay.LinkStats{st}, nil, loopStats)
+	if killedBy == 0 && st.Err != nil {
+		fmt.Fprintf(io.err, "pipeloop: %v\n", st.Err)
+	}
+	return code
 }
