@@ -188,7 +188,14 @@ func TestSlowTransformDoesNotStallLoop(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		return append(dst, src...), nil
 	})
-	sw, sr, sk, _ := lt.pipeLink(t, relay.LinkConfig{Transform: slow, TransformQueue: queue, TransformChunk: chunk})
+	sw, sr, sk, sdone := lt.pipeLink(t, relay.LinkConfig{Transform: slow, TransformQueue: queue, TransformChunk: chunk})
+	defer func() {
+		// The writer would go on for ever: end the link, which closes its
+		// ends, so the writer gets EPIPE and nothing is left open.
+		lt.do(func() { sk.Close() })
+		<-sdone
+		sr.Close()
+	}()
 	go io.Copy(sw, io.LimitReader(zeros{}, 1<<30)) // far more than it can take
 	go io.Copy(io.Discard, sr)
 	time.Sleep(100 * time.Millisecond) // the slow link's queues are full now
