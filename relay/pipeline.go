@@ -259,7 +259,7 @@ func (p *Pipeline) sweep() {
 		if k.done {
 			continue
 		}
-		if k == p.out && k.wait == waitFull {
+		if k == p.out && k.resolveWait() == waitFull {
 			// Stage N's last output waiting for a slow peer: that is the
 			// peer's pace, not a pipe held open by a stray grandchild.
 			// (The owner of Out bounds it, e.g. with an idle timeout.)
