@@ -149,6 +149,8 @@ func LatencyMethods() []Method {
 		{Name: "pipeloop-busypoll", Role: Pipeloop, OptIn: true, Desc: "`pipeloop --busy-poll 50us` on each direction (opt-in with -lat-methods; informational: targets use the default)",
 			middle:      one(func(t *Tools) []string { return []string{t.Pipeloop, "--busy-poll", "50us"} }),
 			unavailable: func(t *Tools) string { return needFlag(t, "--busy-poll", "50us") }},
+		{Name: "pipeloop-copy", Role: Pipeloop, OptIn: true, Desc: "`pipeloop --mode copy` on each direction (opt-in with -lat-methods; informational)",
+			middle: one(func(t *Tools) []string { return []string{t.Pipeloop, "--mode", "copy"} }), unavailable: needPipeloop},
 		{Name: "go-iocopy", Role: Peer, Desc: "`io.Copy(os.Stdout, os.Stdin)` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.IOCopy} }), unavailable: needIOCopy},
 		{Name: "socat", Role: Peer, Desc: "`socat -u STDIN STDOUT` on each direction",
