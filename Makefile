@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo test test-short fuzz-short soak lint generate deps clean
+.PHONY: help build demo test test-short fuzz-short soak bench-micro lint generate deps clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -25,6 +25,9 @@ test: ## unit and end-to-end tests with the race detector (CI runs this)
 
 fuzz-short: ## run every fuzz target for 10 s (part of test)
 	scripts/fuzz-short.sh 10
+
+bench-micro: ## Go micro-benchmarks: ring, copy and splice paths, loop (allocs reported)
+	$(GO) test -run '^$$' -bench . -benchmem ./fdio ./loop ./relay
 
 soak: ## thousands of short random pipelines and 10 GiB through a long one (minutes; not in CI)
 	scripts/soak.sh
