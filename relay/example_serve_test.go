@@ -45,6 +45,7 @@ func ExampleRelay_StartPipeline_socket() {
 	go func() { b, _ := io.ReadAll(peer); reply <- b }()
 	l.Run(context.Background())
 	fmt.Print(string(<-reply))
+	peer.Close()
 	// Output:
 	// exit 0: 6 bytes in, 20 out
 	//       1 a

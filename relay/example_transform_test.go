@@ -44,7 +44,12 @@ func ExampleTransformFunc() {
 		w.Close()
 	}()
 	got := make(chan []byte)
-	go func() { b, _ := io.ReadAll(os.NewFile(uintptr(outR), "out")); got <- b }()
+	go func() {
+		f := os.NewFile(uintptr(outR), "out")
+		b, _ := io.ReadAll(f)
+		f.Close()
+		got <- b
+	}()
 	l.Run(context.Background())
 	fmt.Print(string(<-got))
 	// Output:

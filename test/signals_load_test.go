@@ -69,6 +69,7 @@ func TestSignalsUnderLoad(t *testing.T) {
 		}
 		name := fmt.Sprintf("%d/%v/%s/stages=%d/%s/%s", seed, sig, how, len(stages), args[1], args[3])
 		t.Run(name, func(t *testing.T) {
+			skipIfIgnored(t, sig)
 			signalRun(t, seed, sig, args, group, early, delay)
 		})
 	}
