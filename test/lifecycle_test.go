@@ -2,8 +2,8 @@ package test_test
 
 import (
 	"os"
-	"os/signal"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
