@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeloop/pipeloop/internal/leakcheck"
 	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
@@ -76,7 +77,7 @@ func write(t testing.TB, fd int, s string) {
 // countFDs is the number of open fds.
 func countFDs(t *testing.T) int {
 	t.Helper()
-	fds, err := openFDs()
+	fds, err := leakcheck.FDs()
 	if err != nil {
 		t.Fatal(err)
 	}
