@@ -37,14 +37,17 @@ func ExampleRelay_StartPipeline_socket() {
 			panic(err)
 		}
 	})
+	wrote := make(chan struct{})
 	go func() {
 		io.WriteString(peer, "b\na\nb\n")
-		unix.Shutdown(int(peer.Fd()), unix.SHUT_WR)
+		unix.Shutdown(fds[1], unix.SHUT_WR) // the raw fd: Fd() would make it blocking
+		close(wrote)
 	}()
 	reply := make(chan []byte)
 	go func() { b, _ := io.ReadAll(peer); reply <- b }()
 	l.Run(context.Background())
 	fmt.Print(string(<-reply))
+	<-wrote
 	peer.Close()
 	// Output:
 	// exit 0: 6 bytes in, 20 out
