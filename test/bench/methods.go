@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -132,6 +133,14 @@ func Methods() []Method {
 		{Name: "pipeloop-spawn", Role: Pipeloop, Spawn: true, Desc: "`pipeloop 'dd …' 'dd …'` spawning both dd's",
 			middle:      func(t *Tools, _ int, p, c string) []string { return []string{t.Pipeloop, p, c} },
 			unavailable: needPipeloop},
+		{Name: "pipeloop-spawn-trace", Role: Pipeloop, Spawn: true, Desc: "`pipeloop --trace 'dd …' 'dd …'`: eBPF stall tracing of pipeloop and both dd's (its overhead against pipeloop-spawn)",
+			middle: func(t *Tools, _ int, p, c string) []string { return []string{t.Pipeloop, "--trace", p, c} },
+			unavailable: func(t *Tools) string {
+				if os.Geteuid() != 0 {
+					return "--trace needs root (or CAP_BPF+CAP_PERFMON) for eBPF"
+				}
+				return needPipeloop(t)
+			}},
 	}
 }
 
