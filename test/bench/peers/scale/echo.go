@@ -17,6 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// errGenerator wraps a failure the generator reported (a stream whose echo
+// differed, ended early or failed).
+var errGenerator = errors.New("generator")
+
 // measureEcho runs the echo topology: the load generator is a child
 // process (runGenerator) that makes K socketpairs and passes one end of
 // each here. Each stream is one link whose source and sink are that one

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -218,6 +217,3 @@ func generate(ctx context.Context, files []*os.File, per int64) genResult {
 	}
 	return res
 }
-
-// errGenerator is a failure the generator reported.
-var errGenerator = errors.New("generator")
