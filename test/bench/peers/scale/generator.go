@@ -39,10 +39,13 @@ type genResult struct {
 // it and stream i's start offset (i*patStride mod patLen) differs for
 // every i below patLen.
 const (
-	patLen    = 65521
+	patLen    = 65537 // prime, and at least ioChunk
 	patStride = 4099
 	ioChunk   = 64 << 10 // bytes per read or write; at most patLen
 )
+
+// Any window of ioChunk bytes at an offset below patLen lies within pat.
+const _ = uint(patLen - ioChunk) // compile error if ioChunk > patLen
 
 // runGenerator is the generator process's main.
 func runGenerator(ctx context.Context, k int, per int64) error {
