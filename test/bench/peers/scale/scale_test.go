@@ -30,8 +30,6 @@ func TestTopologies(t *testing.T) {
 	}{
 		{TopologyEcho, 1, measureEcho},
 		{TopologyEcho, 600, measureEcho}, // more than one SCM_RIGHTS batch
-		{TopologyEcho, 3, measureEcho},   // streams of 2.8 MB: full ioChunk writes at every offset
-
 		{TopologyPipes, 10, measurePipes},
 	} {
 		t.Run(fmt.Sprintf("%s/%d", tc.topology, tc.k), func(t *testing.T) {
