@@ -15,6 +15,8 @@ type Endpoint struct {
 	FD    int    // raw fd; the relay makes it nonblocking if it is pollable
 	Name  string // used in errors and stats: "stdin", "stage 2 (gzip -d)"
 	Owned bool   // the link closes FD when it is done with it
+	// A link may have one socket fd as both Src and Dst (an echo): it shares
+	// one registration, and the fd is closed once if either end owns it.
 }
 
 // LinkConfig describes a link.
@@ -239,16 +241,22 @@ func (k *Link) end(closeSrc, closeDst bool) {
 	}
 	srcKind, dstKind := k.sw.kind, k.dw.kind
 	k.r.detach(k.sw, k)
-	k.r.detach(k.dw, k)
+	if k.dw != k.sw { // one fd as both ends (an echo) has one registration
+		k.r.detach(k.dw, k)
+	}
+	dstClosed := false
 	if closeDst {
 		if dstKind == fdio.KindSocket && k.stats.EOF {
 			unix.Shutdown(k.dst.FD, unix.SHUT_WR)
 		}
 		if k.dst.Owned {
 			unix.Close(k.dst.FD)
+			dstClosed = true
 		}
 	}
-	if closeSrc {
+	// When the source is the fd just closed, touching it again could hit
+	// an fd another thread has opened since: close(2) and shutdown(2) once.
+	if closeSrc && !(dstClosed && k.src.FD == k.dst.FD) {
 		if k.src.Owned {
 			unix.Close(k.src.FD)
 		} else if srcKind == fdio.KindSocket && !k.stats.EOF {

@@ -81,6 +81,8 @@ func TestSmoke(t *testing.T) {
 	for _, s := range res.Scale {
 		if s.Err != "" {
 			t.Errorf("scale K=%d: %s", s.Requested, s.Err)
+		} else if s.Topology != bench.ScaleTopology {
+			t.Errorf("scale K=%d: topology %q, want %q", s.Requested, s.Topology, bench.ScaleTopology)
 		}
 	}
 	for _, s := range res.LatSample {
@@ -98,7 +100,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Targets", "## Throughput by block size", "### 4K", "## Latency", "| direct |"} {
+	for _, want := range []string{"## Targets", "## Throughput by block size", "### 4K", "## Latency", "| direct |", "| 100 | echo |"} {
 		if !strings.Contains(string(report), want) {
 			t.Errorf("report lacks %q", want)
 		}

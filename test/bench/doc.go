@@ -20,7 +20,9 @@
 // directly or with one relay instance of the method on each direction.
 //
 // Scale: one process on pipeloop's relay package serving K streams at once
-// (peers/scale), for aggregate GB/s, CPU per GB and heap per idle link.
+// (peers/scale), for aggregate GB/s, CPU per GB and heap per idle link; each
+// stream is a socket echoed back to a load generator in a child process, so
+// the relay holds 1 fd per stream.
 //
 // Targets: the performance targets of issue 3 are evaluated from the same
 // run and reported as PASS or MISS with their margin.

@@ -221,10 +221,11 @@ func (res *Results) writeScale(p printf) {
 		p("%s.\n\n", orDash(res.ScaleNote))
 		return
 	}
-	p("One process built on pipeloop's `loop` and `relay` packages (test/bench/peers/scale): K links on one loop, each from its own input pipe to its own output pipe (mode auto, so splice). ")
-	p("The load generator is in the same process on other goroutines (one writer and one reader per stream, Go's netpoller), so it competes with the loop for the 2 CPUs; %s spread evenly over the K streams per run, %d round(s). ", bytesName(res.Setup.ScaleBytes), res.Setup.ScaleRounds)
-	p("**loop CPU** is the loop thread's own CPU time (CLOCK_THREAD_CPUTIME_ID); **process CPU** adds the load generator. **heap/idle link** is the Go heap growth from creating K links with no data flowing, over K (idle links hold no ring; kernel memory for pipes and epoll is not included).\n\n")
-	p("| K | aggregate GB/s | loop CPU s/GB | process CPU s/GB | heap/idle link (bytes) |\n|---|---|---|---|---|\n")
+	p("A relay process built on pipeloop's `loop` and `relay` packages (test/bench/peers/scale): K links on one loop thread, %s spread evenly over the K streams per run, %d round(s). ", bytesName(res.Setup.ScaleBytes), res.Setup.ScaleRounds)
+	p("Topology **%s**: the load generator is a child process that makes K unix socketpairs and passes one end of each to the relay process (SCM_RIGHTS); each link's source and sink are that one socket, so the relay echoes every stream back (copy mode: sockets cannot be spliced) and holds 1 fd per stream. ", ScaleTopology)
+	p("The generator writes a pseudo-random pattern per stream, shuts down writing, and compares the echo with it byte for byte up to EOF; it shares the 2 CPUs with the loop. ")
+	p("**loop CPU** is the loop thread's own CPU time (CLOCK_THREAD_CPUTIME_ID); **relay CPU** is the relay process's (loop thread and Go runtime); **generator CPU** is the generator process's. **heap/idle link** is the relay process's Go heap growth from creating K links with no data flowing, over K (idle links hold no ring; kernel memory for sockets and epoll is not included).\n\n")
+	p("| K | topology | aggregate GB/s | loop CPU s/GB | relay CPU s/GB | generator CPU s/GB | heap/idle link (bytes) |\n|---|---|---|---|---|---|---|\n")
 	var notes []string
 	for _, s := range res.ScaleSum {
 		k := fmt.Sprint(s.Requested)
@@ -233,10 +234,11 @@ func (res *Results) writeScale(p printf) {
 			notes = append(notes, "¹ "+s.Note)
 		}
 		if !s.GBps.Valid() {
-			p("| %s | failed: %s | — | — | — |\n", k, lastLines(strings.Join(s.Failures, " "), 1))
+			p("| %s | %s | failed: %s | — | — | — | — |\n", k, orDash(s.Topology), lastLines(strings.Join(s.Failures, " "), 1))
 			continue
 		}
-		p("| %s | %s | %s | %s | %s |\n", k, statStr(s.GBps, "%.2f"), statStr(s.LoopCPUGB, "%.3f"), statStr(s.ProcCPUGB, "%.2f"), statStr(s.HeapPerLink, "%.0f"))
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", k, orDash(s.Topology), statStr(s.GBps, "%.2f"), statStr(s.LoopCPUGB, "%.3f"),
+			statStr(s.ProcCPUGB, "%.3f"), statStr(s.GenCPUGB, "%.2f"), statStr(s.HeapPerLink, "%.0f"))
 	}
 	if len(notes) > 0 {
 		p("\n%s\n", notes[0])

@@ -216,7 +216,7 @@ func (res *Results) runScale(ctx context.Context, cfg *Config, t *Tools, log io.
 			}
 			s := runScale(ctx, t.Scale, k, cfg.ScaleBytes, r, cfg.CellTimeout)
 			res.Scale = append(res.Scale, s)
-			status := fmt.Sprintf("%6.2f GB/s loop %.3f cpu-s heap/link %.0f B", s.GBps, s.LoopCPUSec, s.HeapPerLink)
+			status := fmt.Sprintf("%s %6.2f GB/s loop %.3f cpu-s heap/link %.0f B", s.Topology, s.GBps, s.LoopCPUSec, s.HeapPerLink)
 			if s.K != k && s.Err == "" {
 				status += fmt.Sprintf(" (measured K=%d: %s)", s.K, s.Note)
 			}

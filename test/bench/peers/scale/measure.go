@@ -16,23 +16,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Topologies: how the streams reach the relay.
+const (
+	// TopologyPipes: in pipe → link → out pipe, the load generator on
+	// goroutines of the relay's own process; 4 fds per stream.
+	TopologyPipes = "pipes"
+	// TopologyEcho: one socket per stream, relayed back to itself, the load
+	// generator in a child process; 1 fd per stream in the relay process.
+	TopologyEcho = "echo"
+)
+
 // Result is what scale prints.
 type Result struct {
 	K             int     `json:"k"`
+	Topology      string  `json:"topology"`
 	Mode          string  `json:"mode"`
 	Bytes         int64   `json:"bytes"` // received over all streams
 	Seconds       float64 `json:"seconds"`
 	GBps          float64 `json:"gbps"`
 	LoopCPUSec    float64 `json:"loop_cpu_s"`    // the loop thread alone
-	ProcessCPUSec float64 `json:"process_cpu_s"` // loop + load generator
-	HeapPerLink   float64 `json:"heap_bytes_per_idle_link"`
-	SetupSec      float64 `json:"setup_s"` // creating pipes and links
-	Requested     int     `json:"k_requested"`
-	Note          string  `json:"note,omitempty"`
+	ProcessCPUSec float64 `json:"process_cpu_s"` // the relay process: loop, runtime (and, for pipes, the generator)
+	// GeneratorCPUSec is the generator process's CPU (echo only).
+	GeneratorCPUSec float64 `json:"generator_cpu_s,omitempty"`
+	HeapPerLink     float64 `json:"heap_bytes_per_idle_link"`
+	SetupSec        float64 `json:"setup_s"` // creating pipes and links
+	Requested       int     `json:"k_requested"`
+	Note            string  `json:"note,omitempty"`
 }
 
-// fdSlack is the fds kept free beside 4 per stream (stdio, epoll, eventfd,
-// the Go runtime's own).
+// fdSlack is the fds kept free beside those of the streams (stdio, epoll,
+// eventfd, the control socket, the Go runtime's own).
 const fdSlack = 64
 
 // stream is one relayed stream: the load generator writes in, reads out.
@@ -41,12 +54,9 @@ type stream struct {
 	relayIn, relayOut int      // relay's ends (owned by the link)
 }
 
-func measure(ctx context.Context, k int, total int64, modeName string) (res Result, err error) {
-	mode, err := relay.ParseMode(modeName)
-	if err != nil {
-		return res, err
-	}
-	res.Requested = k
+// measurePipes runs the pipes topology.
+func measurePipes(ctx context.Context, k int, total int64, mode relay.Mode) (res Result, err error) {
+	res.Requested, res.Topology = k, TopologyPipes
 	if err := raiseNoFile(4*k + fdSlack); err != nil {
 		fit := maxNoFile()/4 - fdSlack
 		if fit < 1 {
