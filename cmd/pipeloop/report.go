@@ -35,13 +35,13 @@ type reporter struct {
 // newReporter opens --stats-json's file now, so a bad path is a usage
 // error before anything runs. The file is close-on-exec: stages never
 // inherit it.
-func newReporter(o *options, io stdio) (*reporter, error) {
-	rp := &reporter{o: o, errw: io.err, start: time.Now()}
+func newReporter(o *options, std stdio) (*reporter, error) {
+	rp := &reporter{o: o, errw: std.err, start: time.Now()}
 	rp.cpu0, _ = report.ReadCPUTimes() // zero if unknown: then so is the machine's busy share
 	switch o.statsJSON {
 	case "":
 	case "-":
-		rp.json = io.err
+		rp.json = std.err
 	default:
 		f, err := os.Create(o.statsJSON)
 		if err != nil {
@@ -50,7 +50,7 @@ func newReporter(o *options, io stdio) (*reporter, error) {
 		rp.json, rp.jsonFile = f, f
 	}
 	if o.progress {
-		rp.prog = newProgress(io.err, rp.start)
+		rp.prog = newProgress(std.err, rp.start)
 	}
 	return rp, nil
 }

@@ -21,14 +21,14 @@ type stdio struct {
 }
 
 // run is the whole program; it returns the exit status.
-func run(args []string, io stdio) int {
+func run(args []string, std stdio) int {
 	if len(args) > 0 && args[0] == "serve" {
-		return runServe(args[1:], io)
+		return runServe(args[1:], std)
 	}
 	if len(args) > 0 && args[0] == "trace" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer stop()
-		return runTrace(ctx, args[1:], os.Stdout, io.err)
+		return runTrace(ctx, args[1:], os.Stdout, std.err)
 	}
 	o, err := parseFlags(args)
 	if errors.Is(err, errHelp) {
@@ -36,7 +36,7 @@ func run(args []string, io stdio) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(io.err, "pipeloop: %v (try --help)\n", err)
+		fmt.Fprintf(std.err, "pipeloop: %v (try --help)\n", err)
 		return 2
 	}
 	if o.version {
@@ -45,13 +45,13 @@ func run(args []string, io stdio) int {
 	}
 	stages, err := parseStages(o)
 	if err != nil {
-		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 2
 	}
 
 	// Stages get exactly fds 0, 1 and 2, never what pipeloop inherited.
 	if err := fdio.CloexecFrom(3); err != nil {
-		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 1
 	}
 
@@ -67,32 +67,32 @@ func run(args []string, io stdio) int {
 	}
 	defer signal.Stop(sigs)
 
-	rp, err := newReporter(o, io)
+	rp, err := newReporter(o, std)
 	if err != nil {
-		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 2
 	}
 
 	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
 	if err != nil {
-		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 1
 	}
 	r, err := relay.New(l, relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize)})
 	if err != nil {
 		l.Close()
-		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 2
 	}
 	if o.pipeSize > 0 {
-		sizeStdPipes(io, o.pipeSize)
+		sizeStdPipes(std, o.pipeSize)
 	}
-	tr := startTracing(o.trace, io.err) // before any stage is spawned
+	tr := startTracing(o.trace, std.err) // before any stage is spawned
 	defer tr.close()
 	if len(stages) == 0 {
-		return runStdin(l, r, rp, io, sigs, tr)
+		return runStdin(l, r, rp, std, sigs, tr)
 	}
-	return runPipeline(l, r, rp, stages, io, sigs, tr)
+	return runPipeline(l, r, rp, stages, std, sigs, tr)
 }
 
 // pipeSizeOpt maps the flag (0 = keep the kernel's) to relay.Options.
@@ -105,8 +105,8 @@ func pipeSizeOpt(n int) int {
 
 // sizeStdPipes grows pipeloop's own stdin and stdout when they are pipes.
 // It is advisory: without privilege the kernel may refuse.
-func sizeStdPipes(io stdio, size int) {
-	for _, fd := range []int{io.in, io.out} {
+func sizeStdPipes(std stdio, size int) {
+	for _, fd := range []int{std.in, std.out} {
 		if k, err := fdio.KindOf(fd); err == nil && k == fdio.KindPipe {
 			if cur, err := fdio.PipeSize(fd); err == nil && cur < size {
 				fdio.SetPipeSize(fd, size)
@@ -129,12 +129,12 @@ func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(
 }
 
 // runPipeline spawns the stages and relays between them.
-func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, io stdio, sigs <-chan os.Signal, tr *tracing) int {
+func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, std stdio, sigs <-chan os.Signal, tr *tracing) int {
 	var p *relay.Pipeline
 	var startErr error
 	l.Post(func() {
 		p, startErr = r.StartPipeline(relay.PipelineConfig{
-			Stages: stages, Stdin: io.in, Stdout: io.out, Stderr: 2,
+			Stages: stages, Stdin: std.in, Stdout: std.out, Stderr: 2,
 			OnExit: func(*relay.Pipeline) { l.Stop() },
 		})
 		if startErr != nil {
@@ -167,7 +167,7 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	})
 	close(done)
 	if startErr != nil {
-		fmt.Fprintf(io.err, "pipeloop: %v\n", startErr)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", startErr)
 		var se *relay.StartError
 		if errors.As(startErr, &se) {
 			return se.Code
@@ -175,15 +175,15 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 		return 1
 	}
 	if err != nil {
-		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		p.Signal(syscall.SIGKILL)
 		return 1
 	}
 	for _, e := range p.Errors() {
-		fmt.Fprintf(io.err, "pipeloop: %v\n", e)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", e)
 	}
 	names := stageNames(p)
-	tr.report(io.err, names)
+	tr.report(std.err, names)
 	rp.traced(tr, names)
 	return rp.finish(p.ExitCode(), stats, p.Stages(), loopStats)
 }

@@ -141,23 +141,23 @@ func parseServeFlags(args []string) (*serveOptions, error) {
 }
 
 // runServe is `pipeloop serve`; it returns the exit status.
-func runServe(args []string, io stdio) int {
+func runServe(args []string, std stdio) int {
 	o, err := parseServeFlags(args)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(os.Stdout, serveUsage)
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(io.err, "pipeloop serve: %v (try --help)\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v (try --help)\n", err)
 		return 2
 	}
 	stages, err := parseStages(&options{shell: o.shell, stages: o.stages})
 	if err != nil {
-		fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 2
 	}
 	if _, err := relay.Resolve(stages); err != nil {
-		fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		var se *relay.StartError
 		if errors.As(err, &se) {
 			return se.Code
@@ -165,7 +165,7 @@ func runServe(args []string, io stdio) int {
 		return 2
 	}
 	if err := fdio.CloexecFrom(3); err != nil {
-		fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 1
 	}
 	raiseNoFile()
@@ -176,26 +176,26 @@ func runServe(args []string, io stdio) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	logw := newAsyncWriter(io.err, 4096)
+	logw := newAsyncWriter(std.err, 4096)
 	defer logw.Close()
 	log := newServeLogger(logw, o.logFormat)
 
 	ln, err := server.Listen(o.listen, server.ListenConfig{Backlog: o.backlog})
 	if err != nil {
-		fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 1
 	}
 	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
 	if err != nil {
 		ln.Close()
-		fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 1
 	}
 	r, err := relay.New(l, relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize)})
 	if err != nil {
 		ln.Close()
 		l.Close()
-		fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 2
 	}
 	srv, err := server.New(r, ln, server.Config{
@@ -205,7 +205,7 @@ func runServe(args []string, io stdio) int {
 	if err != nil {
 		ln.Close()
 		l.Close()
-		fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 1
 	}
 	if o.metrics != "" {
@@ -213,7 +213,7 @@ func runServe(args []string, io stdio) int {
 		if err != nil {
 			ln.Close()
 			l.Close()
-			fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+			fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 			return 1
 		}
 		defer stop()
@@ -235,7 +235,7 @@ func runServe(args []string, io stdio) int {
 		srv.Shutdown(grace, l.Stop)
 	})
 	if err := runLoop(l, func() {}); err != nil {
-		fmt.Fprintf(io.err, "pipeloop serve: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 1
 	}
 	return 0

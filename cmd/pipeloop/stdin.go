@@ -10,14 +10,14 @@ import (
 )
 
 // runStdin relays stdin to stdout through one link.
-func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, io stdio, sigs <-chan os.Signal, tr *tracing) int {
+func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan os.Signal, tr *tracing) int {
 	var k *relay.Link
 	var linkErr error
 	var killedBy syscall.Signal
 	l.Post(func() {
 		k, linkErr = r.NewLink(relay.LinkConfig{
-			Src:    relay.Endpoint{FD: io.in, Name: "stdin", Owned: true},
-			Dst:    relay.Endpoint{FD: io.out, Name: "stdout", Owned: true},
+			Src:    relay.Endpoint{FD: std.in, Name: "stdin", Owned: true},
+			Dst:    relay.Endpoint{FD: std.out, Name: "stdout", Owned: true},
 			OnDone: func(*relay.Link) { l.Stop() },
 		})
 		if linkErr != nil {
@@ -53,14 +53,14 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, io stdio, sigs <-chan 
 	close(done)
 	switch {
 	case linkErr != nil:
-		fmt.Fprintf(io.err, "pipeloop: %v\n", linkErr)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", linkErr)
 		return 1
 	case err != nil:
-		fmt.Fprintf(io.err, "pipeloop: %v\n", err)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 1
 	}
 	names := map[int]string{os.Getpid(): "pipeloop"}
-	tr.report(io.err, names)
+	tr.report(std.err, names)
 	rp.traced(tr, names)
 	code := 0
 	switch {
@@ -73,7 +73,7 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, io stdio, sigs <-chan 
 	}
 	code = rp.finish(code, []relay.LinkStats{st}, nil, loopStats)
 	if killedBy == 0 && st.Err != nil {
-		fmt.Fprintf(io.err, "pipeloop: %v\n", st.Err)
+		fmt.Fprintf(std.err, "pipeloop: %v\n", st.Err)
 	}
 	return code
 }
