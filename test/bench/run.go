@@ -27,6 +27,9 @@ type Results struct {
 	Scale     []ScaleSample     `json:"scale_samples"`
 	ScaleSum  []*ScaleSummary   `json:"scale_summary"`
 	ScaleNote string            `json:"scale_note,omitempty"`
+	Serve     []ServeSample     `json:"serve_samples"`
+	ServeSum  []*ServeSummary   `json:"serve_summary"`
+	ServeNote string            `json:"serve_note,omitempty"`
 }
 
 // Setup records the parameters the numbers depend on.
@@ -43,6 +46,11 @@ type Setup struct {
 	ScaleKs     []int         `json:"scale_k"`
 	ScaleBytes  int64         `json:"scale_bytes"`
 	ScaleRounds int           `json:"scale_rounds"`
+	// Serve mode: rounds, clients, seconds per short-connection cell, bulk bytes.
+	ServeRounds   int     `json:"serve_rounds"`
+	ServeClients  int     `json:"serve_clients"`
+	ServeDuration float64 `json:"serve_seconds"`
+	ServeBulk     int64   `json:"serve_bulk_bytes"`
 }
 
 // MethodInfo describes a method in the results.
@@ -84,6 +92,8 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	res.Setup = Setup{Blocks: cfg.Blocks, Volumes: map[int]int64{}, Rounds: cfg.Rounds,
 		LatTrips: cfg.LatTrips, LatWarmup: cfg.LatWarmup, LatRounds: cfg.LatRounds, Pipeloop: t.Pipeloop, Chart: cfg.ChartFormat,
 		ScaleKs: cfg.ScaleKs, ScaleBytes: cfg.ScaleBytes, ScaleRounds: cfg.ScaleRounds}
+	res.Setup.ServeRounds, res.Setup.ServeClients = cfg.ServeRounds, cfg.ServeClients
+	res.Setup.ServeDuration, res.Setup.ServeBulk = cfg.ServeDuration.Seconds(), cfg.ServeBulk
 	for _, b := range cfg.Blocks {
 		res.Setup.Volumes[b] = cfg.volume(b)
 	}
@@ -99,6 +109,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	res.Setup.Pins = pins
 
 	methods := available(selectMethods(Methods(), cfg.Methods), &t, "throughput", res, log)
+	if cfg.SkipThroughput {
+		methods = nil
+	}
 	latMethods := available(selectMethods(LatencyMethods(), cfg.LatMethods), &t, "latency", res, log)
 	if t.PingPong == "" {
 		latMethods = nil
@@ -141,6 +154,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 	}
 	if err := res.runScale(ctx, &cfg, &t, log); err != nil {
+		return nil, err
+	}
+	if err := res.runServe(ctx, &cfg, &t, log); err != nil {
 		return nil, err
 	}
 	res.Machine.LoadEnd = readTrim("/proc/loadavg")
@@ -196,6 +212,7 @@ func (res *Results) finish(methods, latMethods []Method) {
 	}
 	res.Targets = evaluateTargets(res)
 	res.ScaleSum = summariseScale(res.Scale, res.Setup.ScaleKs)
+	res.ServeSum = summariseServe(res.Serve)
 }
 
 // runScale runs the scale program for every K, rounds interleaved.
