@@ -118,8 +118,11 @@ func startServer(ctx context.Context, name, prog string) (*echoServer, error) {
 			argv = []string{prog, "serve", "--listen", addr, "--log", "off", "cat"}
 		case ServeSocat:
 			// bind: loopback only; backlog: socat's default of 5 would drop
-			// SYNs under 8 clients (pipeloop's default is 4096).
-			argv = []string{prog, fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,backlog=4096", port), "EXEC:cat"}
+			// SYNs under 8 clients (pipeloop's default is 4096); -t: after
+			// the client's half-close socat waits only 0.5 s for cat's
+			// output by default, and drops the echo when cat is slower to
+			// start than that on a loaded machine.
+			argv = []string{prog, "-t", "5", fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,backlog=4096", port), "EXEC:cat"}
 		default:
 			return nil, fmt.Errorf("unknown server %q", name)
 		}

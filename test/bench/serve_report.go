@@ -134,8 +134,8 @@ func (res *Results) writeServe(p printf) {
 		return
 	}
 	st := res.Setup
-	p("- `pipeloop serve --listen 127.0.0.1:PORT --log off cat` against `socat TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr,fork,backlog=4096 EXEC:cat` ")
-	p("(socat's default backlog of 5 would drop SYNs; pipeloop's is 4096). Both start one `cat` per connection. Loopback; the clients are the harness's goroutines, on the same %d CPUs as the servers.\n", res.Machine.NumCPU)
+	p("- `pipeloop serve --listen 127.0.0.1:PORT --log off cat` against `socat -t 5 TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr,fork,backlog=4096 EXEC:cat` ")
+	p("(socat's default backlog of 5 would drop SYNs, pipeloop's is 4096; by default socat waits only 0.5 s for cat's output after the client's half-close, and drops the echo when cat starts slower than that). Both start one `cat` per connection. Loopback; the clients are the harness's goroutines, on the same %d CPUs as the servers.\n", res.Machine.NumCPU)
 	p("- Every cell starts a fresh server on a free port, waits until it echoes a byte, measures, waits for it to reap its children, then stops it (SIGTERM) and reaps it. %d round(s); in each the two servers alternate, and which goes first alternates by round.\n", st.ServeRounds)
 	p("- **short connections**: %d clients, each for %v in a loop: connect, send %d B, half-close, read the echo, check it, close. conns/s = connections completed / wall time.\n", st.ServeClients, time.Duration(st.ServeDuration*float64(time.Second)), serveMsg)
 	p("- **bulk**: one connection sends %s while reading it back; length and SHA-256 checked. MB/s = 10⁶ bytes each way per second.\n", bytesName(st.ServeBulk))
