@@ -173,10 +173,10 @@ func TestServe(t *testing.T) {
 	if _, err := exec.LookPath("socat"); err != nil {
 		want = 2
 	}
-	if got := len(res.Serve); got != want {
+	if got := len(res.Serve.Samples); got != want {
 		t.Errorf("got %d serve samples, want %d\n%s", got, want, log.String())
 	}
-	for _, s := range res.Serve {
+	for _, s := range res.Serve.Samples {
 		if s.Err != "" || s.Rate <= 0 || s.Conns < 1 {
 			t.Errorf("%s %s: %+v", s.Server, s.Kind, s)
 		}

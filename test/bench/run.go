@@ -23,13 +23,11 @@ type Results struct {
 	LatSample []LatencySample   `json:"latency_samples"`
 	Cells     []*CellSummary    `json:"throughput_summary"`
 	LatCells  []*LatencySummary `json:"latency_summary"`
+	Serve     ServeResults      `json:"serve"`
 	Targets   []Target          `json:"targets"`
 	Scale     []ScaleSample     `json:"scale_samples"`
 	ScaleSum  []*ScaleSummary   `json:"scale_summary"`
 	ScaleNote string            `json:"scale_note,omitempty"`
-	Serve     []ServeSample     `json:"serve_samples"`
-	ServeSum  []*ServeSummary   `json:"serve_summary"`
-	ServeNote string            `json:"serve_note,omitempty"`
 }
 
 // Setup records the parameters the numbers depend on.
@@ -46,11 +44,6 @@ type Setup struct {
 	ScaleKs     []int         `json:"scale_k"`
 	ScaleBytes  int64         `json:"scale_bytes"`
 	ScaleRounds int           `json:"scale_rounds"`
-	// Serve mode: rounds, clients, seconds per short-connection cell, bulk bytes.
-	ServeRounds   int     `json:"serve_rounds"`
-	ServeClients  int     `json:"serve_clients"`
-	ServeDuration float64 `json:"serve_seconds"`
-	ServeBulk     int64   `json:"serve_bulk_bytes"`
 }
 
 // MethodInfo describes a method in the results.
@@ -92,8 +85,6 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	res.Setup = Setup{Blocks: cfg.Blocks, Volumes: map[int]int64{}, Rounds: cfg.Rounds,
 		LatTrips: cfg.LatTrips, LatWarmup: cfg.LatWarmup, LatRounds: cfg.LatRounds, Pipeloop: t.Pipeloop, Chart: cfg.ChartFormat,
 		ScaleKs: cfg.ScaleKs, ScaleBytes: cfg.ScaleBytes, ScaleRounds: cfg.ScaleRounds}
-	res.Setup.ServeRounds, res.Setup.ServeClients = cfg.ServeRounds, cfg.ServeClients
-	res.Setup.ServeDuration, res.Setup.ServeBulk = cfg.ServeDuration.Seconds(), cfg.ServeBulk
 	for _, b := range cfg.Blocks {
 		res.Setup.Volumes[b] = cfg.volume(b)
 	}
@@ -212,7 +203,6 @@ func (res *Results) finish(methods, latMethods []Method) {
 	}
 	res.Targets = evaluateTargets(res)
 	res.ScaleSum = summariseScale(res.Scale, res.Setup.ScaleKs)
-	res.ServeSum = summariseServe(res.Serve)
 }
 
 // runScale runs the scale program for every K, rounds interleaved.
