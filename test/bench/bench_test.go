@@ -138,3 +138,59 @@ func buildPipeloop(ctx context.Context, t *testing.T, repo, dir string) string {
 	}
 	return out
 }
+
+// TestServe runs the serve-mode section alone, small: pipeloop serve (and
+// socat, when installed) must echo every connection and the bulk bytes.
+func TestServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers and hundreds of connections; skipped with -short")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command to build pipeloop")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := bench.Preset("quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SkipThroughput, cfg.LatRounds, cfg.ScaleKs = true, 0, nil
+	cfg.ServeRounds, cfg.ServeDuration, cfg.ServeBulk = 1, 200*time.Millisecond, 4<<20
+	cfg.Tools.Pipeloop = buildPipeloop(ctx, t, repo, t.TempDir())
+	if cfg.Tools.Pipeloop == "" {
+		t.Skip("no cmd/pipeloop in this tree")
+	}
+	cfg.OutDir = t.TempDir()
+	var log strings.Builder
+	cfg.Log = &log
+	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, log.String())
+	}
+	want := 4 // conn-rate and bulk, pipeloop and socat
+	if _, err := exec.LookPath("socat"); err != nil {
+		want = 2
+	}
+	if got := len(res.Serve.Samples); got != want {
+		t.Errorf("got %d serve samples, want %d\n%s", got, want, log.String())
+	}
+	for _, s := range res.Serve.Samples {
+		if s.Err != "" || s.Rate <= 0 || s.Conns < 1 {
+			t.Errorf("%s %s: %+v", s.Server, s.Kind, s)
+		}
+	}
+	if len(res.Samples) != 0 {
+		t.Errorf("got %d throughput samples with SkipThroughput", len(res.Samples))
+	}
+	report, err := os.ReadFile(filepath.Join(cfg.OutDir, bench.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(report), "| short connections | pipeloop |") {
+		t.Errorf("report lacks the serve table:\n%s", report)
+	}
+}

@@ -15,6 +15,7 @@ type Config struct {
 	FullVolumeFrom int      // smaller blocks move Bytes*B/FullVolumeFrom (rounded to whole blocks)
 	Pins           []bool   // pin modes to run: false = unpinned, true = taskset -c 0
 	Methods        []string // throughput methods to run; empty means all
+	SkipThroughput bool     // run no throughput cells (e.g. to measure serve mode alone)
 	LatTrips       int      // timed ping-pong round trips per latency sample
 	LatWarmup      int      // untimed round trips first
 	LatRounds      int      // latency rounds (0 skips latency)
@@ -22,6 +23,10 @@ type Config struct {
 	ScaleKs        []int    // streams per scale run (empty skips scale)
 	ScaleBytes     int64    // bytes over all streams of one scale run
 	ScaleRounds    int
+	ServeRounds    int           // serve-mode rounds (0 skips serve mode)
+	ServeClients   int           // concurrent clients of the short-connection cells
+	ServeDuration  time.Duration // how long the short-connection clients run per cell
+	ServeBulk      int64         // bytes echoed by a bulk cell
 	CellTimeout    time.Duration // a cell still running after this is killed and recorded as failed
 	OutDir         string        // report.md, results.json and the charts go here ("" writes nothing)
 	ChartFormat    string        // svg (default) or png
@@ -43,6 +48,7 @@ func Preset(name string) (Config, error) {
 		Pins:           []bool{false, true},
 		FullVolumeFrom: 16 << 10,
 		ChartFormat:    "svg",
+		ServeClients:   8,
 		CellTimeout:    2 * time.Minute,
 		LatWarmup:      10000,
 	}
@@ -52,11 +58,13 @@ func Preset(name string) (Config, error) {
 		c.FullVolumeFrom = 8 << 10 // 1K: 128 MiB, 2K: 256 MiB, 4K: 512 MiB
 		c.LatTrips, c.LatRounds = 100000, 3
 		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 10, 100, 1000, 10000}, 1<<30, 3
+		c.ServeRounds, c.ServeDuration, c.ServeBulk = 5, 2*time.Second, 64<<20
 	case "quick":
 		c.Blocks, c.Rounds, c.Bytes = []int{4 << 10, 64 << 10}, 5, 256<<20
 		c.FullVolumeFrom = 4 << 10
 		c.LatTrips, c.LatRounds = 20000, 1
 		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 10, 100, 1000, 10000}, 256<<20, 1
+		c.ServeRounds, c.ServeDuration, c.ServeBulk = 3, time.Second, 16<<20
 	case "smoke":
 		c.Blocks, c.Rounds, c.Bytes = []int{4 << 10}, 1, 16<<20
 		c.FullVolumeFrom = 4 << 10
@@ -101,6 +109,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: no pin mode")
 	case c.LatRounds > 0 && c.LatTrips < 1:
 		return fmt.Errorf("config: latency trips %d < 1", c.LatTrips)
+	case c.ServeRounds > 0 && (c.ServeClients < 1 || c.ServeDuration <= 0 || c.ServeBulk < 1):
+		return fmt.Errorf("config: serve mode needs clients, a duration and a bulk size")
 	}
 	for _, b := range c.Blocks {
 		if b < 1 {

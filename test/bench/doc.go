@@ -24,6 +24,11 @@
 // stream is a socket echoed back to a load generator in a child process, so
 // the relay holds 1 fd per stream.
 //
+// Serve mode: `pipeloop serve … cat` against `socat TCP-LISTEN:…,fork
+// EXEC:cat` on loopback, a fresh server per cell: short connections per
+// second (8 clients, 64 bytes each, half-close, echo checked) and one bulk
+// connection's echo (SHA-256 checked), with the servers' CPU from wait4.
+//
 // Targets: the performance targets of issue 3 are evaluated from the same
 // run and reported as PASS or MISS with their margin.
 //

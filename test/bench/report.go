@@ -31,6 +31,7 @@ func (res *Results) writeReport(w io.Writer) error {
 	res.writeSweep(p)
 	res.writeLatency(p)
 	res.writeScale(p)
+	res.writeServe(p)
 	res.writeProblems(p)
 	_, err := io.WriteString(w, b.String())
 	return err

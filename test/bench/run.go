@@ -23,6 +23,7 @@ type Results struct {
 	LatSample []LatencySample   `json:"latency_samples"`
 	Cells     []*CellSummary    `json:"throughput_summary"`
 	LatCells  []*LatencySummary `json:"latency_summary"`
+	Serve     ServeResults      `json:"serve"`
 	Targets   []Target          `json:"targets"`
 	Scale     []ScaleSample     `json:"scale_samples"`
 	ScaleSum  []*ScaleSummary   `json:"scale_summary"`
@@ -99,6 +100,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	res.Setup.Pins = pins
 
 	methods := available(selectMethods(Methods(), cfg.Methods), &t, "throughput", res, log)
+	if cfg.SkipThroughput {
+		methods = nil
+	}
 	latMethods := available(selectMethods(LatencyMethods(), cfg.LatMethods), &t, "latency", res, log)
 	if t.PingPong == "" {
 		latMethods = nil
@@ -141,6 +145,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 	}
 	if err := res.runScale(ctx, &cfg, &t, log); err != nil {
+		return nil, err
+	}
+	if err := res.runServe(ctx, &cfg, &t, log); err != nil {
 		return nil, err
 	}
 	res.Machine.LoadEnd = readTrim("/proc/loadavg")

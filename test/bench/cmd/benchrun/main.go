@@ -54,6 +54,8 @@ func run(ctx context.Context, args []string) error {
 	latTrips := fs.Int("lat-trips", 0, "override timed ping-pong round trips")
 	latRounds := fs.Int("lat-rounds", -1, "override latency rounds (0 skips latency)")
 	pins := fs.String("pins", "", "override pin modes: unpinned,pinned")
+	serveRounds := fs.Int("serve-rounds", -1, "override serve-mode rounds (0 skips serve mode)")
+	serveOnly := fs.Bool("serve-only", false, "run only the serve-mode section (throughput, latency and scale skipped)")
 	chart := fs.String("chart", "svg", "chart format: svg or png")
 	render := fs.String("render", "", "re-render the report and charts of a results.json into -out, measuring nothing")
 	list := fs.Bool("list", false, "list the methods and exit")
@@ -86,6 +88,12 @@ func run(ctx context.Context, args []string) error {
 	}
 	cfg.ChartFormat = *chart
 	cfg.Methods, cfg.LatMethods = bench.SplitList(*methods), bench.SplitList(*latMethods)
+	if *serveRounds >= 0 {
+		cfg.ServeRounds = *serveRounds
+	}
+	if *serveOnly {
+		cfg.SkipThroughput, cfg.LatRounds, cfg.ScaleKs = true, 0, nil
+	}
 
 	root := *repo
 	if root == "" {
