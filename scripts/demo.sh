@@ -14,12 +14,12 @@ rate() { # run a pipeline under sh; print the rate the last dd reported
 
 echo "pipeloop demo on $(nproc) CPUs, Linux $(uname -r): 1 GiB, dd bs=64k at both ends"
 echo
-printf '%-8s %-34s %s\n' round method throughput
+printf '%-8s %-38s %s\n' round method throughput
 for round in 1 2 3; do
-	printf '%-8s %-34s %s\n' "$round" "direct: dd | dd" "$(rate "$SRC | $DST")"
-	printf '%-8s %-34s %s\n' "$round" "dd | pipeloop | dd" "$(rate "$SRC | $BIN | $DST")"
-	printf '%-8s %-34s %s\n' "$round" "dd | pipeloop --mode copy | dd" "$(rate "$SRC | $BIN --mode copy | $DST")"
-	printf '%-8s %-34s %s\n' "$round" "pipeloop 'dd ...' 'dd ...' (spawned)" "$(rate "$BIN '$SRC' '$DST'")"
+	printf '%-8s %-38s %s\n' "$round" "direct: dd | dd" "$(rate "$SRC | $DST")"
+	printf '%-8s %-38s %s\n' "$round" "dd | pipeloop | dd" "$(rate "$SRC | $BIN | $DST")"
+	printf '%-8s %-38s %s\n' "$round" "dd | pipeloop --mode copy | dd" "$(rate "$SRC | $BIN --mode copy | $DST")"
+	printf '%-8s %-38s %s\n' "$round" "pipeloop 'dd ...' 'dd ...' (spawned)" "$(rate "$BIN '$SRC' '$DST'")"
 done
 echo
 echo "With --stats, pipeloop shows where the time went:"
