@@ -130,6 +130,10 @@ func Methods() []Method {
 		{Name: "pipeloop", Role: Pipeloop, Desc: "`pipeloop` defaults (stdin mode, auto = splice)",
 			middle:      func(t *Tools, _ int, _, _ string) []string { return []string{t.Pipeloop} },
 			unavailable: needPipeloop},
+		{Name: "pipeloop-progress", Role: Pipeloop, Desc: "`pipeloop --progress` (stdin mode; the live status line's cost against pipeloop)",
+			middle: func(t *Tools, _ int, _, _ string) []string {
+				return []string{t.Pipeloop, "--progress"}
+			}, unavailable: needPipeloop},
 		{Name: "pipeloop-spawn", Role: Pipeloop, Spawn: true, Desc: "`pipeloop 'dd …' 'dd …'` spawning both dd's",
 			middle:      func(t *Tools, _ int, p, c string) []string { return []string{t.Pipeloop, p, c} },
 			unavailable: needPipeloop},
