@@ -72,18 +72,54 @@ SIGINT, SIGTERM and SIGHUP are passed on to every stage.
 
 // options are the parsed flags.
 type options struct {
-	mode      relay.Mode
-	buffer    int
-	pipeSize  int
-	busyPoll  time.Duration
-	sched     loop.Sched
+	relayFlags
 	stats     bool
 	statsJSON string // --stats-json file, "-" for stderr
 	progress  bool
-	shell     bool
 	trace     bool
 	version   bool
-	stages    []string
+}
+
+// relayFlags are the flags pipeline mode and serve mode share: how links
+// move data, how the loop thread runs, and how STAGEs are read.
+type relayFlags struct {
+	mode     relay.Mode
+	buffer   int
+	pipeSize int
+	busyPoll time.Duration
+	sched    loop.Sched
+	shell    bool
+	stages   []string // the STAGE arguments
+}
+
+// register adds the shared flags to fs; the fields' current values are
+// the defaults.
+func (o *relayFlags) register(fs *flag.FlagSet) {
+	fs.Var(modeFlag{&o.mode}, "mode", "")
+	fs.Var(sizeFlag{&o.buffer, 4097, "more than 4096 (PIPE_BUF)"}, "buffer", "")
+	fs.Var(sizeFlag{&o.pipeSize, 0, "0 or more"}, "pipe-size", "")
+	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
+	fs.Var(schedFlag{&o.sched}, "sched", "")
+	fs.BoolVar(&o.shell, "shell", false, "")
+}
+
+// parseFlagSet parses args with fs and turns the flag package's errors
+// into pipeloop's one-line usage errors (errHelp for --help).
+func parseFlagSet(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		return errHelp
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return fmt.Errorf("unknown flag --%s", strings.TrimPrefix(name, "-"))
+	}
+	return errors.New(strings.ReplaceAll(msg, "flag -", "--"))
 }
 
 // errHelp asks for the help text.
@@ -137,30 +173,16 @@ func (f modeFlag) Set(s string) error {
 
 // parseFlags parses args. Usage errors come back as one-line errors.
 func parseFlags(args []string) (*options, error) {
-	o := &options{mode: relay.ModeAuto, buffer: relay.DefaultBufferSize, pipeSize: relay.DefaultPipeSize}
+	o := &options{relayFlags: relayFlags{mode: relay.ModeAuto, buffer: relay.DefaultBufferSize, pipeSize: relay.DefaultPipeSize}}
 	fs := flag.NewFlagSet("pipeloop", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	fs.Var(modeFlag{&o.mode}, "mode", "")
-	fs.Var(sizeFlag{&o.buffer, 4097, "more than 4096 (PIPE_BUF)"}, "buffer", "")
-	fs.Var(sizeFlag{&o.pipeSize, 0, "0 or more"}, "pipe-size", "")
-	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
-	fs.Var(schedFlag{&o.sched}, "sched", "")
+	o.register(fs)
 	fs.BoolVar(&o.stats, "stats", false, "")
 	fs.StringVar(&o.statsJSON, "stats-json", "", "")
 	fs.BoolVar(&o.progress, "progress", false, "")
-	fs.BoolVar(&o.shell, "shell", false, "")
 	fs.BoolVar(&o.trace, "trace", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		msg := err.Error()
-		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-			return nil, fmt.Errorf("unknown flag --%s", strings.TrimPrefix(name, "-"))
-		}
-		return nil, errors.New(strings.ReplaceAll(msg, "flag -", "--"))
+	if err := parseFlagSet(fs, args); err != nil {
+		return nil, err
 	}
 	if o.busyPoll < 0 {
 		return nil, errors.New("--busy-poll must not be negative")
@@ -170,7 +192,7 @@ func parseFlags(args []string) (*options, error) {
 }
 
 // parseStages turns the STAGE arguments into commands.
-func parseStages(o *options) ([]relay.Stage, error) {
+func parseStages(o *relayFlags) ([]relay.Stage, error) {
 	stages := make([]relay.Stage, 0, len(o.stages))
 	for i, s := range o.stages {
 		if o.shell {

@@ -43,7 +43,7 @@ func run(args []string, std stdio) int {
 		fmt.Fprintf(os.Stdout, "pipeloop %s\n", version)
 		return 0
 	}
-	stages, err := parseStages(o)
+	stages, err := parseStages(&o.relayFlags)
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 2

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -77,27 +75,19 @@ usage error; 1 when the address cannot be listened on.
 
 // serveOptions are the parsed serve flags.
 type serveOptions struct {
+	relayFlags
 	listen, metrics string
 	maxConns        int
 	backlog         int
 	idle, grace     time.Duration
 	killGrace       time.Duration
 	logFormat       string
-	mode            relay.Mode
-	buffer          int
-	pipeSize        int
-	sched           loop.Sched
-	busyPoll        time.Duration
-	shell           bool
-	stages          []string
 }
 
 func parseServeFlags(args []string) (*serveOptions, error) {
 	o := &serveOptions{grace: 10 * time.Second, killGrace: server.DefaultKillGrace, logFormat: "text",
-		buffer: 64 << 10, backlog: 4096}
+		relayFlags: relayFlags{buffer: 64 << 10}, backlog: 4096}
 	fs := flag.NewFlagSet("pipeloop serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	fs.StringVar(&o.listen, "listen", "", "")
 	fs.StringVar(&o.metrics, "metrics", "", "")
 	fs.IntVar(&o.maxConns, "max-conns", 0, "")
@@ -106,21 +96,9 @@ func parseServeFlags(args []string) (*serveOptions, error) {
 	fs.DurationVar(&o.grace, "grace", o.grace, "")
 	fs.DurationVar(&o.killGrace, "kill-grace", o.killGrace, "")
 	fs.StringVar(&o.logFormat, "log", o.logFormat, "")
-	fs.Var(modeFlag{&o.mode}, "mode", "")
-	fs.Var(sizeFlag{&o.buffer, 4097, "more than 4096 (PIPE_BUF)"}, "buffer", "")
-	fs.Var(sizeFlag{&o.pipeSize, 0, "0 or more"}, "pipe-size", "")
-	fs.Var(schedFlag{&o.sched}, "sched", "")
-	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
-	fs.BoolVar(&o.shell, "shell", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		msg := err.Error()
-		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-			return nil, fmt.Errorf("unknown flag --%s", strings.TrimPrefix(name, "-"))
-		}
-		return nil, errors.New(strings.ReplaceAll(msg, "flag -", "--"))
+	o.register(fs)
+	if err := parseFlagSet(fs, args); err != nil {
+		return nil, err
 	}
 	o.stages = fs.Args()
 	switch {
@@ -151,7 +129,7 @@ func runServe(args []string, std stdio) int {
 		fmt.Fprintf(std.err, "pipeloop serve: %v (try --help)\n", err)
 		return 2
 	}
-	stages, err := parseStages(&options{shell: o.shell, stages: o.stages})
+	stages, err := parseStages(&o.relayFlags)
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 2
