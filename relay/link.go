@@ -185,13 +185,15 @@ func (k *Link) pump() {
 		k.setWait(waitNone, k.r.l.Now()) // the wake-up's time: no clock read per pump
 	}
 	var more, blocked bool
+	before := k.stats.Bytes
 	if k.xf != nil {
 		more = k.pumpTransform()
 	} else if k.splice {
-		more, blocked = k.pumpSplice()
+		more, blocked = k.pumpSplice() // falls back to pumpCopy on EINVAL
 	} else {
 		more = k.pumpCopy()
 	}
+	k.r.l.Moved(int(k.stats.Bytes - before)) // once per pump, whatever the path
 	if k.done {
 		return
 	}

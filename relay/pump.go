@@ -28,8 +28,6 @@ import (
 // Ops: an injected short transfer is not a full pipe.
 func (k *Link) pumpCopy() bool {
 	ops := k.r.opts.Ops
-	before := k.stats.Bytes
-	defer func() { k.r.l.Moved(int(k.stats.Bytes - before)) }()
 	for range pumpBudget {
 		progress := false
 		if !k.srcEOF && k.srcReady && (k.ring == nil || !k.ring.Full()) {
@@ -98,8 +96,6 @@ func (k *Link) pumpCopy() bool {
 func (k *Link) pumpSplice() (more, blocked bool) {
 	ops := k.r.opts.Ops
 	chunk := k.r.opts.SpliceChunk
-	before := k.stats.Bytes
-	defer func() { k.r.l.Moved(int(k.stats.Bytes - before)) }()
 	for range pumpBudget {
 		n, err := fdio.Splice(ops, k.src.FD, k.dst.FD, chunk)
 		k.stats.Splices++
