@@ -2,7 +2,11 @@
 // built from: pipes created O_NONBLOCK|O_CLOEXEC, pipe sizing
 // (F_GETPIPE_SZ/F_SETPIPE_SZ), a ring buffer filled with read/readv and
 // drained with write/writev across its wrap, and splice(2) for zero-copy
-// moves where one end is a pipe.
+// moves where one end is a pipe. A vmsplice ring (NewVmspliceRing) is a
+// Ring in transparent huge pages drained into a pipe by lending it whole
+// pages with vmsplice(2); its invariant is that a lent page is never
+// written again — memory is recycled with madvise(MADV_DONTNEED) a huge
+// page at a time, never reused in place (see vmsplice_linux.go).
 //
 // Contract:
 //   - File descriptors are plain ints. Nothing here wraps them in *os.File:

@@ -108,6 +108,11 @@ func (f *fakeOps) Writev(fd int, iov [][]byte) (int, error) {
 	return f.write("writev", iov)
 }
 
+func (f *fakeOps) Vmsplice(fd int, iov [][]byte, flags int) (int, error) {
+	f.lastIOV = len(iov)
+	return f.write("vmsplice", iov)
+}
+
 // Splice moves from src to dst as a read followed by a write would, with
 // one fault consumed for the pair.
 func (f *fakeOps) Splice(in, out, n, flags int) (int, error) {

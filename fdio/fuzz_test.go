@@ -55,6 +55,8 @@ func (o *fuzzOps) Writev(_ int, iov [][]byte) (int, error) {
 
 func (o *fuzzOps) Splice(int, int, int, int) (int, error) { return -1, unix.EINVAL }
 
+func (o *fuzzOps) Vmsplice(fd int, iov [][]byte, _ int) (int, error) { return o.Writev(fd, iov) }
+
 // FuzzRingModel drives a Ring with a program decoded from the input —
 // Write, Read, Space/Commit, Peek/Discard, Reset, ReadFrom and WriteTo
 // with short transfers and EAGAIN — and checks it against a plain byte

@@ -81,8 +81,8 @@ func readN(t testing.TB, fd, n int) []byte {
 // countingOps passes calls to the kernel and counts them by name.
 type countingOps struct {
 	fdio.Sys
-	reads, readvs, writes, writevs, splices int
-	partialWrites                           int // write/writev that moved less than asked
+	reads, readvs, writes, writevs, splices, vmsplices int
+	partialWrites                                      int // write/writev that moved less than asked
 }
 
 func (c *countingOps) Read(fd int, p []byte) (int, error) {
@@ -111,6 +111,11 @@ func (c *countingOps) Writev(fd int, iov [][]byte) (int, error) {
 		c.partialWrites++
 	}
 	return n, err
+}
+
+func (c *countingOps) Vmsplice(fd int, iov [][]byte, flags int) (int, error) {
+	c.vmsplices++
+	return c.Sys.Vmsplice(fd, iov, flags)
 }
 
 func (c *countingOps) Splice(in, out, n, flags int) (int, error) {

@@ -12,6 +12,9 @@ type Ops interface {
 	Writev(fd int, iov [][]byte) (int, error)
 	// Splice moves up to n bytes from in to out; flags as for splice(2).
 	Splice(in, out, n, flags int) (int, error)
+	// Vmsplice passes the pages of iov to the pipe fd by reference;
+	// flags as for vmsplice(2).
+	Vmsplice(fd int, iov [][]byte, flags int) (int, error)
 }
 
 // Sys implements Ops with the real system calls. Its zero value is ready.
@@ -25,6 +28,20 @@ func (Sys) Writev(fd int, iov [][]byte) (int, error) { return unix.Writev(fd, io
 func (Sys) Splice(in, out, n, flags int) (int, error) {
 	m, err := unix.Splice(in, nil, out, nil, n, flags)
 	return int(m), err
+}
+
+func (Sys) Vmsplice(fd int, iov [][]byte, flags int) (int, error) {
+	var v [2]unix.Iovec
+	if len(iov) > len(v) {
+		return 0, unix.EINVAL // the ring never passes more than two spans
+	}
+	for i, p := range iov {
+		if len(p) > 0 {
+			v[i].Base = &p[0]
+			v[i].SetLen(len(p))
+		}
+	}
+	return unix.Vmsplice(fd, v[:len(iov)], flags)
 }
 
 // orSys returns ops, or Sys when ops is nil.

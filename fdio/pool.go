@@ -10,6 +10,7 @@ type RingPool struct {
 	max  int     // most idle rings kept; beyond it Put drops them for the GC
 	free []*Ring // idle rings, all empty
 	live int     // rings handed out and not yet returned
+	vm   bool    // hand out vmsplice rings (NewVmspliceRing)
 }
 
 // NewRingPool returns a pool of rings of capacity RoundSize(size) that keeps
@@ -22,7 +23,24 @@ func NewRingPool(size, keep int) (*RingPool, error) {
 	return &RingPool{size: n, max: keep}, nil
 }
 
-// Size is the capacity of the pool's rings.
+// NewVmspliceRingPool returns a pool of vmsplice rings whose fills ask for
+// at most span bytes (see NewVmspliceRing), keeping at most keep idle. It
+// fails when this machine cannot back them (VmspliceAvailable). Should a
+// later mapping fail, Get hands out a plain ring instead, which
+// VmspliceTo drains with write.
+func NewVmspliceRingPool(span, keep int) (*RingPool, error) {
+	n, err := RoundSize(span)
+	if err != nil {
+		return nil, err
+	}
+	if err := VmspliceAvailable(); err != nil {
+		return nil, err
+	}
+	return &RingPool{size: n, max: keep, vm: true}, nil
+}
+
+// Size is the capacity of the pool's rings (for vmsplice rings, the most
+// one fill asks for).
 func (p *RingPool) Size() int { return p.size }
 
 // Live is the number of rings currently handed out.
@@ -36,6 +54,11 @@ func (p *RingPool) Get() *Ring {
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
 		return b
+	}
+	if p.vm {
+		if b, err := NewVmspliceRing(p.size); err == nil {
+			return b
+		}
 	}
 	b, _ := NewRing(p.size) // size validated by NewRingPool
 	return b

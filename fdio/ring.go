@@ -24,6 +24,7 @@ type Ring struct {
 	r    uint64    // total bytes consumed: next byte to read is buf[r&mask]
 	w    uint64    // total bytes produced: next byte to write is buf[w&mask]
 	iov  [2][]byte // scratch for readv/writev so the hot path does not allocate
+	vm   *vmState  // page-passing state of a vmsplice ring (vmsplice.go); nil for a plain ring
 }
 
 // RoundSize returns the ring capacity NewRing uses for size: size rounded up
@@ -53,17 +54,29 @@ func (b *Ring) Cap() int { return len(b.buf) }
 // Len is the number of buffered bytes.
 func (b *Ring) Len() int { return int(b.w - b.r) }
 
-// Free is the number of bytes that can be added.
-func (b *Ring) Free() int { return len(b.buf) - b.Len() }
+// Free is the number of bytes that can be added. For a vmsplice ring it
+// excludes memory a pipe may still reference (see NewVmspliceRing).
+func (b *Ring) Free() int {
+	if b.vm != nil {
+		return b.vmFree()
+	}
+	return len(b.buf) - b.Len()
+}
 
 // Empty reports whether no bytes are buffered.
 func (b *Ring) Empty() bool { return b.r == b.w }
 
 // Full reports whether no byte can be added.
-func (b *Ring) Full() bool { return b.Len() == len(b.buf) }
+func (b *Ring) Full() bool { return b.Free() == 0 }
 
 // Reset empties the ring.
-func (b *Ring) Reset() { b.r, b.w = 0, 0 }
+func (b *Ring) Reset() {
+	if b.vm != nil {
+		b.Discard(b.Len()) // positions stay: memory behind them may be lent
+		return
+	}
+	b.r, b.w = 0, 0
+}
 
 // Peek returns the buffered bytes in order as two slices: head, then tail
 // for the part that wrapped to the start of the buffer (tail is empty when
@@ -85,7 +98,12 @@ func (b *Ring) Discard(n int) {
 	if n < 0 || n > b.Len() {
 		panic("fdio: Ring.Discard out of range")
 	}
+	old := b.r
 	b.r += uint64(n)
+	if b.vm != nil {
+		b.vmRecycle(old)
+		return
+	}
 	if b.r == b.w {
 		// Rewind so the next fill gets one contiguous span (one read, not readv).
 		b.r, b.w = 0, 0
@@ -94,14 +112,15 @@ func (b *Ring) Discard(n int) {
 
 // Space returns the free space in fill order as head and tail slices.
 func (b *Ring) Space() (head, tail []byte) {
-	if b.Full() {
+	free := b.Free()
+	if free == 0 {
 		return nil, nil
 	}
-	start, end := b.w&b.mask, b.r&b.mask
-	if start < end {
+	start := int(b.w & b.mask)
+	if end := start + free; end <= len(b.buf) {
 		return b.buf[start:end], nil
 	}
-	return b.buf[start:], b.buf[:end]
+	return b.buf[start:], b.buf[:start+free-len(b.buf)]
 }
 
 // Commit marks n bytes of Space as filled. It panics if n > Free.

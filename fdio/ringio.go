@@ -22,6 +22,9 @@ func (b *Ring) ReadFrom(ops Ops, fd int) (int, error) {
 		panic("fdio: Ring.ReadFrom on a full ring")
 	}
 	h, t := b.Space()
+	if b.vm != nil {
+		h, t = clip(h, t, b.vm.span)
+	}
 	for {
 		var n int
 		var err error
@@ -46,6 +49,14 @@ func (b *Ring) ReadFrom(ops Ops, fd int) (int, error) {
 		}
 		return 0, io.EOF
 	}
+}
+
+// clip shortens the span pair h, t to at most n bytes in all.
+func clip(h, t []byte, n int) ([]byte, []byte) {
+	if len(h) >= n {
+		return h[:n], nil
+	}
+	return h, t[:min(len(t), n-len(h))]
 }
 
 // WriteTo drains the ring into fd with one write (or writev across the
@@ -88,11 +99,12 @@ func (b *Ring) WriteTo(ops Ops, fd int) (int, error) {
 // so its errors are allocated once: the hot path allocates nothing. They
 // are never modified.
 var (
-	errReadAgain   error = os.NewSyscallError("read", unix.EAGAIN)
-	errReadvAgain  error = os.NewSyscallError("readv", unix.EAGAIN)
-	errWriteAgain  error = os.NewSyscallError("write", unix.EAGAIN)
-	errWritevAgain error = os.NewSyscallError("writev", unix.EAGAIN)
-	errSpliceAgain error = os.NewSyscallError("splice", unix.EAGAIN)
+	errReadAgain     error = os.NewSyscallError("read", unix.EAGAIN)
+	errReadvAgain    error = os.NewSyscallError("readv", unix.EAGAIN)
+	errWriteAgain    error = os.NewSyscallError("write", unix.EAGAIN)
+	errWritevAgain   error = os.NewSyscallError("writev", unix.EAGAIN)
+	errSpliceAgain   error = os.NewSyscallError("splice", unix.EAGAIN)
+	errVmspliceAgain error = os.NewSyscallError("vmsplice", unix.EAGAIN)
 )
 
 // syscallError wraps err as an *os.SyscallError naming call.
@@ -109,6 +121,8 @@ func syscallError(call string, err error) error {
 			return errWritevAgain
 		case "splice":
 			return errSpliceAgain
+		case "vmsplice":
+			return errVmspliceAgain
 		}
 	}
 	return os.NewSyscallError(call, err)

@@ -172,6 +172,17 @@ func (in *Injector) Writev(fd int, iov [][]byte) (int, error) {
 	return n, err
 }
 
+// Vmsplice implements fdio.Ops.
+func (in *Injector) Vmsplice(fd int, iov [][]byte, flags int) (int, error) {
+	ev, limit := in.plan(Vmsplice, fd, -1, total(iov))
+	if ev.Err != 0 {
+		return in.fault(ev)
+	}
+	n, err := in.inner.Vmsplice(fd, shorten(iov, limit), flags)
+	in.done(ev, n)
+	return n, err
+}
+
 // Splice implements fdio.Ops.
 func (in *Injector) Splice(fdIn, fdOut, n, flags int) (int, error) {
 	ev, limit := in.plan(Splice, fdIn, fdOut, n)

@@ -20,13 +20,14 @@ const (
 	Write
 	Writev
 	Splice
+	Vmsplice
 
-	Reads  = Read | Readv   // calls that fill a ring
-	Writes = Write | Writev // calls that drain a ring
+	Reads  = Read | Readv              // calls that fill a ring
+	Writes = Write | Writev | Vmsplice // calls that drain a ring
 	AnyOp  = Reads | Writes | Splice
 )
 
-var opNames = [...]string{"read", "readv", "write", "writev", "splice"}
+var opNames = [...]string{"read", "readv", "write", "writev", "splice", "vmsplice"}
 
 func (o Op) String() string {
 	var parts []string

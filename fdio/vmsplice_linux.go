@@ -1,0 +1,268 @@
+package fdio
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A vmsplice ring is a Ring drained into a pipe with vmsplice(2): whole
+// pages of the ring are passed to the pipe by reference instead of being
+// copied into pages the pipe allocates. On a pipe-to-pipe copy that saves
+// one of the four copies of every byte and the pipe's page allocation and
+// memory-cgroup charge per 4 KiB, which is most of what a copy costs.
+//
+// The price is that a lent page belongs to the pipe (and to whatever the
+// pipe's reader splices it on to: another pipe, a socket's send queue) for
+// as long as they keep it, and nobody tells the ring when that ends. So a
+// lent page is never written again. The ring's storage is anonymous memory
+// in transparent huge pages, recycled one huge page (a "chunk") at a time:
+// once the drain position has left a chunk that holds lent pages, the
+// chunk is dropped with madvise(MADV_DONTNEED) — the pipe keeps its
+// references to the old pages, which the kernel frees when the last one
+// goes — and the next fill faults in a fresh zeroed huge page. Filling
+// never enters a chunk that holds lent pages and has not been recycled.
+//
+// Only whole pages are lent. Bytes before the first page boundary and
+// after the last are written with write(2), so a page is either lent
+// entirely or never lent, and a sub-page message costs what it costs in a
+// plain ring.
+
+// vmState is the page-lending state of a vmsplice ring.
+type vmState struct {
+	mem   []byte // the whole mapping (buf is its chunk-aligned part)
+	chunk uint64 // recycling unit: the transparent huge page size
+	page  uint64 // the base page size
+	lent  uint64 // bit i: buffer chunk i holds lent pages not yet recycled
+	span  int    // most bytes one ReadFrom asks for
+	err   error  // first madvise failure; the ring then stops lending
+}
+
+// VmspliceCount is what one VmspliceTo call did, for statistics.
+type VmspliceCount struct {
+	Writes    uint64 // write/writev calls (partial pages)
+	Vmsplices uint64 // vmsplice calls
+	Lent      uint64 // bytes passed by reference
+	Short     bool   // the last call moved less than asked: a pipe sink is full
+}
+
+// maxChunks bounds a vmsplice ring's size in chunks (one bit each).
+const maxChunks = 64
+
+// hugePageSize returns the transparent huge page size if the kernel lets
+// this process use transparent huge pages with madvise(MADV_HUGEPAGE).
+func hugePageSize() (int, error) {
+	const thp = "/sys/kernel/mm/transparent_hugepage/"
+	b, err := os.ReadFile(thp + "enabled")
+	if err != nil {
+		return 0, fmt.Errorf("transparent huge pages: %w", err)
+	}
+	if strings.Contains(string(b), "[never]") {
+		return 0, errors.New("transparent huge pages are disabled (" + thp + "enabled is never)")
+	}
+	size := 2 << 20
+	if b, err := os.ReadFile(thp + "hpage_pmd_size"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 && n&(n-1) == 0 {
+			size = n
+		}
+	}
+	return size, nil
+}
+
+// VmspliceAvailable reports why NewVmspliceRing cannot work here, or nil.
+func VmspliceAvailable() error {
+	_, err := hugePageSize()
+	return err
+}
+
+// NewVmspliceRing returns an empty vmsplice ring that holds at most span
+// bytes (rounded as for NewRing), as a plain ring of that size would. Its
+// memory is two chunks or twice the rounded span, whichever is larger, so
+// one chunk can fill while the other drains; Cap is that size. It needs transparent huge pages (see
+// VmspliceAvailable); its memory is unmapped when the ring is garbage.
+func NewVmspliceRing(span int) (*Ring, error) {
+	span, err := RoundSize(span)
+	if err != nil {
+		return nil, err
+	}
+	chunk, err := hugePageSize()
+	if err != nil {
+		return nil, err
+	}
+	size := max(2*chunk, 2*span)
+	if size/chunk > maxChunks {
+		return nil, fmt.Errorf("vmsplice ring: span %d needs more than %d huge pages", span, maxChunks)
+	}
+	mem, err := unix.Mmap(-1, 0, size+chunk, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, os.NewSyscallError("mmap", err)
+	}
+	off := (chunk - addrOf(mem)%chunk) % chunk
+	buf := mem[off : off+size : off+size]
+	if err := unix.Madvise(buf, unix.MADV_HUGEPAGE); err != nil {
+		unix.Munmap(mem)
+		return nil, os.NewSyscallError("madvise", err)
+	}
+	b := &Ring{buf: buf, mask: uint64(size - 1), vm: &vmState{
+		mem: mem, chunk: uint64(chunk), page: uint64(os.Getpagesize()), span: span,
+	}}
+	runtime.AddCleanup(b, func(m []byte) { unix.Munmap(m) }, mem)
+	return b, nil
+}
+
+// Vmsplices reports whether b is a vmsplice ring that can still lend pages.
+func (b *Ring) Vmsplices() bool { return b.vm != nil && b.vm.err == nil }
+
+// vmFree is Free for a vmsplice ring. The ring holds at most span bytes,
+// like a plain ring of that size: the rest of its memory is there so that
+// filling can move on while lent pages wait to be recycled. And when the
+// chunk the drain position is in holds lent pages, the bytes before that
+// position in the chunk are not reusable yet.
+func (b *Ring) vmFree() int {
+	fence := b.r + uint64(len(b.buf))
+	if b.vm.lent&b.chunkBit(b.r) != 0 {
+		fence = b.r&^(b.vm.chunk-1) + uint64(len(b.buf))
+	}
+	return min(int(fence-b.w), b.vm.span-b.Len())
+}
+
+// chunkBit is the lent bit of the buffer chunk holding position p.
+func (b *Ring) chunkBit(p uint64) uint64 {
+	return 1 << ((p & b.mask) / b.vm.chunk)
+}
+
+// vmRecycle drops every lent chunk the drain position left in moving
+// from old to b.r, so the fill can use it again.
+func (b *Ring) vmRecycle(old uint64) {
+	vm := b.vm
+	for c := old &^ (vm.chunk - 1); c+vm.chunk <= b.r; c += vm.chunk {
+		bit := b.chunkBit(c)
+		if vm.lent&bit == 0 {
+			continue
+		}
+		i := c & b.mask
+		if err := unix.Madvise(b.buf[i:i+vm.chunk], unix.MADV_DONTNEED); err != nil && vm.err == nil {
+			// The chunk must not be written again: keep its bit, so the
+			// fill stops short of it for good, and stop lending.
+			vm.err = os.NewSyscallError("madvise", err)
+			continue
+		}
+		vm.lent &^= bit
+	}
+}
+
+// VmspliceTo drains the ring into the pipe fd: whole pages by vmsplice,
+// partial pages at either end by write, retrying EINTR, until the ring is
+// empty, the pipe is full or a call fails. When more is set (the caller
+// expects more data soon) a trailing partial page stays in the ring to
+// go out with what follows. It returns the bytes moved and, as WriteTo,
+// nil once anything moved, else the error (unix.EAGAIN wrapped when the
+// pipe is full). c counts the calls made. On a plain ring, or one that
+// stopped lending, it is WriteTo.
+func (b *Ring) VmspliceTo(ops Ops, fd int, more bool, c *VmspliceCount) (int, error) {
+	ops = orSys(ops)
+	c.Short = false
+	if !b.Vmsplices() {
+		want := b.Len()
+		c.Writes++
+		n, err := b.WriteTo(ops, fd)
+		c.Short = n < want
+		return n, err
+	}
+	page := b.vm.page
+	total := 0
+	for !b.Empty() {
+		var n, asked int
+		var err error
+		var call string
+		head := -b.r & (page - 1) // bytes to the next page boundary
+		whole := (b.w &^ (page - 1)) - b.r
+		switch {
+		case head != 0 && (uint64(b.Len()) >= head || !more):
+			asked = int(min(head, uint64(b.Len())))
+			call, n, err = b.writeSome(ops, fd, asked)
+			c.Writes++
+		case head == 0 && whole >= page:
+			asked = int(whole)
+			call, n, err = b.lend(ops, fd, asked)
+			c.Vmsplices++
+			if n > 0 {
+				c.Lent += uint64(n)
+			}
+		case !more:
+			asked = b.Len() // a trailing partial page
+			call, n, err = b.writeSome(ops, fd, asked)
+			c.Writes++
+		default:
+			return total, nil // hold the partial page for what follows
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 {
+			b.Discard(n)
+			total += n
+			if n < asked {
+				c.Short = true
+				return total, nil
+			}
+			continue
+		}
+		if err == nil {
+			err = unix.EAGAIN // no progress for a non-empty request
+		}
+		if total > 0 && err == unix.EAGAIN {
+			c.Short = true
+			return total, nil
+		}
+		if total > 0 {
+			return total, nil // the error comes back on the next call
+		}
+		return 0, syscallError(call, err)
+	}
+	return total, nil
+}
+
+// writeSome writes the first n buffered bytes (write, or writev across the wrap).
+func (b *Ring) writeSome(ops Ops, fd, n int) (string, int, error) {
+	h, t := b.Peek()
+	if len(h) >= n {
+		m, err := ops.Write(fd, h[:n])
+		return "write", m, err
+	}
+	b.iov[0], b.iov[1] = h, t[:n-len(h)]
+	m, err := ops.Writev(fd, b.iov[:])
+	b.iov[0], b.iov[1] = nil, nil
+	return "writev", m, err
+}
+
+// lend passes the first n buffered bytes, whole pages, to the pipe fd and
+// marks their chunks lent. The marks are set before the call: a page the
+// kernel took must never be refilled, even if the call then reports an
+// error.
+func (b *Ring) lend(ops Ops, fd, n int) (string, int, error) {
+	for p := b.r &^ (b.vm.chunk - 1); p < b.r+uint64(n); p += b.vm.chunk {
+		b.vm.lent |= b.chunkBit(p)
+	}
+	h, t := b.Peek()
+	if len(h) >= n {
+		b.iov[0], b.iov[1] = h[:n], nil
+		m, err := ops.Vmsplice(fd, b.iov[:1], unix.SPLICE_F_NONBLOCK)
+		b.iov[0] = nil
+		return "vmsplice", m, err
+	}
+	b.iov[0], b.iov[1] = h, t[:n-len(h)]
+	m, err := ops.Vmsplice(fd, b.iov[:], unix.SPLICE_F_NONBLOCK)
+	b.iov[0], b.iov[1] = nil, nil
+	return "vmsplice", m, err
+}
+
+// addrOf is the address of p's first byte, for alignment.
+func addrOf(p []byte) int { return int(uintptr(unsafe.Pointer(&p[0]))) }

@@ -1,0 +1,206 @@
+package fdio_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"testing"
+
+	"github.com/pipeloop/pipeloop/fdio"
+	"golang.org/x/sys/unix"
+)
+
+func vmspliceRing(t *testing.T, span int) *fdio.Ring {
+	t.Helper()
+	if err := fdio.VmspliceAvailable(); err != nil {
+		t.Skip("vmsplice rings unavailable here:", err)
+	}
+	b, err := fdio.NewVmspliceRing(span)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestVmspliceRingSplicedOnward is the case that makes lending pages
+// dangerous: the pipe's reader splices the lent pages on to other pipes,
+// which keep referencing them long after the first pipe is empty. Eight
+// 1 MiB pipes hold the first 8 MiB while the ring goes on through 24 MiB
+// (several times its 4 MiB of memory, so every chunk is recycled and
+// refilled while pipes still hold its old pages). Reading everything back
+// must give the input.
+func TestVmspliceRingSplicedOnward(t *testing.T) {
+	b := vmspliceRing(t, 64<<10)
+	ar, aw := pipe(t, true, true)
+	if _, err := fdio.SetPipeSize(aw, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	const hold, total = 8, 24 << 20
+	var holders [hold][2]int
+	for i := range holders {
+		holders[i][0], holders[i][1] = pipe(t, true, true)
+		if _, err := fdio.SetPipeSize(holders[i][1], 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := pattern(total, 7)
+	var tail []byte // what goes through after the holders are full
+	var c fdio.VmspliceCount
+	fed, moved := 0, 0
+	for moved < total {
+		if fed < total && !b.Full() {
+			fed += b.Write(in[fed:min(total, fed+12345)]) // odd sizes: partial pages at both ends
+		}
+		if !b.Empty() {
+			if _, err := b.VmspliceTo(nil, aw, fed < total, &c); err != nil && !errors.Is(err, unix.EAGAIN) {
+				t.Fatal(err)
+			}
+		}
+		// Move what pipe A holds on by splice: into holder i while the
+		// first 8 MiB pass, then read it out.
+		for {
+			i := moved >> 20
+			if i >= hold {
+				buf := make([]byte, 1<<20)
+				n, err := unix.Read(ar, buf)
+				if n <= 0 {
+					if errors.Is(err, unix.EAGAIN) {
+						break
+					}
+					t.Fatalf("read: %d, %v", n, err)
+				}
+				tail = append(tail, buf[:n]...)
+				moved += n
+				continue
+			}
+			n, err := unix.Splice(ar, nil, holders[i][1], nil, (i+1)<<20-moved, unix.SPLICE_F_NONBLOCK)
+			if n <= 0 {
+				if errors.Is(err, unix.EAGAIN) {
+					break
+				}
+				t.Fatalf("splice into holder %d: %d, %v", i, n, err)
+			}
+			moved += int(n)
+		}
+	}
+	if c.Vmsplices == 0 || c.Lent < total/2 {
+		t.Fatalf("%d vmsplices lent %d of %d bytes: lending was not exercised", c.Vmsplices, c.Lent, total)
+	}
+	var got []byte
+	for i := range holders {
+		got = append(got, readN(t, holders[i][0], 1<<20)...)
+	}
+	got = append(got, tail...)
+	if sha256.Sum256(got) != sha256.Sum256(in) {
+		for i := range got {
+			if got[i] != in[i] {
+				t.Fatalf("byte %d differs (of %d): a lent page was reused while a pipe held it", i, len(got))
+			}
+		}
+		t.Fatalf("got %d bytes, want %d", len(got), len(in))
+	}
+}
+
+// TestVmspliceRingPartialPages: messages around the page size come out
+// whole and in order; a trailing partial page is held while more is
+// promised and sent when it is not; only whole pages are lent.
+func TestVmspliceRingPartialPages(t *testing.T) {
+	b := vmspliceRing(t, 64<<10)
+	r, w := pipe(t, true, true)
+	for _, n := range []int{1, 4095, 4096, 4097, 8191, 8192, 12289, 65535, 65536} {
+		msg := pattern(n, uint64(n))
+		if got := b.Write(msg); got != n {
+			t.Fatalf("Write(%d) = %d", n, got)
+		}
+		var c fdio.VmspliceCount
+		if _, err := b.VmspliceTo(nil, w, true, &c); err != nil && n >= 4096 {
+			t.Fatalf("%d bytes, more promised: %v", n, err)
+		}
+		if c.Lent%4096 != 0 {
+			t.Fatalf("%d bytes: lent %d, not whole pages", n, c.Lent)
+		}
+		if held := b.Len(); held >= 4096 {
+			t.Fatalf("%d bytes, more promised: %d held back, want less than a page", n, held)
+		}
+		if _, err := b.VmspliceTo(nil, w, false, &c); err != nil && b.Len() > 0 {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if !b.Empty() {
+			t.Fatalf("%d bytes: %d left after a drain with nothing more to come", n, b.Len())
+		}
+		if got := readN(t, r, n); !bytes.Equal(got, msg) {
+			t.Fatalf("%d-byte message came out changed", n)
+		}
+	}
+}
+
+// TestVmspliceRingFullPipe: into a 4 KiB pipe nobody reads, a drain stops
+// short (Short set), then answers EAGAIN; nothing is lost once the reader
+// catches up.
+func TestVmspliceRingFullPipe(t *testing.T) {
+	b := vmspliceRing(t, 64<<10)
+	r, w := pipe(t, true, true)
+	if _, err := fdio.SetPipeSize(w, 4096); err != nil {
+		t.Fatal(err)
+	}
+	msg := pattern(64<<10, 3)
+	b.Write(msg)
+	var c fdio.VmspliceCount
+	n, err := b.VmspliceTo(nil, w, false, &c)
+	if err != nil || n == 0 || n == len(msg) || !c.Short {
+		t.Fatalf("VmspliceTo into a 4 KiB pipe = %d, %v, short %v; want a short transfer", n, err, c.Short)
+	}
+	if _, err := b.VmspliceTo(nil, w, false, &c); !errors.Is(err, unix.EAGAIN) {
+		t.Fatalf("VmspliceTo into a full pipe: %v, want EAGAIN", err)
+	}
+	var got []byte
+	for len(got) < len(msg) {
+		got = append(got, readN(t, r, 4096)...)
+		if !b.Empty() {
+			if _, err := b.VmspliceTo(nil, w, false, &c); err != nil && !errors.Is(err, unix.EAGAIN) {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatal("bytes changed on the way through a full pipe")
+	}
+}
+
+// TestVmspliceRingNotAPipe: vmsplice needs a pipe. The relay only lends to
+// pipes, but the error must still name the call.
+func TestVmspliceRingNotAPipe(t *testing.T) {
+	b := vmspliceRing(t, 64<<10)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	b.Write(pattern(8192, 1))
+	var c fdio.VmspliceCount
+	_, err = b.VmspliceTo(nil, fds[0], false, &c)
+	if !errors.Is(err, unix.EBADF) && !errors.Is(err, unix.EINVAL) || err.Error()[:8] != "vmsplice" {
+		t.Fatalf("VmspliceTo a socket: %v, want an error naming vmsplice", err)
+	}
+}
+
+// TestVmspliceAllocatesNothing: the steady state, EAGAIN included.
+func TestVmspliceAllocatesNothing(t *testing.T) {
+	b := vmspliceRing(t, 64<<10)
+	r, w := pipe(t, true, true)
+	buf := make([]byte, 1<<20)
+	msg := pattern(64<<10, 5)
+	var c fdio.VmspliceCount
+	if n := testing.AllocsPerRun(200, func() {
+		b.Write(msg)
+		for !b.Empty() {
+			if _, err := b.VmspliceTo(nil, w, false, &c); err != nil {
+				unix.Read(r, buf)
+			}
+		}
+		unix.Read(r, buf)
+	}); n != 0 {
+		t.Fatalf("%v allocations per fill and drain", n)
+	}
+}
