@@ -9,11 +9,16 @@
 // # Contract
 //
 //   - Backpressure: a link reads only while its ring has room and never
-//     buffers more than one ring (Options.BufferSize) per link. An idle link
-//     holds no ring: it takes one from the pool when data arrives and gives
-//     it back the moment the ring drains.
+//     buffers more than one ring (Options.BufferSize, or LendSize for a
+//     lending link) per link. An idle link holds no ring: it takes one from
+//     the pool when data arrives and gives it back the moment the ring drains.
 //   - Data paths: copy (read/readv into the ring, write/writev out of it)
-//     and splice (zero-copy, when at least one end is a pipe). ModeAuto
+//     and splice (zero-copy, when at least one end is a pipe). A copying
+//     link whose sink is a pipe lends whole ring pages to it with vmsplice
+//     instead of writing them (fdio.NewVmspliceRing; off with
+//     Options.NoVmsplice, unavailable without transparent huge pages); it
+//     holds back a trailing partial page only while the source still has
+//     data, so no byte waits for a later event. ModeAuto
 //     splices where it can and falls back to copy if the kernel answers
 //     EINVAL, without losing or repeating a byte (splice moves nothing when
 //     it fails).

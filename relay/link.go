@@ -46,11 +46,13 @@ type Link struct {
 	splice    bool   // current data path
 	auto      bool   // may fall back from splice to copy
 	ring      *fdio.Ring
-	srcReady  bool // source may have data (or EOF): no EAGAIN since the last edge
-	dstReady  bool // sink may take data: no EAGAIN since the last edge
-	srcEOF    bool // read returned 0
-	srcHup    bool // the source reported hangup or error: no further edge will come
-	kernelOps bool // Ops is fdio.Sys, so pipe semantics hold for short transfers
+	rings     *fdio.RingPool // where ring comes from
+	lend      bool           // the sink is a pipe and rings are vmsplice rings: drain with VmspliceTo
+	srcReady  bool           // source may have data (or EOF): no EAGAIN since the last edge
+	dstReady  bool           // sink may take data: no EAGAIN since the last edge
+	srcEOF    bool           // read returned 0
+	srcHup    bool           // the source reported hangup or error: no further edge will come
+	kernelOps bool           // Ops is fdio.Sys, so pipe semantics hold for short transfers
 	done      bool
 	queued    bool   // a pump is queued with RunSoon
 	pumpFn    func() // k.pump, allocated once
@@ -94,6 +96,10 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	}
 	if k.splice {
 		k.stats.Mode = ModeSplice
+	}
+	k.rings = r.pool
+	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil {
+		k.rings, k.lend = r.vmPool, true
 	}
 	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
 	k.pumpFn = k.pump
@@ -238,7 +244,7 @@ func (k *Link) end(closeSrc, closeDst bool) {
 	k.stats.End = time.Now()
 	if k.ring != nil {
 		k.stats.Dropped += uint64(k.ring.Len())
-		k.r.pool.Put(k.ring)
+		k.rings.Put(k.ring)
 		k.ring = nil
 	}
 	srcKind, dstKind := k.sw.kind, k.dw.kind

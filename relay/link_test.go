@@ -72,7 +72,7 @@ func TestBackpressure(t *testing.T) {
 				var held uint64
 				var live int
 				var st relay.LinkStats
-				e.do(func() { live, st = e.r.Pool().Live(), k.Stats() })
+				e.do(func() { live, st = e.r.RingsLive(), k.Stats() })
 				held = count.Moved(src.relay, faultfd.Reads|faultfd.Splice) - st.Bytes
 				if mode == relay.ModeAuto {
 					held = 0 // splice holds nothing itself
@@ -99,7 +99,7 @@ func TestBackpressure(t *testing.T) {
 				t.Fatalf("link: EOF %v, %d bytes", st.EOF, st.Bytes)
 			}
 			e.do(func() {
-				if n := e.r.Pool().Live(); n != 0 {
+				if n := e.r.RingsLive(); n != 0 {
 					t.Errorf("%d rings live after the link ended", n)
 				}
 			})
@@ -127,7 +127,7 @@ func TestIdleLinksHoldNoRing(t *testing.T) {
 		}
 	}
 	e.do(func() {
-		if n := e.r.Pool().Live(); n != 0 {
+		if n := e.r.RingsLive(); n != 0 {
 			t.Errorf("%d rings live with every link idle, want 0", n)
 		}
 		if n := e.r.Links(); n != 8 {

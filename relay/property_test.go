@@ -196,7 +196,7 @@ func runScenario(t *testing.T, s scenario, payload []byte) outcome {
 			Src: relay.Endpoint{FD: src.relay, Name: "src", Owned: true},
 			Dst: relay.Endpoint{FD: dst.relay, Name: "dst", Owned: true},
 			OnDone: func(k *relay.Link) {
-				linkDone <- outcome{st: k.Stats(), live: e.r.Pool().Live(),
+				linkDone <- outcome{st: k.Stats(), live: e.r.RingsLive(),
 					fdsShut: closed(src.relay) && closed(dst.relay)}
 			},
 		})

@@ -32,7 +32,7 @@ func (k *Link) pumpCopy() bool {
 		progress := false
 		if !k.srcEOF && k.srcReady && (k.ring == nil || !k.ring.Full()) {
 			if k.ring == nil {
-				k.ring = k.r.pool.Get()
+				k.ring = k.rings.Get()
 			}
 			n, err := k.ring.ReadFrom(ops, k.src.FD)
 			k.stats.Reads++
@@ -47,22 +47,31 @@ func (k *Link) pumpCopy() bool {
 				k.srcReady = false
 				k.stats.ReadEAGAIN++
 			default:
+				if k.lend && k.dstReady && k.ring != nil && !k.ring.Empty() {
+					// Send what drain held back, as far as the sink takes
+					// it now: bytes read before the error are not lost.
+					k.srcReady = false
+					if n, _, _ := k.drain(ops); n > 0 {
+						k.stats.Bytes += uint64(n)
+						k.stats.CopyBytes += uint64(n)
+					}
+				}
 				k.fail(k.src, err)
 				return false
 			}
 		}
 		if k.dstReady && k.ring != nil && !k.ring.Empty() {
-			want := k.ring.Len()
-			n, err := k.ring.WriteTo(ops, k.dst.FD)
-			k.stats.Writes++
+			n, short, err := k.drain(ops)
 			switch {
 			case n > 0:
 				k.stats.Bytes += uint64(n)
 				k.stats.CopyBytes += uint64(n)
 				progress = true
-				if n < want && k.dw.kind == fdio.KindPipe && k.kernelOps {
+				if short && k.dw.kind == fdio.KindPipe && k.kernelOps {
 					k.dstReady = false // full: see the invariant above
 				}
+			case err == nil:
+				// A vmsplice ring held back a partial page for what follows.
 			case isAgain(err):
 				k.dstReady = false
 				k.stats.WriteEAGAIN++
@@ -75,7 +84,7 @@ func (k *Link) pumpCopy() bool {
 			}
 		}
 		if k.ring != nil && k.ring.Empty() {
-			k.r.pool.Put(k.ring) // an idle link holds no buffer
+			k.rings.Put(k.ring) // an idle link holds no buffer
 			k.ring = nil
 		}
 		if k.srcEOF && k.ring == nil {
@@ -87,6 +96,27 @@ func (k *Link) pumpCopy() bool {
 		}
 	}
 	return true
+}
+
+// drain writes the ring to the sink once: write/writev, or for a lending
+// link whole pages by vmsplice and partial ones by write. A lending link
+// holds back a trailing partial page while the source may have more (the
+// next read completes the page), and sends it as soon as the source is
+// drained or ended, so no byte waits for a later event. short reports a
+// transfer that moved less than it asked.
+func (k *Link) drain(ops fdio.Ops) (n int, short bool, err error) {
+	if !k.lend {
+		want := k.ring.Len()
+		n, err = k.ring.WriteTo(ops, k.dst.FD)
+		k.stats.Writes++
+		return n, n < want, err
+	}
+	var c fdio.VmspliceCount
+	n, err = k.ring.VmspliceTo(ops, k.dst.FD, k.srcReady && !k.srcEOF, &c)
+	k.stats.Writes += c.Writes
+	k.stats.Vmsplices += c.Vmsplices
+	k.stats.LentBytes += c.Lent
+	return n, c.Short, err
 }
 
 // pumpSplice moves data with splice(2). splice answers EAGAIN without

@@ -14,6 +14,7 @@ type Relay struct {
 	l       *loop.Loop
 	opts    Options
 	pool    *fdio.RingPool
+	vmPool  *fdio.RingPool // vmsplice rings for copying into pipes; nil when not used
 	watches map[int]*watch // registrations by fd
 	links   map[*Link]struct{}
 }
@@ -27,8 +28,21 @@ func New(l *loop.Loop, opts Options) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Relay{l: l, opts: opts, pool: pool, watches: make(map[int]*watch), links: make(map[*Link]struct{})}, nil
+	r := &Relay{l: l, opts: opts, pool: pool, watches: make(map[int]*watch), links: make(map[*Link]struct{})}
+	if !opts.NoVmsplice {
+		// Unavailable (no transparent huge pages) just means links write.
+		// Idle vmsplice rings keep their faulted-in huge pages: keep few.
+		r.vmPool, _ = fdio.NewVmspliceRingPool(opts.LendSize, min(opts.KeepRings, vmKeep))
+	}
+	return r, nil
 }
+
+// vmKeep bounds the idle vmsplice rings a relay keeps (each maps two huge
+// pages, 4 MiB on x86-64).
+const vmKeep = 4
+
+// Vmsplice reports whether copying links lend ring pages to pipe sinks.
+func (r *Relay) Vmsplice() bool { return r.vmPool != nil }
 
 // Loop is the relay's loop.
 func (r *Relay) Loop() *loop.Loop { return r.l }
@@ -36,8 +50,14 @@ func (r *Relay) Loop() *loop.Loop { return r.l }
 // Options returns the relay's effective options.
 func (r *Relay) Options() Options { return r.opts }
 
-// Pool is the relay's ring pool (for its statistics).
-func (r *Relay) Pool() *fdio.RingPool { return r.pool }
+// RingsLive is the number of rings links hold now, from either pool.
+func (r *Relay) RingsLive() int {
+	n := r.pool.Live()
+	if r.vmPool != nil {
+		n += r.vmPool.Live()
+	}
+	return n
+}
 
 // Links is the number of links not yet done.
 func (r *Relay) Links() int { return len(r.links) }

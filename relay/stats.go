@@ -15,9 +15,11 @@ type LinkStats struct {
 	Bytes        uint64        // bytes delivered to the sink
 	SpliceBytes  uint64        // of which moved by splice
 	CopyBytes    uint64        // of which copied through the ring
+	LentBytes    uint64        // of CopyBytes, ring pages lent to a pipe with vmsplice instead of written
 	Reads        uint64        // read/readv calls
 	Writes       uint64        // write/writev calls
 	Splices      uint64        // splice calls
+	Vmsplices    uint64        // vmsplice calls
 	ReadEAGAIN   uint64        // reads that found the source empty
 	WriteEAGAIN  uint64        // writes that found the sink full
 	SpliceEAGAIN uint64        // splices that could not move anything
@@ -53,6 +55,11 @@ const (
 func (k *Link) setWait(s waitState, now time.Time) {
 	if s == k.wait {
 		return
+	}
+	if now.Before(k.waitSince) {
+		// now may be the loop's time at the wake-up (Loop.Now), older
+		// than a wait that began with time.Now later in the same turn.
+		now = k.waitSince
 	}
 	switch k.resolveWait() {
 	case waitEmpty:

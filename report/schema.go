@@ -43,9 +43,11 @@ type Link struct {
 	Bytes         uint64  `json:"bytes"` // delivered to the sink
 	SpliceBytes   uint64  `json:"splice_bytes"`
 	CopyBytes     uint64  `json:"copy_bytes"`
+	LentBytes     uint64  `json:"lent_bytes"` // of copy_bytes, ring pages lent to the pipe with vmsplice
 	Reads         uint64  `json:"reads"`
 	Writes        uint64  `json:"writes"`
 	Splices       uint64  `json:"splices"`
+	Vmsplices     uint64  `json:"vmsplices"`
 	ReadEAGAIN    uint64  `json:"read_eagain"`
 	WriteEAGAIN   uint64  `json:"write_eagain"`
 	SpliceEAGAIN  uint64  `json:"splice_eagain"`

@@ -36,10 +36,15 @@ Flags:
   --mode MODE        data path: auto, copy or splice (default auto:
                      splice when an end is a pipe, else copy)
   --buffer SIZE      ring buffer per link; more than 4096 bytes, rounded
-                     up to a power of two (default 128K)
+                     up to a power of two (default 128K, and 1M for a
+                     link lending pages to a pipe: see --vmsplice)
   --pipe-size SIZE   capacity of the pipes pipeloop creates and of its own
                      stdin/stdout when they are pipes; 0 keeps the
                      kernel's (default 1M)
+  --vmsplice=false   when copying into a pipe, always write; by default
+                     whole pages of the ring are lent to the pipe with
+                     vmsplice(2) instead of copied (needs transparent
+                     huge pages; a lent page is never reused)
   --busy-poll D      after an event, poll without sleeping for up to D
                      (e.g. 50us) for lower latency at the cost of CPU
   --sched POLICY     loop thread scheduling: auto, normal or batch
@@ -88,6 +93,7 @@ type relayFlags struct {
 	pipeSize int
 	busyPoll time.Duration
 	sched    loop.Sched
+	vmsplice bool // lend whole ring pages to pipe sinks (relay.Options.NoVmsplice unset)
 	shell    bool
 	stages   []string // the STAGE arguments
 }
@@ -100,7 +106,13 @@ func (o *relayFlags) register(fs *flag.FlagSet) {
 	fs.Var(sizeFlag{&o.pipeSize, 0, "0 or more"}, "pipe-size", "")
 	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
 	fs.Var(schedFlag{&o.sched}, "sched", "")
+	fs.BoolVar(&o.vmsplice, "vmsplice", true, "")
 	fs.BoolVar(&o.shell, "shell", false, "")
+}
+
+// relayOptions are the relay.Options the flags ask for.
+func (o *relayFlags) relayOptions() relay.Options {
+	return relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize), NoVmsplice: !o.vmsplice}
 }
 
 // parseFlagSet parses args with fs and turns the flag package's errors
@@ -173,7 +185,7 @@ func (f modeFlag) Set(s string) error {
 
 // parseFlags parses args. Usage errors come back as one-line errors.
 func parseFlags(args []string) (*options, error) {
-	o := &options{relayFlags: relayFlags{mode: relay.ModeAuto, buffer: relay.DefaultBufferSize, pipeSize: relay.DefaultPipeSize}}
+	o := &options{relayFlags: relayFlags{mode: relay.ModeAuto, pipeSize: relay.DefaultPipeSize}}
 	fs := flag.NewFlagSet("pipeloop", flag.ContinueOnError)
 	o.register(fs)
 	fs.BoolVar(&o.stats, "stats", false, "")

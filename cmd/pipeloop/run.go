@@ -78,7 +78,7 @@ func run(args []string, std stdio) int {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 1
 	}
-	r, err := relay.New(l, relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize)})
+	r, err := relay.New(l, o.relayOptions())
 	if err != nil {
 		l.Close()
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)

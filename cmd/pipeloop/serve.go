@@ -169,7 +169,7 @@ func runServe(args []string, std stdio) int {
 		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 1
 	}
-	r, err := relay.New(l, relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize)})
+	r, err := relay.New(l, o.relayOptions())
 	if err != nil {
 		ln.Close()
 		l.Close()

@@ -16,12 +16,12 @@ func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResul
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if len(links) > 0 {
 		fmt.Fprintln(w, "pipeloop: links")
-		fmt.Fprintln(tw, "link\tfrom\tto\tmode\tbytes\trate\treads\twrites\tsplices\tEAGAIN\tfull\tempty\tend\t")
+		fmt.Fprintln(tw, "link\tfrom\tto\tmode\tbytes\trate\treads\twrites\tsplices\tvmsplices\tEAGAIN\tfull\tempty\tend\t")
 		for i, s := range links {
 			wall := s.Wall()
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s/s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n",
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s/s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n",
 				i+1, s.Src, s.Dst, s.Mode, human(float64(s.Bytes)), human(rate(s.Bytes, wall)),
-				s.Reads, s.Writes, s.Splices, s.ReadEAGAIN+s.WriteEAGAIN+s.SpliceEAGAIN,
+				s.Reads, s.Writes, s.Splices, s.Vmsplices, s.ReadEAGAIN+s.WriteEAGAIN+s.SpliceEAGAIN,
 				pct(s.TimeFull, wall), pct(s.TimeEmpty, wall), linkEnd(s))
 		}
 		tw.Flush()
