@@ -244,6 +244,20 @@ func TestSlowConsumerMemory(t *testing.T) {
 			t.Errorf("max RSS %d MiB, want < 64 MiB", rss>>20)
 		}
 	})
+	t.Run("spawned-copy", func(t *testing.T) {
+		// Copy mode lends ring pages to the stages' pipes (--vmsplice):
+		// a lent page stays alive until its reader is done with it, so
+		// this is where memory could pile up if lending ignored the pipe.
+		res := run(t, runOpts{}, "--mode", "copy", "head -c 1G /dev/zero", "cat", `sh -c "sleep 1; cat"`)
+		if res.code != 0 || res.n != 1<<30 {
+			t.Fatalf("exit %d, %d bytes; stderr: %s", res.code, res.n, res.stderr)
+		}
+		rss := res.state.SysUsage().(*syscall.Rusage).Maxrss * 1024
+		t.Logf("max RSS %d MiB (pipeloop and its stages)", rss>>20)
+		if rss >= limit {
+			t.Errorf("max RSS %d MiB, want < 64 MiB", rss>>20)
+		}
+	})
 	t.Run("stdin", func(t *testing.T) {
 		producer := exec.Command("head", "-c", "1G", "/dev/zero")
 		out, err := producer.StdoutPipe()

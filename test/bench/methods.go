@@ -119,9 +119,13 @@ func Methods() []Method {
 			middle: func(*Tools, int, string, string) []string {
 				return []string{"mbuffer", "-q", "-m", "4M"}
 			}, unavailable: debian("mbuffer")},
-		{Name: "pipeloop-copy", Role: Pipeloop, Desc: "`pipeloop --mode copy` (stdin mode)",
+		{Name: "pipeloop-copy", Role: Pipeloop, Desc: "`pipeloop --mode copy` (stdin mode; lends ring pages to the output pipe with vmsplice)",
 			middle: func(t *Tools, _ int, _, _ string) []string {
 				return []string{t.Pipeloop, "--mode", "copy"}
+			}, unavailable: needPipeloop},
+		{Name: "pipeloop-copy-write", Role: Pipeloop, Desc: "`pipeloop --mode copy --vmsplice=false` (stdin mode; read and write only)",
+			middle: func(t *Tools, _ int, _, _ string) []string {
+				return []string{t.Pipeloop, "--mode", "copy", "--vmsplice=false"}
 			}, unavailable: needPipeloop},
 		{Name: "pipeloop-splice", Role: Pipeloop, Desc: "`pipeloop --mode splice` (stdin mode)",
 			middle: func(t *Tools, _ int, _, _ string) []string {
