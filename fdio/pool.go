@@ -10,7 +10,9 @@ type RingPool struct {
 	max  int     // most idle rings kept; beyond it Put drops them for the GC
 	free []*Ring // idle rings, all empty
 	live int     // rings handed out and not yet returned
-	vm   bool    // hand out vmsplice rings (NewVmspliceRing)
+	// chunk > 0: hand out vmsplice rings recycled in chunks of this size
+	// (NewVmspliceRing); the huge page size is read once, here.
+	chunk int
 }
 
 // NewRingPool returns a pool of rings of capacity RoundSize(size) that keeps
@@ -33,10 +35,14 @@ func NewVmspliceRingPool(span, keep int) (*RingPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := VmspliceAvailable(); err != nil {
+	chunk, err := hugePageSize()
+	if err != nil {
 		return nil, err
 	}
-	return &RingPool{size: n, max: keep, vm: true}, nil
+	if _, _, err := vmSize(n, chunk); err != nil {
+		return nil, err
+	}
+	return &RingPool{size: n, max: keep, chunk: chunk}, nil
 }
 
 // Size is the capacity of the pool's rings (for vmsplice rings, the most
@@ -55,8 +61,8 @@ func (p *RingPool) Get() *Ring {
 		p.free = p.free[:n-1]
 		return b
 	}
-	if p.vm {
-		if b, err := NewVmspliceRing(p.size); err == nil {
+	if p.chunk > 0 {
+		if b, err := newVmspliceRing(p.size, p.chunk); err == nil {
 			return b
 		}
 	}
@@ -65,14 +71,17 @@ func (p *RingPool) Get() *Ring {
 }
 
 // Put returns a ring to the pool. The ring is reset; the caller must not
-// use it again.
+// use it again. A vmsplice ring the pool does not keep, or one that could
+// not recycle its memory, is unmapped now.
 func (p *RingPool) Put(b *Ring) {
 	if b == nil {
 		return
 	}
 	p.live--
 	b.Reset()
-	if len(p.free) < p.max {
+	if len(p.free) < p.max && (b.vm == nil || b.vm.err == nil) {
 		p.free = append(p.free, b)
+		return
 	}
+	b.release()
 }

@@ -40,8 +40,12 @@ type vmState struct {
 	chunk uint64 // recycling unit: the transparent huge page size
 	page  uint64 // the base page size
 	lent  uint64 // bit i: buffer chunk i holds lent pages not yet recycled
-	span  int    // most bytes one ReadFrom asks for
-	err   error  // first madvise failure; the ring then stops lending
+	span  int    // most bytes the ring holds
+	// err is the first recycling failure. The ring then stops lending,
+	// never fills the chunk it could not recycle (its lent bit stays),
+	// and RingPool.Put unmaps it instead of keeping it.
+	err     error
+	cleanup runtime.Cleanup // unmaps mem if the ring is dropped unreleased
 }
 
 // VmspliceCount is what one VmspliceTo call did, for statistics.
@@ -55,8 +59,14 @@ type VmspliceCount struct {
 // maxChunks bounds a vmsplice ring's size in chunks (one bit each).
 const maxChunks = 64
 
+// maxChunk is the largest huge page a vmsplice ring uses as its chunk:
+// every busy lending link keeps two chunks resident, so the 512 MiB huge
+// pages of a 64 KiB-page kernel are out of the question.
+const maxChunk = 4 << 20
+
 // hugePageSize returns the transparent huge page size if the kernel lets
-// this process use transparent huge pages with madvise(MADV_HUGEPAGE).
+// this process use transparent huge pages with madvise(MADV_HUGEPAGE) and
+// they are small enough to be a vmsplice ring's chunk.
 func hugePageSize() (int, error) {
 	const thp = "/sys/kernel/mm/transparent_hugepage/"
 	b, err := os.ReadFile(thp + "enabled")
@@ -72,7 +82,23 @@ func hugePageSize() (int, error) {
 			size = n
 		}
 	}
+	if size > maxChunk {
+		return 0, fmt.Errorf("transparent huge pages of %d MiB are too large for vmsplice rings (at most %d MiB)", size>>20, maxChunk>>20)
+	}
 	return size, nil
+}
+
+// vmSize returns the memory of a vmsplice ring holding span bytes (span
+// already rounded) in chunks of chunk bytes, and the span it will use: at
+// least two base pages, so that a full ring always holds a whole page to
+// lend.
+func vmSize(span, chunk int) (size, used int, err error) {
+	used = max(span, 2*os.Getpagesize())
+	size = max(2*chunk, 2*used)
+	if size/chunk > maxChunks {
+		return 0, 0, fmt.Errorf("vmsplice ring: %d bytes need more than %d huge pages", used, maxChunks)
+	}
+	return size, used, nil
 }
 
 // VmspliceAvailable reports why NewVmspliceRing cannot work here, or nil.
@@ -95,9 +121,15 @@ func NewVmspliceRing(span int) (*Ring, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := max(2*chunk, 2*span)
-	if size/chunk > maxChunks {
-		return nil, fmt.Errorf("vmsplice ring: span %d needs more than %d huge pages", span, maxChunks)
+	return newVmspliceRing(span, chunk)
+}
+
+// newVmspliceRing is NewVmspliceRing with the span rounded and the chunk
+// size known.
+func newVmspliceRing(span, chunk int) (*Ring, error) {
+	size, span, err := vmSize(span, chunk)
+	if err != nil {
+		return nil, err
 	}
 	mem, err := unix.Mmap(-1, 0, size+chunk, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
@@ -113,8 +145,22 @@ func NewVmspliceRing(span int) (*Ring, error) {
 	b := &Ring{buf: buf, mask: uint64(size - 1), vm: &vmState{
 		mem: mem, chunk: uint64(chunk), page: uint64(os.Getpagesize()), span: span,
 	}}
-	runtime.AddCleanup(b, func(m []byte) { unix.Munmap(m) }, mem)
+	b.vm.cleanup = runtime.AddCleanup(b, func(m []byte) { unix.Munmap(m) }, mem)
 	return b, nil
+}
+
+// release unmaps a vmsplice ring's memory now rather than when the GC
+// finds it: a pool dropping rings would otherwise leave megabytes mapped
+// until the next collection, which an allocation-free relay rarely
+// triggers. Pipes keep their own references to pages lent from it. The
+// ring must not be used again.
+func (b *Ring) release() {
+	if b.vm == nil {
+		return
+	}
+	b.vm.cleanup.Stop()
+	unix.Munmap(b.vm.mem)
+	b.buf, b.vm = nil, nil
 }
 
 // Vmsplices reports whether b is a vmsplice ring that can still lend pages.
@@ -122,15 +168,25 @@ func (b *Ring) Vmsplices() bool { return b.vm != nil && b.vm.err == nil }
 
 // vmFree is Free for a vmsplice ring. The ring holds at most span bytes,
 // like a plain ring of that size: the rest of its memory is there so that
-// filling can move on while lent pages wait to be recycled. And when the
-// chunk the drain position is in holds lent pages, the bytes before that
-// position in the chunk are not reusable yet.
+// filling can move on while lent pages wait to be recycled. And the fill
+// stops at the first chunk ahead of the one it is in that holds lent
+// pages. (With the memory at least twice the span the fill cannot reach
+// a chunk the drain position has not left, which is recycled on leaving;
+// the fence is what keeps a chunk that failed to recycle out of reach.)
 func (b *Ring) vmFree() int {
-	fence := b.r + uint64(len(b.buf))
-	if b.vm.lent&b.chunkBit(b.r) != 0 {
-		fence = b.r&^(b.vm.chunk-1) + uint64(len(b.buf))
+	free := uint64(b.vm.span - b.Len())
+	if b.vm.lent == 0 {
+		return int(free)
 	}
-	return min(int(fence-b.w), b.vm.span-b.Len())
+	// From the chunk boundary at or after w: a chunk w is inside was clean
+	// when w entered it, and bits set since are for pages behind r <= w.
+	end := b.w + free
+	for c := (b.w + b.vm.chunk - 1) &^ (b.vm.chunk - 1); c < end; c += b.vm.chunk {
+		if b.vm.lent&b.chunkBit(c) != 0 {
+			return int(c - b.w)
+		}
+	}
+	return int(free)
 }
 
 // chunkBit is the lent bit of the buffer chunk holding position p.
@@ -148,10 +204,12 @@ func (b *Ring) vmRecycle(old uint64) {
 			continue
 		}
 		i := c & b.mask
-		if err := unix.Madvise(b.buf[i:i+vm.chunk], unix.MADV_DONTNEED); err != nil && vm.err == nil {
+		if err := unix.Madvise(b.buf[i:i+vm.chunk], unix.MADV_DONTNEED); err != nil {
 			// The chunk must not be written again: keep its bit, so the
 			// fill stops short of it for good, and stop lending.
-			vm.err = os.NewSyscallError("madvise", err)
+			if vm.err == nil {
+				vm.err = os.NewSyscallError("madvise", err)
+			}
 			continue
 		}
 		vm.lent &^= bit

@@ -28,6 +28,9 @@ type lentSpan struct {
 }
 
 func (o *lendOps) fault() (limit float64, err error) {
+	if o.rng == nil {
+		return 1, nil
+	}
 	switch r := o.rng.Float64(); {
 	case r < 0.05:
 		return 0, unix.EINTR
@@ -180,4 +183,80 @@ func fillRanges(b *Ring, n int) []lentSpan {
 		return []lentSpan{{off: start, n: n}}
 	}
 	return []lentSpan{{off: start, n: len(b.buf) - start}, {off: 0, n: n - (len(b.buf) - start)}}
+}
+
+// TestVmspliceRingRecycleFailure: when a chunk cannot be recycled
+// (madvise fails: here because the ring is mlocked), its lent pages are
+// still never written again — the ring stops lending, fills up to that
+// chunk and no further — and the pool unmaps the ring instead of keeping it.
+func TestVmspliceRingRecycleFailure(t *testing.T) {
+	pool, err := NewVmspliceRingPool(64<<10, 4)
+	if err != nil {
+		t.Skip("vmsplice rings unavailable here:", err)
+	}
+	b := pool.Get()
+	if b.vm == nil {
+		t.Fatal("pool handed out a plain ring")
+	}
+	if err := unix.Mlock(b.buf); err != nil {
+		t.Skip("cannot mlock the ring to make madvise fail:", err)
+	}
+	ops := &lendOps{base: uintptr(unsafe.Pointer(&b.buf[0])), chunk: int(b.vm.chunk)}
+	var c VmspliceCount
+	msg := bytes.Repeat([]byte{0xa5}, 60<<10)
+	var in int
+	for i := 0; b.Vmsplices(); i++ {
+		if i > 1000 {
+			t.Fatal("madvise on mlocked memory did not fail; cannot test the failure path")
+		}
+		in += b.Write(msg)
+		b.VmspliceTo(ops, -1, false, &c)
+		checkLent(t, b, ops)
+	}
+	t.Logf("recycling failed as intended: %v", b.vm.err)
+	// Fill and drain until the fill stops at the chunk it could not recycle.
+	for i := 0; !b.Full(); i++ {
+		if i > 1000 {
+			t.Fatal("the fill never stopped: it would reach the unrecycled chunk")
+		}
+		for _, s := range fillRanges(b, b.Free()) {
+			for _, l := range ops.lent {
+				if s.off < l.off+l.n && l.off < s.off+s.n {
+					t.Fatalf("fill [%d,%d) would overwrite lent [%d,%d)", s.off, s.off+s.n, l.off, l.off+l.n)
+				}
+			}
+		}
+		in += b.Write(msg)
+		b.VmspliceTo(ops, -1, false, &c)
+		checkLent(t, b, ops)
+	}
+	for !b.Empty() {
+		b.VmspliceTo(ops, -1, false, &c)
+	}
+	if len(ops.out) != in {
+		t.Fatalf("delivered %d of %d bytes", len(ops.out), in)
+	}
+	checkLent(t, b, ops)
+	pool.Put(b)
+	if b.buf != nil || len(pool.free) != 0 {
+		t.Fatal("the pool kept a ring that cannot recycle its memory")
+	}
+}
+
+// TestRingPoolReleasesVmspliceRings: a vmsplice ring the pool does not
+// keep is unmapped at once, not left for the GC.
+func TestRingPoolReleasesVmspliceRings(t *testing.T) {
+	pool, err := NewVmspliceRingPool(64<<10, 1)
+	if err != nil {
+		t.Skip("vmsplice rings unavailable here:", err)
+	}
+	a, b := pool.Get(), pool.Get()
+	pool.Put(a)
+	pool.Put(b)
+	if a.buf == nil || b.buf != nil {
+		t.Fatalf("kept ring mapped %v, dropped ring unmapped %v; want true, true", a.buf != nil, b.buf == nil)
+	}
+	if got := pool.Get(); got != a {
+		t.Fatal("the pool did not hand back the ring it kept")
+	}
 }

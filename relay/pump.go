@@ -112,7 +112,9 @@ func (k *Link) drain(ops fdio.Ops) (n int, short bool, err error) {
 		return n, n < want, err
 	}
 	var c fdio.VmspliceCount
-	n, err = k.ring.VmspliceTo(ops, k.dst.FD, k.srcReady && !k.srcEOF, &c)
+	// A full ring is not read, so what it holds back would wait forever.
+	more := k.srcReady && !k.srcEOF && !k.ring.Full()
+	n, err = k.ring.VmspliceTo(ops, k.dst.FD, more, &c)
 	k.stats.Writes += c.Writes
 	k.stats.Vmsplices += c.Vmsplices
 	k.stats.LentBytes += c.Lent
