@@ -44,7 +44,8 @@ Flags:
   --vmsplice=false   when copying into a pipe, always write; by default
                      whole pages of the ring are lent to the pipe with
                      vmsplice(2) instead of copied (needs transparent
-                     huge pages; a lent page is never reused)
+                     huge pages; a busy lending link maps two of them,
+                     4 MiB on x86-64, and never reuses a lent page)
   --busy-poll D      after an event, poll without sleeping for up to D
                      (e.g. 50us) for lower latency at the cost of CPU
   --sched POLICY     loop thread scheduling: auto, normal or batch
