@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"math/rand/v2"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -259,4 +260,58 @@ func TestRingPoolReleasesVmspliceRings(t *testing.T) {
 	if got := pool.Get(); got != a {
 		t.Fatal("the pool did not hand back the ring it kept")
 	}
+}
+
+// TestVmspliceRingPause: two slow refills in a row make the ring write
+// instead of lend for pauseBytes, a fast one in between does not, each
+// failed retry doubles the pause up to maxPauseBytes, and a fast refill
+// resets it.
+func TestVmspliceRingPause(t *testing.T) {
+	b := vmspliceRingT(t)
+	vm := b.vm
+	slow, fast := time.Second, time.Microsecond
+	vm.judge(slow, 2<<20)
+	vm.judge(fast, 2<<20)
+	vm.judge(slow, 2<<20)
+	if vm.paused != 0 {
+		t.Fatalf("paused after slow, fast, slow: %d", vm.paused)
+	}
+	want := uint64(pauseBytes)
+	for range 8 {
+		vm.judge(slow, 2<<20)
+		if vm.paused != want {
+			t.Fatalf("paused %d, want %d", vm.paused, want)
+		}
+		vm.paused = 0
+		vm.judge(slow, 2<<20)
+		want = min(2*want, maxPauseBytes)
+	}
+	vm.judge(fast, 2<<20)
+	if vm.pause != pauseBytes {
+		t.Fatalf("next pause %d after a fast refill, want %d", vm.pause, pauseBytes)
+	}
+	// While paused, VmspliceTo writes and counts the pause down.
+	vm.paused = 100 << 10
+	ops := &lendOps{base: uintptr(unsafe.Pointer(&b.buf[0])), chunk: int(vm.chunk)}
+	var c VmspliceCount
+	b.Write(make([]byte, 64<<10))
+	b.VmspliceTo(ops, -1, false, &c)
+	if c.Vmsplices != 0 || c.Writes != 1 || vm.paused != 36<<10 {
+		t.Fatalf("paused drain: %d vmsplices, %d writes, %d left; want 0, 1, %d", c.Vmsplices, c.Writes, vm.paused, 36<<10)
+	}
+	b.Write(make([]byte, 64<<10))
+	b.VmspliceTo(ops, -1, false, &c)
+	b.Write(make([]byte, 64<<10))
+	b.VmspliceTo(ops, -1, false, &c)
+	if c.Vmsplices == 0 {
+		t.Fatal("the ring did not lend again after its pause")
+	}
+}
+
+func vmspliceRingT(t *testing.T) *Ring {
+	b, err := NewVmspliceRing(64 << 10)
+	if err != nil {
+		t.Skip("vmsplice rings unavailable here:", err)
+	}
+	return b
 }

@@ -53,7 +53,9 @@ func TestVmspliceSplicedOnward(t *testing.T) {
 				if l.Vmsplices != 0 || l.LentBytes != 0 {
 					t.Fatalf("%d vmsplices lent %d bytes with lending off or unavailable", l.Vmsplices, l.LentBytes)
 				}
-			case l.Vmsplices == 0 || l.LentBytes < l.Bytes/2:
+			case l.Vmsplices == 0 || l.LentBytes < 2<<20:
+				// A ring lends at least until two refills in a row prove
+				// slow (fdio refill), so its first 2 MiB at the least.
 				t.Fatalf("%d vmsplices lent %d of %d bytes: lending did not run", l.Vmsplices, l.LentBytes, l.Bytes)
 			}
 		})

@@ -2,6 +2,7 @@ package cmdline_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"math/big"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipeloop/pipeloop/internal/cmdline"
 )
@@ -19,7 +21,11 @@ import (
 func shWords(t *testing.T, sh, s string) ([]string, bool) {
 	t.Helper()
 	script := `set -f; [ -n "$BASH_VERSION" ] && set +B; set -- ` + s + "\n" + `printf '%s\0' "$#" "$@"`
-	cmd := exec.Command(sh, "-c", script)
+	// An input sh reads as a command (Split takes ';' or '|' literally)
+	// could run for long: a hung comparison must not stall the fuzzer.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sh, "-c", script)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"} // no HOME: ~ stays ~ (tildes are documented as not expanded anyway)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
