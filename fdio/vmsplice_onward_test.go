@@ -107,4 +107,3 @@ func TestVmspliceRingSplicedOnward(t *testing.T) {
 		t.Fatalf("got %d bytes, want %d", len(got), len(in))
 	}
 }
-
