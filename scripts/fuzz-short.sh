@@ -23,6 +23,15 @@ deadline_race() {
 		! grep -q -e 'panic:' -e 'Failing input written' -e '_test.go:[0-9]*:' "$1"
 }
 
+# count_files DIR: how many files DIR holds (0 when it does not exist).
+count_files() {
+	if [ -d "$1" ]; then
+		find "$1" -type f | wc -l
+	else
+		echo 0
+	fi
+}
+
 fail=0
 while IFS=: read -r file func; do
 	pkg="$(dirname "$file")"
@@ -30,11 +39,11 @@ while IFS=: read -r file func; do
 	name="${name%%(*}"
 	log="$(mktemp)"
 	corpus="$pkg/testdata/fuzz/$name"
-	before="$(ls "$corpus" 2>/dev/null | wc -l)"
+	before="$(count_files "$corpus")"
 	if "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" -fuzzminimizetime 1s "$pkg" >"$log" 2>&1; then
 		execs="$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)"
 		printf '%-28s %-26s ok   %s execs in %ss\n' "$pkg" "$name" "${execs:-?}" "$secs"
-	elif deadline_race "$log" && [ "$(ls "$corpus" 2>/dev/null | wc -l)" = "$before" ]; then
+	elif deadline_race "$log" && [ "$(count_files "$corpus")" = "$before" ]; then
 		# Go 1.26's fuzz coordinator can fail a target with a bare
 		# "context deadline exceeded" as -fuzztime ends, having found
 		# nothing (go.dev/issue/75804, fixed in Go 1.27): no failing input
