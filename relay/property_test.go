@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeloop/pipeloop/fdio"
 	"github.com/pipeloop/pipeloop/internal/faultfd"
 	"github.com/pipeloop/pipeloop/relay"
 	"golang.org/x/sys/unix"
@@ -378,6 +379,7 @@ func TestLinkProperties(t *testing.T) {
 	}
 	var faults [5]uint64
 	var fatal, bytesIn int
+	var vmsplices, lent uint64 // lending links (copy mode into a pipe)
 	var slowest time.Duration
 	var slowSeed uint64
 	start := time.Now()
@@ -398,6 +400,8 @@ func TestLinkProperties(t *testing.T) {
 			}
 			fatal += min(1, len(o.injected.Fatal()))
 			bytesIn += s.size
+			vmsplices += o.st.Vmsplices
+			lent += o.st.LentBytes
 		})
 		if d := time.Since(t0); d > slowest {
 			slowest, slowSeed = d, seed
@@ -409,4 +413,8 @@ func TestLinkProperties(t *testing.T) {
 	t.Logf("%d scenarios, %d MiB in %v (slowest: seed %d, %v); injected %d EINTR, %d EAGAIN, %d short, %d runs with a fatal fault",
 		len(seeds), bytesIn>>20, time.Since(start).Round(time.Millisecond), slowSeed, slowest.Round(time.Millisecond),
 		faults[faultfd.Intr], faults[faultfd.Again], faults[faultfd.Short], fatal)
+	t.Logf("lending links: %d vmsplice calls lent %d MiB", vmsplices, lent>>20)
+	if len(seeds) >= 50 && fdio.VmspliceAvailable() == nil && vmsplices == 0 {
+		t.Errorf("no scenario lent a page: the vmsplice path went untested")
+	}
 }
