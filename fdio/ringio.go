@@ -67,19 +67,8 @@ func clip(h, t []byte, n int) ([]byte, []byte) {
 // n == 0. The ring must not be empty.
 func (b *Ring) WriteTo(ops Ops, fd int) (int, error) {
 	ops = orSys(ops)
-	h, t := b.Peek()
 	for {
-		var n int
-		var err error
-		call := "write"
-		if len(t) == 0 {
-			n, err = ops.Write(fd, h)
-		} else {
-			call = "writev"
-			b.iov[0], b.iov[1] = h, t
-			n, err = ops.Writev(fd, b.iov[:])
-			b.iov[0], b.iov[1] = nil, nil
-		}
+		call, n, err := b.writeSome(ops, fd, b.Len())
 		if err == unix.EINTR {
 			continue
 		}
@@ -93,6 +82,33 @@ func (b *Ring) WriteTo(ops Ops, fd int) (int, error) {
 		}
 		return 0, syscallError(call, err)
 	}
+}
+
+// firstSpans returns the first n buffered bytes as one span, or two when
+// they wrap, in the ring's iov scratch; clearIOV drops them after the call.
+func (b *Ring) firstSpans(n int) [][]byte {
+	h, t := b.Peek()
+	if len(h) >= n {
+		b.iov[0] = h[:n]
+		return b.iov[:1]
+	}
+	b.iov[0], b.iov[1] = h, t[:n-len(h)]
+	return b.iov[:]
+}
+
+func (b *Ring) clearIOV() { b.iov[0], b.iov[1] = nil, nil }
+
+// writeSome writes the first n buffered bytes (write, or writev across the
+// wrap) and names the call it made.
+func (b *Ring) writeSome(ops Ops, fd, n int) (string, int, error) {
+	iov := b.firstSpans(n)
+	defer b.clearIOV()
+	if len(iov) == 1 {
+		m, err := ops.Write(fd, iov[0])
+		return "write", m, err
+	}
+	m, err := ops.Writev(fd, iov)
+	return "writev", m, err
 }
 
 // EAGAIN is the normal end of every drain under edge-triggered readiness,

@@ -117,8 +117,9 @@ func VmspliceAvailable() error {
 // NewVmspliceRing returns an empty vmsplice ring that holds at most span
 // bytes (rounded as for NewRing), as a plain ring of that size would. Its
 // memory is two chunks or twice the rounded span, whichever is larger, so
-// one chunk can fill while the other drains; Cap is that size. It needs transparent huge pages (see
-// VmspliceAvailable); its memory is unmapped when the ring is garbage.
+// // one chunk can fill while the other drains; Cap is that size. It needs
+// transparent huge pages (see VmspliceAvailable); its memory is unmapped
+// when the ring is garbage.
 func NewVmspliceRing(span int) (*Ring, error) {
 	span, err := RoundSize(span)
 	if err != nil {
@@ -346,19 +347,6 @@ func (b *Ring) VmspliceTo(ops Ops, fd int, more bool, c *VmspliceCount) (int, er
 	return total, nil
 }
 
-// writeSome writes the first n buffered bytes (write, or writev across the wrap).
-func (b *Ring) writeSome(ops Ops, fd, n int) (string, int, error) {
-	h, t := b.Peek()
-	if len(h) >= n {
-		m, err := ops.Write(fd, h[:n])
-		return "write", m, err
-	}
-	b.iov[0], b.iov[1] = h, t[:n-len(h)]
-	m, err := ops.Writev(fd, b.iov[:])
-	b.iov[0], b.iov[1] = nil, nil
-	return "writev", m, err
-}
-
 // lend passes the first n buffered bytes, whole pages, to the pipe fd and
 // marks their chunks lent. The marks are set before the call: a page the
 // kernel took must never be refilled, even if the call then reports an
@@ -367,16 +355,8 @@ func (b *Ring) lend(ops Ops, fd, n int) (string, int, error) {
 	for p := b.r &^ (b.vm.chunk - 1); p < b.r+uint64(n); p += b.vm.chunk {
 		b.vm.lent |= b.chunkBit(p)
 	}
-	h, t := b.Peek()
-	if len(h) >= n {
-		b.iov[0], b.iov[1] = h[:n], nil
-		m, err := ops.Vmsplice(fd, b.iov[:1], unix.SPLICE_F_NONBLOCK)
-		b.iov[0] = nil
-		return "vmsplice", m, err
-	}
-	b.iov[0], b.iov[1] = h, t[:n-len(h)]
-	m, err := ops.Vmsplice(fd, b.iov[:], unix.SPLICE_F_NONBLOCK)
-	b.iov[0], b.iov[1] = nil, nil
+	m, err := ops.Vmsplice(fd, b.firstSpans(n), unix.SPLICE_F_NONBLOCK)
+	b.clearIOV()
 	return "vmsplice", m, err
 }
 

@@ -46,8 +46,7 @@ type Link struct {
 	splice    bool   // current data path
 	auto      bool   // may fall back from splice to copy
 	ring      *fdio.Ring
-	rings     *fdio.RingPool // where ring comes from
-	lend      bool           // the sink is a pipe and rings are vmsplice rings: drain with VmspliceTo
+	rings     *fdio.RingPool // where ring comes from: vmsplice rings for a pipe sink where available
 	srcReady  bool           // source may have data (or EOF): no EAGAIN since the last edge
 	dstReady  bool           // sink may take data: no EAGAIN since the last edge
 	srcEOF    bool           // read returned 0
@@ -99,7 +98,7 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	}
 	k.rings = r.pool
 	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil {
-		k.rings, k.lend = r.vmPool, true
+		k.rings = r.vmPool
 	}
 	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
 	k.pumpFn = k.pump

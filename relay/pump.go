@@ -47,7 +47,7 @@ func (k *Link) pumpCopy() bool {
 				k.srcReady = false
 				k.stats.ReadEAGAIN++
 			default:
-				if k.lend && k.dstReady && k.ring != nil && !k.ring.Empty() {
+				if k.dstReady && k.ring != nil && !k.ring.Empty() {
 					// Send what drain held back, as far as the sink takes
 					// it now: bytes read before the error are not lost.
 					k.srcReady = false
@@ -98,19 +98,14 @@ func (k *Link) pumpCopy() bool {
 	return true
 }
 
-// drain writes the ring to the sink once: write/writev, or for a lending
-// link whole pages by vmsplice and partial ones by write. A lending link
-// holds back a trailing partial page while the source may have more (the
-// next read completes the page), and sends it as soon as the source is
-// drained or ended, so no byte waits for a later event. short reports a
-// transfer that moved less than it asked.
+// drain writes the ring to the sink once: write/writev from a plain ring;
+// from a vmsplice ring (a link into a pipe) whole pages by vmsplice and
+// partial ones by write. A vmsplice ring holds back a trailing partial
+// page while the source may have more (the next read completes the page),
+// and sends it as soon as the source is drained or ended, so no byte
+// waits for a later event. short reports a transfer that moved less than
+// it asked.
 func (k *Link) drain(ops fdio.Ops) (n int, short bool, err error) {
-	if !k.lend {
-		want := k.ring.Len()
-		n, err = k.ring.WriteTo(ops, k.dst.FD)
-		k.stats.Writes++
-		return n, n < want, err
-	}
 	var c fdio.VmspliceCount
 	// A full ring is not read, so what it holds back would wait forever.
 	more := k.srcReady && !k.srcEOF && !k.ring.Full()
