@@ -6,7 +6,9 @@
 // Ring in transparent huge pages drained into a pipe by lending it whole
 // pages with vmsplice(2); its invariant is that a lent page is never
 // written again — memory is recycled with madvise(MADV_DONTNEED) a huge
-// page at a time, never reused in place (see vmsplice_linux.go).
+// page at a time, never reused in place (see vmsplice_linux.go). Reopen
+// and SocketOps give nonblocking I/O on a blocking fd shared with other
+// processes without changing the description they share.
 //
 // Contract:
 //   - File descriptors are plain ints. Nothing here wraps them in *os.File:

@@ -53,7 +53,14 @@
 //
 // # Readiness
 //
-// Every fd is registered once, edge-triggered, for both directions. A link
+// Every fd is registered once, edge-triggered, for both directions. The
+// relay never changes the flags of an fd's open file description, which
+// other processes may share (an inherited stdin or stdout): a blocking
+// pipe, FIFO or terminal is used through a private nonblocking
+// description of the same file, a blocking socket with MSG_DONTWAIT on
+// every call (and never spliced). An fd shared by two links — a socket
+// that is one link's source and another's sink — is closed once, when
+// the last of them is done, if either owns it. A link
 // keeps a ready flag per end and moves data until the kernel says EAGAIN,
 // which is the invariant loop's edge-triggered mode requires. Files that
 // epoll cannot watch (regular files, /dev/null) are always ready. Each pump

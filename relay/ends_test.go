@@ -58,8 +58,14 @@ func newPair(t testing.TB, kind string, forRead bool, size int) pair {
 	default:
 		t.Fatalf("unknown kind %q", kind)
 	}
-	if err := unix.SetNonblock(testFD, true); err != nil {
-		t.Fatal(err)
+	// Both ends are the test's own, shared with no other process: the
+	// relay's is nonblocking, as a daemon's sockets and pipes are, so the
+	// fault injector sees the relay's calls on it. Blocking, possibly
+	// shared fds have their own tests (watch_test.go).
+	for _, fd := range []int{testFD, relayFD} {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return pair{kind: kind, relay: relayFD, test: os.NewFile(uintptr(testFD), kind), moved: new(atomic.Int64)}
 }

@@ -12,11 +12,13 @@ import (
 
 // Endpoint is one end of a link.
 type Endpoint struct {
-	FD    int    // raw fd; the relay makes it nonblocking if it is pollable
+	FD    int    // raw fd; its open file description's flags are never changed
 	Name  string // used in errors and stats: "stdin", "stage 2 (gzip -d)"
-	Owned bool   // the link closes FD when it is done with it
-	// A link may have one socket fd as both Src and Dst (an echo): it shares
-	// one registration, and the fd is closed once if either end owns it.
+	Owned bool   // the relay closes FD once no link uses it any more
+	// One fd may be the source of one link and the sink of another (a
+	// socket relayed both ways), or both ends of one link (an echo): they
+	// share one registration, and the fd is closed once, after the last
+	// of those links is done, if any of them owns it.
 }
 
 // LinkConfig describes a link.
@@ -52,6 +54,8 @@ type Link struct {
 	srcEOF    bool           // read returned 0
 	srcHup    bool           // the source reported hangup or error: no further edge will come
 	kernelOps bool           // Ops is fdio.Sys, so pipe semantics hold for short transfers
+	srcOps    fdio.Ops       // Ops for reading the source (see watch.ops)
+	dstOps    fdio.Ops       // Ops for writing the sink
 	done      bool
 	queued    bool   // a pump is queued with RunSoon
 	pumpFn    func() // k.pump, allocated once
@@ -75,22 +79,21 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 		r.detach(k.sw, k)
 		return nil, fmt.Errorf("%s: %w", cfg.Dst.Name, err)
 	}
-	sk, dk := k.sw.kind, k.dw.kind
+	_, dk := k.sw.kind, k.dw.kind
 	mode := r.opts.Mode
 	if cfg.Transform != nil {
 		mode = ModeCopy
 	}
 	switch mode {
 	case ModeSplice:
-		if !spliceable(sk, dk) {
+		if err := k.canSplice(); err != nil {
 			r.detach(k.sw, k)
 			r.detach(k.dw, k)
-			return nil, fmt.Errorf("%s → %s: splice mode needs a pipe at one end (%s is a %s, %s is a %s)",
-				cfg.Src.Name, cfg.Dst.Name, cfg.Src.Name, sk, cfg.Dst.Name, dk)
+			return nil, err
 		}
 		k.splice = true
 	case ModeAuto:
-		k.splice = spliceable(sk, dk)
+		k.splice = k.canSplice() == nil
 		k.auto = true
 	}
 	if k.splice {
@@ -101,6 +104,7 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 		k.rings = r.vmPool
 	}
 	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
+	k.srcOps, k.dstOps = k.sw.ops(r.opts.Ops), k.dw.ops(r.opts.Ops)
 	k.pumpFn = k.pump
 	if cfg.Transform != nil {
 		if err := k.startTransform(cfg.Transform, cfg.TransformQueue, cfg.TransformChunk); err != nil {
@@ -109,9 +113,31 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 			return nil, err
 		}
 	}
+	k.sw.owned = k.sw.owned || cfg.Src.Owned
+	k.dw.owned = k.dw.owned || cfg.Dst.Owned
 	r.links[k] = struct{}{}
 	k.schedule()
 	return k, nil
+}
+
+// canSplice says why splice(2) cannot serve this link, or nil: it needs a
+// pipe at one end, and may block on a blocking socket whatever its flags.
+func (k *Link) canSplice() error {
+	sk, dk := k.sw.kind, k.dw.kind
+	if !spliceable(sk, dk) {
+		return fmt.Errorf("%s → %s: splice mode needs a pipe at one end (%s is a %s, %s is a %s)",
+			k.src.Name, k.dst.Name, k.src.Name, sk, k.dst.Name, dk)
+	}
+	for _, e := range []struct {
+		w    *watch
+		name string
+	}{{k.sw, k.src.Name}, {k.dw, k.dst.Name}} {
+		if e.w.dontWait {
+			return fmt.Errorf("%s → %s: splice mode needs a nonblocking socket (%s is blocking, and its flags are not pipeloop's to change)",
+				k.src.Name, k.dst.Name, e.name)
+		}
+	}
+	return nil
 }
 
 // Stats returns a copy of the link's counters. Loop goroutine only.
@@ -136,7 +162,7 @@ func (k *Link) Done() bool { return k.done }
 // it owns. OnDone runs. Closing a finished link does nothing.
 func (k *Link) Close() {
 	if !k.done {
-		k.end(true, true)
+		k.end()
 	}
 }
 
@@ -216,25 +242,25 @@ func (k *Link) sinkGone() {
 		return
 	}
 	k.stats.SinkClosed = true
-	k.end(true, true)
+	k.end()
 }
 
 // fail ends the link with err, which names the endpoint that failed.
 func (k *Link) fail(end Endpoint, err error) {
 	k.stats.Err = fmt.Errorf("%s: %w", end.Name, err)
-	k.end(true, true)
+	k.end()
 }
 
 // finish ends the link after the source's EOF and the last byte: the sink
 // is shut down so its reader sees EOF.
 func (k *Link) finish() {
 	k.stats.EOF = true
-	k.end(true, true)
+	k.end()
 }
 
 // end releases everything. The sink is shut down (socket) and closed if
 // owned; the source likewise.
-func (k *Link) end(closeSrc, closeDst bool) {
+func (k *Link) end() {
 	k.done = true
 	k.setWait(waitNone, time.Now())
 	if k.xf != nil {
@@ -246,29 +272,16 @@ func (k *Link) end(closeSrc, closeDst bool) {
 		k.rings.Put(k.ring)
 		k.ring = nil
 	}
-	srcKind, dstKind := k.sw.kind, k.dw.kind
+	// Shut sockets down before detaching: the last detach may close them.
+	if k.dw.kind == fdio.KindSocket && k.stats.EOF {
+		unix.Shutdown(k.dw.fd, unix.SHUT_WR)
+	}
+	if k.sw.kind == fdio.KindSocket && !k.stats.EOF && !k.sw.owned {
+		unix.Shutdown(k.sw.fd, unix.SHUT_RD)
+	}
 	k.r.detach(k.sw, k)
 	if k.dw != k.sw { // one fd as both ends (an echo) has one registration
 		k.r.detach(k.dw, k)
-	}
-	dstClosed := false
-	if closeDst {
-		if dstKind == fdio.KindSocket && k.stats.EOF {
-			unix.Shutdown(k.dst.FD, unix.SHUT_WR)
-		}
-		if k.dst.Owned {
-			unix.Close(k.dst.FD)
-			dstClosed = true
-		}
-	}
-	// When the source is the fd just closed, touching it again could hit
-	// an fd another thread has opened since: close(2) and shutdown(2) once.
-	if closeSrc && !(dstClosed && k.src.FD == k.dst.FD) {
-		if k.src.Owned {
-			unix.Close(k.src.FD)
-		} else if srcKind == fdio.KindSocket && !k.stats.EOF {
-			unix.Shutdown(k.src.FD, unix.SHUT_RD)
-		}
 	}
 	delete(k.r.links, k)
 	if k.onDone != nil {

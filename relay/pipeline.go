@@ -219,7 +219,7 @@ func (p *Pipeline) edgeLink(src, dst Endpoint, xf Transformer) *Link {
 	if err != nil {
 		for _, e := range []Endpoint{src, dst} {
 			if e.Owned {
-				unix.Close(e.FD)
+				p.r.closeOwned(e.FD)
 			}
 		}
 		p.Signal(syscall.SIGTERM)

@@ -55,6 +55,8 @@ func TestPipelineProperties(t *testing.T) {
 				stages[i] = relay.Stage{Args: []string{"cat"}}
 			}
 			exited := make(chan int, 1)
+			unix.SetNonblock(in.relay, false) // the stages' stdin and stdout, as a shell gives them
+			unix.SetNonblock(out.relay, false)
 			var err error
 			e.do(func() {
 				_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: stages, Stdin: in.relay, Stdout: out.relay, Stderr: 2,

@@ -27,14 +27,13 @@ import (
 // pipe does (see pumpSplice). The rules apply only with the kernel's own
 // Ops: an injected short transfer is not a full pipe.
 func (k *Link) pumpCopy() bool {
-	ops := k.r.opts.Ops
 	for range pumpBudget {
 		progress := false
 		if !k.srcEOF && k.srcReady && (k.ring == nil || !k.ring.Full()) {
 			if k.ring == nil {
 				k.ring = k.rings.Get()
 			}
-			n, err := k.ring.ReadFrom(ops, k.src.FD)
+			n, err := k.ring.ReadFrom(k.srcOps, k.sw.io)
 			k.stats.Reads++
 			switch {
 			case n > 0:
@@ -51,7 +50,7 @@ func (k *Link) pumpCopy() bool {
 					// Send what drain held back, as far as the sink takes
 					// it now: bytes read before the error are not lost.
 					k.srcReady = false
-					if n, _, _ := k.drain(ops); n > 0 {
+					if n, _, _ := k.drain(); n > 0 {
 						k.stats.Bytes += uint64(n)
 						k.stats.CopyBytes += uint64(n)
 					}
@@ -61,7 +60,7 @@ func (k *Link) pumpCopy() bool {
 			}
 		}
 		if k.dstReady && k.ring != nil && !k.ring.Empty() {
-			n, short, err := k.drain(ops)
+			n, short, err := k.drain()
 			switch {
 			case n > 0:
 				k.stats.Bytes += uint64(n)
@@ -105,11 +104,11 @@ func (k *Link) pumpCopy() bool {
 // and sends it as soon as the source is drained or ended, so no byte
 // waits for a later event. short reports a transfer that moved less than
 // it asked.
-func (k *Link) drain(ops fdio.Ops) (n int, short bool, err error) {
+func (k *Link) drain() (n int, short bool, err error) {
 	var c fdio.VmspliceCount
 	// A full ring is not read, so what it holds back would wait forever.
 	more := k.srcReady && !k.srcEOF && !k.ring.Full()
-	n, err = k.ring.VmspliceTo(ops, k.dst.FD, more, &c)
+	n, err = k.ring.VmspliceTo(k.dstOps, k.dw.io, more, &c)
 	k.stats.Writes += c.Writes
 	k.stats.Vmsplices += c.Vmsplices
 	k.stats.LentBytes += c.Lent
@@ -124,7 +123,7 @@ func (k *Link) pumpSplice() (more, blocked bool) {
 	ops := k.r.opts.Ops
 	chunk := k.r.opts.SpliceChunk
 	for range pumpBudget {
-		n, err := fdio.Splice(ops, k.src.FD, k.dst.FD, chunk)
+		n, err := fdio.Splice(ops, k.sw.io, k.dw.io, chunk)
 		k.stats.Splices++
 		switch {
 		case n > 0:

@@ -239,12 +239,11 @@ func (x *xform) work() {
 // queue leaves srcReady set (the worker's wake-up brings the loop back).
 func (k *Link) pumpTransform() bool {
 	x := k.xf
-	ops := k.r.opts.Ops
 	for range pumpBudget {
 		progress := false
 		if !k.srcEOF && k.srcReady && k.transformRoom() {
 			c := x.get()
-			n, err := ops.Read(k.src.FD, c.b[:cap(c.b)])
+			n, err := k.srcOps.Read(k.sw.io, c.b[:cap(c.b)])
 			k.stats.Reads++
 			switch {
 			case n > 0:
@@ -290,7 +289,7 @@ func (k *Link) pumpTransform() bool {
 				k.finish()
 				return false
 			case k.dstReady:
-				n, err := ops.Write(k.dst.FD, c.b[c.off:])
+				n, err := k.dstOps.Write(k.dw.io, c.b[c.off:])
 				k.stats.Writes++
 				switch {
 				case n > 0:

@@ -28,7 +28,7 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 	go forward(l, sigs, done, func(sig syscall.Signal) {
 		killedBy = sig
 		if k != nil {
-			k.Close() // restores stdin/stdout's blocking mode
+			k.Close()
 		}
 		l.Stop()
 	})
