@@ -59,8 +59,9 @@ type Link struct {
 	wait      waitState
 	waitSince time.Time
 	stats     LinkStats
-	sweptAt   uint64 // Bytes at the pipeline's last sweep
-	xf        *xform // in-process transform; nil for a plain link
+	sweptAt   uint64     // Bytes at the pipeline's last sweep
+	xf        *xform     // in-process transform; nil for a plain link
+	pipes     *linkPipes // pipes the relay created for the link and grows when busy; nil if none
 }
 
 // NewLink creates a link and starts pumping on the next loop iteration.

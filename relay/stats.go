@@ -66,6 +66,9 @@ func (k *Link) setWait(s waitState, now time.Time) {
 		k.stats.TimeEmpty += now.Sub(k.waitSince)
 	case waitFull:
 		k.stats.TimeFull += now.Sub(k.waitSince)
+		if k.pipes != nil {
+			k.r.sizer.sinkFull(k) // a busy link
+		}
 	}
 	k.wait, k.waitSince = s, now
 }

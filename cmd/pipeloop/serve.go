@@ -169,7 +169,9 @@ func runServe(args []string, std stdio) int {
 		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 1
 	}
-	r, err := relay.New(l, o.relayOptions())
+	ropts := o.relayOptions()
+	ropts.Warn = log.warn
+	r, err := relay.New(l, ropts)
 	if err != nil {
 		ln.Close()
 		l.Close()
