@@ -238,3 +238,51 @@ func TestPipeBudget(t *testing.T) {
 	}
 	t.Logf("stderr: %s", stderr.String())
 }
+
+// TestServePipeBudget: serve --pipe-size 1M as uid 65534 with 200
+// connections open asks for 400 pipes of 1 MiB. None may end up below
+// the kernel's 64 KiB, and another program of the same user still gets
+// a 64 KiB pipe it may grow to 1 MiB. (Before: 64 pipes of 1 MiB, 336
+// of 8 KiB, and the other program got 8 KiB and EPERM.)
+func TestServePipeBudget(t *testing.T) {
+	as := nobody(t)
+	needPerl(t)
+	lim, err := fdio.ReadPipeLimits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim.UserSoft == 0 || lim.UserSoft > 128<<20 || lim.Max < 1<<20 {
+		t.Skipf("pipe-user-pages-soft %d bytes, pipe-max-size %d: 200 connections fit", lim.UserSoft, lim.Max)
+	}
+	t.Parallel()
+	s := startServeAs(t, append(as, nobodyBin(t)), "--pipe-size", "1M", "cat")
+	const conns = 200
+	for range conns {
+		c := s.dial()
+		defer c.Close()
+	}
+	s.waitEvents("conn start", conns, 20*time.Second)
+	sizes := pipeSizes(s.pid)
+	probe := exec.Command(as[0], append(as[1:], "perl", "-e",
+		`pipe(R, W) or die; $d = fcntl(W, 1032, 0); print $d, " ", (fcntl(W, 1031, 1048576) ? "ok" : "$!")`)...)
+	out, err := probe.CombinedOutput()
+	if err != nil {
+		t.Fatalf("probe: %v: %s", err, out)
+	}
+	small := 0
+	for _, n := range sizes {
+		if n < lim.Default {
+			small++
+		}
+	}
+	t.Logf("%d pipes, %d below %d bytes; another program of uid 65534: %s", len(sizes), small, lim.Default, out)
+	if len(sizes) < 2*conns {
+		t.Errorf("%d pipes, want at least %d", len(sizes), 2*conns)
+	}
+	if small > 0 {
+		t.Errorf("%d of pipeloop's pipes below the kernel's %d bytes", small, lim.Default)
+	}
+	if want := fmt.Sprintf("%d ok", lim.Default); string(out) != want {
+		t.Errorf("another program of the same user: %q, want %q", out, want)
+	}
+}
