@@ -45,10 +45,11 @@ type pipeSizer struct {
 
 // linkPipes are the pipes of one link that the relay created and sizes.
 type linkPipes struct {
-	fds   []int  // our ends: the link's source, sink or both
-	caps  []int  // their capacities as far as the sizer knows
-	tried bool   // grown, or growth refused, since the last shrink
-	seen  uint64 // the link's Bytes at the last idle check, or the shrink
+	fds    []int  // our ends: the link's source, sink or both
+	caps   []int  // their capacities as far as the sizer knows
+	tried  bool   // grown, or growth refused, since the last shrink
+	shrunk bool   // shrunk once: grows again only after moving bytes
+	seen   uint64 // the link's Bytes at the last idle check, or the shrink
 }
 
 // idleAfter is how long a grown link may move nothing before its pipes
@@ -129,7 +130,7 @@ func (s *pipeSizer) release(k *Link) {
 // pipes grow, once, if the budget has room.
 func (s *pipeSizer) sinkFull(k *Link) {
 	p := k.pipes
-	if p.tried || k.done || p.seen != 0 && p.seen == k.stats.Bytes {
+	if p.tried || k.done || p.shrunk && p.seen == k.stats.Bytes {
 		// Grown already, or shrunk and idle since: resizing a pipe wakes
 		// its writer, and the link then looks as if its sink had been full.
 		return
@@ -200,7 +201,7 @@ func (s *pipeSizer) shrinkIdle() {
 			p.caps[i] = got
 		}
 		if shrunk {
-			p.tried = false
+			p.tried, p.shrunk = false, true
 			delete(s.grown, k)
 		}
 	}
