@@ -29,6 +29,13 @@
 //     write end): the link closes its source too, so the writer upstream gets
 //     SIGPIPE/EPIPE as it would in a shell pipeline. Bytes still buffered are
 //     counted in LinkStats.Dropped.
+//   - Pipe sizes (Options.PipeSize): clamped to /proc/sys/fs/pipe-max-size
+//     with one warning (Options.Warn). Without CAP_SYS_RESOURCE or
+//     CAP_SYS_ADMIN the kernel charges pipes to the user's budget
+//     (pipe-user-pages-soft), shared with every program the user runs: the
+//     pipes a pipeline creates then start at the kernel's default, a link
+//     that sits full grows its pipes within Options.PipeBudget, and one
+//     idle for a second shrinks them back (see pipeSizer).
 //   - Any other error ends the link; LinkStats.Err names the endpoint and the
 //     failing system call: "stage 2 (gzip -d): write: no space left on device".
 //

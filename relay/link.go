@@ -63,8 +63,9 @@ type Link struct {
 	wait      waitState
 	waitSince time.Time
 	stats     LinkStats
-	sweptAt   uint64 // Bytes at the pipeline's last sweep
-	xf        *xform // in-process transform; nil for a plain link
+	sweptAt   uint64     // Bytes at the pipeline's last sweep
+	xf        *xform     // in-process transform; nil for a plain link
+	pipes     *linkPipes // pipes the relay created for the link and grows when busy; nil if none
 }
 
 // NewLink creates a link and starts pumping on the next loop iteration.
@@ -171,17 +172,21 @@ func (k *Link) srcEvent(ev loop.Events) {
 	if ev&(loop.Hangup|loop.Error|loop.PeerClosed) != 0 {
 		k.srcHup = true // no edge will follow this one: read to EAGAIN/EOF
 	}
-	if k.wait == waitEither {
-		k.wait = waitEmpty // the source woke us: it was what we waited for
-	}
+	// A waitEither stays unnamed: a pipe's writer wakes its reader on
+	// every write, and when a write is interrupted or the writer leaves,
+	// whether the link waited on it or on the sink (an interrupted run
+	// behind a stage that stopped reading). The pump that follows tells.
 	k.kick()
 }
 
 func (k *Link) dstEvent(ev loop.Events) {
 	k.dstReady = true
-	if k.wait == waitEither {
-		k.wait = waitFull
+	if k.wait == waitEither && ev&(loop.Hangup|loop.Error) == 0 {
+		k.wait = waitFull // the sink woke us: it was what we waited for
 	}
+	// The reader leaving says nothing of what the link waited for: the
+	// wait is named when the link ends (resolveWait), by whether the
+	// source held data.
 	if ev&loop.Error != 0 {
 		// No reader left on a pipe (or a socket error): nothing more can
 		// be delivered. Find out now rather than when data next arrives.
@@ -212,8 +217,10 @@ func (k *Link) pump() {
 	if k.done {
 		return
 	}
-	if k.wait != waitNone {
-		k.setWait(waitNone, k.r.l.Now()) // the wake-up's time: no clock read per pump
+	now := k.r.l.Now()                 // the wake-up's time: no clock read per pump
+	unresolved := k.wait == waitEither // the source or the sink's hangup woke the link
+	if k.wait != waitNone && !unresolved {
+		k.setWait(waitNone, now)
 	}
 	var more, blocked bool
 	before := k.stats.Bytes
@@ -226,7 +233,17 @@ func (k *Link) pump() {
 	}
 	k.r.l.Moved(int(k.stats.Bytes - before)) // once per pump, whatever the path
 	if k.done {
-		return
+		return // end named the wait (resolveWait)
+	}
+	if unresolved {
+		// The sink took bytes now, so it had room: the link waited on
+		// the source. Nothing moved and the link goes on: the source
+		// holds data the sink still refuses.
+		k.wait = waitFull
+		if k.stats.Bytes != before {
+			k.wait = waitEmpty
+		}
+		k.setWait(waitNone, now)
 	}
 	if more {
 		k.schedule()

@@ -52,8 +52,13 @@ type Options struct {
 	// LendSize is the most bytes a link lending ring pages to a pipe (see
 	// NoVmsplice) holds, rounded as BufferSize. 0 = BufferSize when that
 	// is set, else DefaultLendSize.
-	LendSize    int
-	PipeSize    int // F_SETPIPE_SZ for pipes the relay creates; 0 = DefaultPipeSize, <0 = leave as is
+	LendSize int
+	PipeSize int // F_SETPIPE_SZ for pipes the relay creates; 0 = DefaultPipeSize, <0 = leave as is
+	// PipeBudget bounds the bytes the pipes of a relay without
+	// CAP_SYS_RESOURCE or CAP_SYS_ADMIN hold, when links grow them to
+	// PipeSize only once busy (see pipeSizer): 0 = half of
+	// /proc/sys/fs/pipe-user-pages-soft, <0 = no budget (size at creation).
+	PipeBudget  int
 	SpliceChunk int // most bytes asked of one splice call; 0 = DefaultSpliceChunk
 	KeepRings   int // idle rings kept in the pool; 0 = 64
 	// NoVmsplice makes copying links write into pipes instead of lending
@@ -61,6 +66,10 @@ type Options struct {
 	// is used only where transparent huge pages are available.
 	NoVmsplice bool
 	Ops        fdio.Ops // system-call seam for fault injection; nil = real calls
+	// Warn, when set, receives what the relay does other than asked, once
+	// each (a pipe size clamped, busy pipes kept small by the budget).
+	// Loop goroutine, or New's caller.
+	Warn func(msg string)
 }
 
 func (o *Options) fill() error {

@@ -117,10 +117,8 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 			return fail(fmt.Errorf("stage %d (%s): %w", i+2, p.stages[i+1].Name, err))
 		}
 		toClose = append(toClose, inR, inW)
-		if r.opts.PipeSize > 0 {
-			fdio.SetPipeSize(outR, r.opts.PipeSize) // advisory: EPERM keeps the default
-			fdio.SetPipeSize(inR, r.opts.PipeSize)
-		}
+		r.sizer.created(outR)
+		r.sizer.created(inW)
 		child[i].out, child[i+1].in = outW, inR
 		linkEnds = append(linkEnds, [2]int{outR, inW})
 	}
@@ -131,7 +129,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 			return fail(fmt.Errorf("stage 1 (%s): %w", p.stages[0].Name, err))
 		}
 		toClose = append(toClose, r0, w)
-		r.sizePipe(r0)
+		r.sizer.created(w)
 		child[0].in, inW = r0, w
 	}
 	if cfg.Out != nil {
@@ -140,7 +138,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 			return fail(fmt.Errorf("stage %d (%s): %w", n, p.stages[n-1].Name, err))
 		}
 		toClose = append(toClose, r0, w)
-		r.sizePipe(r0)
+		r.sizer.created(r0)
 		child[n-1].out, outR = w, r0
 	}
 	for i := range n {
@@ -195,14 +193,21 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 			p.links = append(p.links, k)
 			continue
 		}
+		r.sizer.adopt(k, le[0], le[1])
 		p.links = append(p.links, k)
 		p.open++
 	}
 	if cfg.In != nil {
 		p.in = p.edgeLink(*cfg.In, Endpoint{FD: inW, Name: fmt.Sprintf("stage 1 (%s)", p.stages[0].Name), Owned: true}, cfg.InTransform)
+		if !p.in.done {
+			r.sizer.adopt(p.in, inW)
+		}
 	}
 	if cfg.Out != nil {
 		p.out = p.edgeLink(Endpoint{FD: outR, Name: fmt.Sprintf("stage %d (%s)", n, p.stages[n-1].Name), Owned: true}, *cfg.Out, cfg.OutTransform)
+		if !p.out.done {
+			r.sizer.adopt(p.out, outR)
+		}
 	}
 	if p.running == 0 && p.open == 0 {
 		r.l.RunSoon(p.maybeFinish)
@@ -227,14 +232,6 @@ func (p *Pipeline) edgeLink(src, dst Endpoint, xf Transformer) *Link {
 	}
 	p.open++
 	return k
-}
-
-// sizePipe applies Options.PipeSize to a pipe the relay created. It is
-// advisory: without privilege the kernel may refuse (EPERM).
-func (r *Relay) sizePipe(fd int) {
-	if r.opts.PipeSize > 0 {
-		fdio.SetPipeSize(fd, r.opts.PipeSize)
-	}
 }
 
 func (p *Pipeline) stageExited(i int, ps *loop.ProcessState) {
@@ -277,6 +274,7 @@ func (p *Pipeline) sweep() {
 }
 
 func (p *Pipeline) linkDone(k *Link) {
+	p.r.sizer.release(k)
 	p.open--
 	if p.onLink != nil {
 		p.onLink(p, k)

@@ -13,6 +13,7 @@ type Relay struct {
 	vmPool  *fdio.RingPool // vmsplice rings for copying into pipes; nil when not used
 	watches map[int]*watch // registrations by fd
 	links   map[*Link]struct{}
+	sizer   *pipeSizer // sizes the pipes pipelines create
 }
 
 // New returns a Relay on l.
@@ -24,7 +25,8 @@ func New(l *loop.Loop, opts Options) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{l: l, opts: opts, pool: pool, watches: make(map[int]*watch), links: make(map[*Link]struct{})}
+	r := &Relay{l: l, opts: opts, pool: pool, watches: make(map[int]*watch), links: make(map[*Link]struct{}),
+		sizer: newPipeSizer(l, opts)}
 	if !opts.NoVmsplice {
 		// Unavailable (no transparent huge pages) just means links write.
 		// Idle vmsplice rings keep their faulted-in huge pages: keep few.

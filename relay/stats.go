@@ -48,7 +48,7 @@ const (
 	waitNone   waitState = iota // working, or waiting on nothing in particular
 	waitEmpty                   // nothing to deliver: waiting for the source
 	waitFull                    // holding data: waiting for the sink
-	waitEither                  // splice blocked: the next event says which end
+	waitEither                  // splice blocked between two pipes: the next event, or the pump after it, says which end
 )
 
 // setWait switches the wait state, charging the time spent in the old one.
@@ -66,6 +66,9 @@ func (k *Link) setWait(s waitState, now time.Time) {
 		k.stats.TimeEmpty += now.Sub(k.waitSince)
 	case waitFull:
 		k.stats.TimeFull += now.Sub(k.waitSince)
+		if k.pipes != nil {
+			k.r.sizer.sinkFull(k) // a busy link
+		}
 	}
 	k.wait, k.waitSince = s, now
 }
@@ -77,6 +80,13 @@ func (k *Link) resolveWait() waitState {
 	if k.wait != waitEither {
 		return k.wait
 	}
+	return k.sourceWait()
+}
+
+// sourceWait says what a splice that blocked waits for, asking the source
+// how much it holds (FIONREAD, one system call): data there means the
+// sink refused it.
+func (k *Link) sourceWait() waitState {
 	if n, err := unix.IoctlGetInt(k.src.FD, unix.TIOCINQ); err == nil && n > 0 {
 		return waitFull
 	}
@@ -98,6 +108,14 @@ func (k *Link) idleState(spliceBlocked bool) waitState {
 			return waitFull
 		case !k.dw.pollable:
 			return waitEmpty
+		case k.sw.kind != fdio.KindPipe || k.dw.kind != fdio.KindPipe:
+			// An edge-triggered event reports every bit the fd has, not
+			// the one that changed: a socket with room in its send buffer
+			// is always "writable", one holding unread bytes "readable",
+			// and a client socket's one watch serves the link reading it
+			// and the link writing it. Its next event does not say which
+			// end blocked: ask now.
+			return k.sourceWait()
 		}
 		return waitEither
 	}

@@ -37,11 +37,18 @@ type served struct {
 // running, and the test fails if it left a child process behind.
 func startServe(t *testing.T, args ...string) *served {
 	t.Helper()
+	return startServeAs(t, []string{bin}, args...)
+}
+
+// startServeAs is startServe with the binary, and what runs it (such as
+// setpriv), given: argv0[0] is executed with argv0[1:] before serve's.
+func startServeAs(t *testing.T, argv0 []string, args ...string) *served {
+	t.Helper()
 	full := append([]string{"serve", "--log", "json"}, args...)
 	if !hasListen(args) {
 		full = append([]string{"serve", "--listen", "127.0.0.1:0", "--log", "json"}, args...)
 	}
-	cmd := exec.Command(bin, full...)
+	cmd := exec.Command(argv0[0], append(argv0[1:], full...)...)
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 	// Our own pipe rather than StderrPipe: Wait then returns when the
 	// server exits, even if an orphaned grandchild keeps stderr open.

@@ -39,8 +39,11 @@ Flags:
                      up to a power of two (default 128K, and 1M for a
                      link lending pages to a pipe: see --vmsplice)
   --pipe-size SIZE   capacity of the pipes pipeloop creates and of its own
-                     stdin/stdout when they are pipes; 0 keeps the
-                     kernel's (default 1M)
+                     stdin/stdout when they are pipes, at most
+                     /proc/sys/fs/pipe-max-size; 0 keeps the kernel's
+                     (default 1M). Without privilege the pipes between
+                     stages start at the kernel's and grow while busy,
+                     within half the user's pipe budget
   --vmsplice=false   when copying into a pipe, always write; by default
                      whole pages of the ring are lent to the pipe with
                      vmsplice(2) instead of copied (needs transparent

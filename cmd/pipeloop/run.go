@@ -78,14 +78,16 @@ func run(args []string, std stdio) int {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 1
 	}
-	r, err := relay.New(l, o.relayOptions())
+	ropts := o.relayOptions()
+	ropts.Warn = func(msg string) { fmt.Fprintf(std.err, "pipeloop: %s\n", msg) }
+	r, err := relay.New(l, ropts)
 	if err != nil {
 		l.Close()
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return 2
 	}
-	if o.pipeSize > 0 {
-		sizeStdPipes(std, o.pipeSize)
+	if size := r.PipeSize(); size > 0 {
+		sizeStdPipes(std, size) // clamped to pipe-max-size
 	}
 	tr := startTracing(o.trace, std.err) // before any stage is spawned
 	defer tr.close()

@@ -58,8 +58,8 @@ Flags:
                      off (default text)
   --mode MODE        data path: auto, copy or splice (default auto)
   --buffer SIZE      ring buffer per busy link in copy mode (default 64K)
-  --pipe-size SIZE   capacity of the pipes to and from the stages; 0
-                     keeps the kernel's (default 0)
+  --pipe-size SIZE   capacity of the pipes to and from the stages, as in
+                     pipeline mode; 0 keeps the kernel's (default 0)
   --sched POLICY     loop thread scheduling: auto, normal or batch
   --busy-poll D      poll without sleeping for up to D after an event
   --shell            run each STAGE with /bin/sh -c
@@ -169,7 +169,9 @@ func runServe(args []string, std stdio) int {
 		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		return 1
 	}
-	r, err := relay.New(l, o.relayOptions())
+	ropts := o.relayOptions()
+	ropts.Warn = log.warn
+	r, err := relay.New(l, ropts)
 	if err != nil {
 		ln.Close()
 		l.Close()

@@ -61,23 +61,34 @@ func (a *asyncWriter) Close() {
 // serveLogger writes the per-connection log lines. Loop goroutine only.
 type serveLogger struct {
 	l *slog.Logger // nil: --log off
+	w io.Writer    // where the log goes
 }
 
 func newServeLogger(w io.Writer, format string) *serveLogger {
 	opts := &slog.HandlerOptions{}
 	switch format {
 	case "json":
-		return &serveLogger{slog.New(slog.NewJSONHandler(w, opts))}
+		return &serveLogger{slog.New(slog.NewJSONHandler(w, opts)), w}
 	case "text":
-		return &serveLogger{slog.New(slog.NewTextHandler(w, opts))}
+		return &serveLogger{slog.New(slog.NewTextHandler(w, opts)), w}
 	}
-	return &serveLogger{}
+	return &serveLogger{w: w}
 }
 
 func (g *serveLogger) info(msg string, attrs ...slog.Attr) {
 	if g.l != nil {
 		g.l.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
 	}
+}
+
+// warn logs what the relay did other than asked ("pipes" warning=…);
+// with --log off it is still said, as a plain line.
+func (g *serveLogger) warn(msg string) {
+	if g.l == nil {
+		fmt.Fprintf(g.w, "pipeloop serve: %s\n", msg)
+		return
+	}
+	g.l.LogAttrs(context.Background(), slog.LevelWarn, "pipes", slog.String("warning", msg))
 }
 
 func (g *serveLogger) error(err error) {
