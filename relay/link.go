@@ -101,7 +101,7 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 		k.stats.Mode = ModeSplice
 	}
 	k.rings = r.pool
-	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil {
+	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil && k.dw.spliceable() {
 		k.rings = r.vmPool
 	}
 	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
@@ -133,8 +133,8 @@ func (k *Link) canSplice() error {
 		w    *watch
 		name string
 	}{{k.sw, k.src.Name}, {k.dw, k.dst.Name}} {
-		if e.w.dontWait {
-			return fmt.Errorf("%s → %s: splice mode needs a nonblocking socket (%s is blocking, and its flags are not pipeloop's to change)",
+		if !e.w.spliceable() {
+			return fmt.Errorf("%s → %s: splice mode cannot serve %s: it is blocking, shared and cannot be reopened, and its flags are not pipeloop's to change",
 				k.src.Name, k.dst.Name, e.name)
 		}
 	}

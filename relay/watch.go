@@ -22,11 +22,14 @@ import (
 //
 //	kind                          I/O goes through
 //	pipe, FIFO, terminal, device  io: a private description of the same file (fdio.Reopen)
+//	pipe that cannot be reopened  fd, every call with RWF_NOWAIT (fdio.PipeOps); copy, never splice
 //	socket                        fd, every call with MSG_DONTWAIT (fdio.SocketOps); copy, never splice
 //	regular file                  fd (never blocks in epoll's sense; not pollable)
 //
-// A pipe's write end whose readers have all gone cannot be reopened
-// (ENXIO); it is used as it is, since a write there answers EPIPE at once.
+// A pipe cannot be reopened when its inode is another user's (pipeloop
+// run as a user other than its parent's) or, for a write end, when every
+// reader has gone (ENXIO). A terminal or device that cannot be reopened
+// is refused with an error: nothing would keep it from blocking the loop.
 //
 // Lifetime: when the last link using the watch is done, io is closed if it
 // is private, and fd if any link owned it — once, and never while a link
@@ -38,11 +41,11 @@ type watch struct {
 	io       int // the fd links read, write and register: fd or private
 	private  bool
 	kind     fdio.Kind
-	pollable bool  // false: epoll refused the fd (regular file…); always ready
-	dontWait bool  // a blocking socket: per-call MSG_DONTWAIT, no splice
-	owned    bool  // a link owns fd: close it when the last user leaves
-	reader   *Link // link with this fd as source
-	writer   *Link // link with this fd as sink
+	pollable bool     // false: epoll refused the fd (regular file…); always ready
+	perCall  fdio.Ops // blocking and shared: per-call nonblocking Ops, or nil
+	owned    bool     // a link owns fd: close it when the last user leaves
+	reader   *Link    // link with this fd as source
+	writer   *Link    // link with this fd as sink
 }
 
 // HandleEvents forwards readiness to the links on this fd.
@@ -56,13 +59,19 @@ func (w *watch) HandleEvents(ev loop.Events) {
 }
 
 // ops returns the Ops a link uses on this fd: ops itself, or the
-// MSG_DONTWAIT calls for a blocking socket when ops is the kernel's.
+// per-call nonblocking ones when ops is the kernel's.
 func (w *watch) ops(ops fdio.Ops) fdio.Ops {
-	if _, sys := ops.(fdio.Sys); sys && w.dontWait {
-		return fdio.SocketOps{}
+	if _, sys := ops.(fdio.Sys); sys && w.perCall != nil {
+		return w.perCall
 	}
 	return ops
 }
+
+// spliceable reports whether splice(2) and vmsplice(2) may be used on
+// this fd. Not with per-call nonblocking I/O: on a blocking socket they
+// may block whatever their flags say, and on a pipe they clear the
+// description's FMODE_NOWAIT, after which RWF_NOWAIT answers EOPNOTSUPP.
+func (w *watch) spliceable() bool { return w.perCall == nil }
 
 // attach registers fd for link k in the given role.
 func (r *Relay) attach(fd int, k *Link, asReader bool) (*watch, error) {
@@ -120,7 +129,7 @@ func (w *watch) nonblocking() error {
 		return err
 	}
 	if w.kind == fdio.KindSocket {
-		w.dontWait = true
+		w.perCall = fdio.SocketOps{}
 		return nil
 	}
 	pfd, err := fdio.Reopen(w.fd)
@@ -128,8 +137,9 @@ func (w *watch) nonblocking() error {
 	case err == nil:
 		w.io, w.private = pfd, true
 		return nil
-	case errors.Is(err, unix.ENXIO) && w.kind == fdio.KindPipe:
-		return nil // no reader left: writes answer EPIPE, epoll EPOLLERR
+	case w.kind == fdio.KindPipe:
+		w.perCall = fdio.PipeOps{}
+		return nil
 	default:
 		return fmt.Errorf("private nonblocking description (the shared one is left blocking): %w", err)
 	}

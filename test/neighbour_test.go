@@ -2,6 +2,8 @@ package test_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
@@ -311,5 +313,42 @@ func (s *shell) waitFor(text string, d time.Duration) {
 			s.t.Fatalf("the terminal did not show %q within %v; screen:\n%q", text, d, screen)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSharedPipesOfAnotherUser: pipeloop run as another user (uid 65534)
+// between pipes root made cannot reopen them (their inodes are root's),
+// and must still leave their descriptions blocking — each call is
+// nonblocking on its own instead (never splice or vmsplice, which would
+// clear the description's FMODE_NOWAIT) — and relay every byte.
+func TestSharedPipesOfAnotherUser(t *testing.T) {
+	t.Parallel()
+	as := nobody(t)
+	for _, mode := range []string{"auto", "copy"} {
+		t.Run(mode, func(t *testing.T) {
+			data, sum := payload(t, 8<<20)
+			r, w := blockingPipe(t)
+			in, feed := blockingPipe(t)
+			pl := exec.Command(as[0], append(as[1:], nobodyBin(t), "--mode", mode)...)
+			var plErr bytes.Buffer
+			pl.Stdin, pl.Stdout, pl.Stderr = in, w, &plErr
+			start(t, pl)
+			in.Close()
+			go func() { io.Copy(feed, data); feed.Close() }()
+			time.Sleep(200 * time.Millisecond)
+			checkBlocking(t, w, "while pipeloop runs")
+			checkBlocking(t, feed, "while pipeloop runs")
+			w.Close()
+			h := sha256.New()
+			if _, err := io.Copy(h, r); err != nil {
+				t.Fatal(err)
+			}
+			if err := pl.Wait(); err != nil {
+				t.Fatalf("pipeloop: %v: %s", err, plErr.String())
+			}
+			if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+				t.Errorf("the bytes differ")
+			}
+		})
 	}
 }
