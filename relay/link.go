@@ -13,12 +13,20 @@ import (
 // Endpoint is one end of a link.
 type Endpoint struct {
 	FD    int    // raw fd; its open file description's flags are never changed
-	Name  string // used in errors and stats: "stdin", "stage 2 (gzip -d)"
+	Name  string // used in errors and stats: "stdin", "stage 2 (gzip -d)"; default "fd N"
 	Owned bool   // the relay closes FD once no link uses it any more
 	// One fd may be the source of one link and the sink of another (a
 	// socket relayed both ways), or both ends of one link (an echo): they
 	// share one registration, and the fd is closed once, after the last
 	// of those links is done, if any of them owns it.
+}
+
+// name gives an unnamed endpoint its fd's number as name, so errors
+// never start with ": ".
+func (e *Endpoint) name() {
+	if e.Name == "" {
+		e.Name = fmt.Sprintf("fd %d", e.FD)
+	}
 }
 
 // LinkConfig describes a link.
@@ -71,6 +79,8 @@ type Link struct {
 // NewLink creates a link and starts pumping on the next loop iteration.
 // Loop goroutine only (or before Run).
 func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
+	cfg.Src.name()
+	cfg.Dst.name()
 	k = &Link{r: r, src: cfg.Src, dst: cfg.Dst, onDone: cfg.OnDone, srcReady: true, dstReady: true}
 	k.stats = LinkStats{Src: cfg.Src.Name, Dst: cfg.Dst.Name, Start: time.Now(), Mode: ModeCopy}
 	if k.sw, err = r.attach(cfg.Src.FD, k, true); err != nil {

@@ -3,8 +3,10 @@ package relay_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +256,38 @@ func TestSpliceModeNeedsPipe(t *testing.T) {
 		t.Fatalf("copy link after the refusal moved %q", got)
 	}
 	wait(t, done, "link")
+}
+
+// TestUnnamedEndpoints: an Endpoint without a Name is called "fd N" in
+// errors and stats, never "".
+func TestUnnamedEndpoints(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	src, dst := newPair(t, "pipe", true, 0), newPair(t, "pipe", false, 0)
+	dst2 := newPair(t, "pipe", false, 0)
+	defer unix.Close(dst2.relay)
+	for _, f := range []*os.File{src.test, dst.test, dst2.test} {
+		defer f.Close()
+	}
+	done := make(chan relay.LinkStats, 1)
+	var k *relay.Link
+	var err error
+	e.do(func() {
+		k, err = e.r.NewLink(relay.LinkConfig{Src: relay.Endpoint{FD: src.relay, Owned: true},
+			Dst: relay.Endpoint{FD: dst.relay, Owned: true}, OnDone: func(k *relay.Link) { done <- k.Stats() }})
+		if err != nil {
+			return
+		}
+		_, err = e.r.NewLink(relay.LinkConfig{Src: relay.Endpoint{FD: src.relay}, Dst: relay.Endpoint{FD: dst2.relay}})
+	})
+	if k == nil {
+		t.Fatalf("NewLink: %v", err)
+	}
+	if want := fmt.Sprintf("fd %d: ", src.relay); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("second link on fd %d: error %v, want one starting %q", src.relay, err, want)
+	}
+	e.do(k.Close)
+	st := wait(t, done, "link")
+	if got, want := st.Src+" → "+st.Dst, fmt.Sprintf("fd %d → fd %d", src.relay, dst.relay); got != want {
+		t.Errorf("stats name the ends %q, want %q", got, want)
+	}
 }
