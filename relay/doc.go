@@ -36,6 +36,9 @@
 //     pipes a pipeline creates then start at the kernel's default, a link
 //     that sits full grows its pipes within Options.PipeBudget, and one
 //     idle for a second shrinks them back (see pipeSizer).
+//   - Stages' stdio: PipelineConfig.Stdin, Stdout and Stderr left unset
+//     are /dev/null, as in os/exec, never the daemon's fd 0 (a client's
+//     socket under inetd or socket activation); Inherit(fd) hands fd on.
 //   - Any other error ends the link; LinkStats.Err names the endpoint and the
 //     failing system call: "stage 2 (gzip -d): write: no space left on device".
 //

@@ -16,9 +16,10 @@ import (
 // PipelineConfig describes a pipeline of stages joined by relayed pipes.
 type PipelineConfig struct {
 	Stages []Stage
-	// Stdin is the fd stage 1 inherits directly, Stdout the fd stage N
-	// writes directly, Stderr every stage's stderr (no extra hop for any).
-	Stdin, Stdout, Stderr int
+	// Stdin is what stage 1 reads directly, Stdout what stage N writes
+	// directly, Stderr every stage's stderr (no extra hop for any). Left
+	// zero each is /dev/null, never fd 0; Inherit(fd) hands on an fd.
+	Stdin, Stdout, Stderr Stdio
 	Env                   []string // nil: pipeloop's environment
 	Dir                   string
 	// In, when set, replaces Stdin: stage 1 reads a pipe the relay
@@ -79,6 +80,11 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	std, err := openStdio(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer std.close()
 	env := cfg.Env
 	if env == nil {
 		env = os.Environ()
@@ -92,7 +98,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	// fds[i] = [stdin, stdout] for stage i; ours[i] = our two ends of link i.
 	type ends struct{ in, out int }
 	child := make([]ends, n)
-	child[0].in, child[n-1].out = cfg.Stdin, cfg.Stdout
+	child[0].in, child[n-1].out = std.in, std.out
 	var linkEnds [][2]int // [read end from stage i, write end to stage i+1]
 	var toClose []int     // every fd created here, for cleanup on error
 	fail := func(err error) (*Pipeline, error) {
@@ -144,7 +150,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	for i := range n {
 		st := p.stages[i]
 		st.Start = time.Now()
-		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr, cfg.ProcessGroups)
+		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, std.err, cfg.ProcessGroups)
 		if err != nil {
 			code := 126
 			if errors.Is(err, unix.ENOENT) {
