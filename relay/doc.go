@@ -39,6 +39,10 @@
 //   - Stages' stdio: PipelineConfig.Stdin, Stdout and Stderr left unset
 //     are /dev/null, as in os/exec, never the daemon's fd 0 (a client's
 //     socket under inetd or socket activation); Inherit(fd) hands fd on.
+//   - Shutdown: when the loop stops (or on Relay.Close) the relay kills
+//     its stages (SIGKILL), closes its links, reaps the stages and waits
+//     for transform workers, so OnDone and OnExit run for everything and
+//     no process, owned fd or goroutine is left behind.
 //   - Any other error ends the link; LinkStats.Err names the endpoint and the
 //     failing system call: "stage 2 (gzip -d): write: no space left on device".
 //

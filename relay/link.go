@@ -79,6 +79,9 @@ type Link struct {
 // NewLink creates a link and starts pumping on the next loop iteration.
 // Loop goroutine only (or before Run).
 func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
+	if r.closed {
+		return nil, errClosed
+	}
 	cfg.Src.name()
 	cfg.Dst.name()
 	k = &Link{r: r, src: cfg.Src, dst: cfg.Dst, onDone: cfg.OnDone, srcReady: true, dstReady: true}

@@ -73,6 +73,9 @@ type Pipeline struct {
 // links. Loop goroutine only. On error nothing is left running.
 func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	n := len(cfg.Stages)
+	if r.closed {
+		return nil, errClosed
+	}
 	if n == 0 {
 		return nil, errors.New("pipeline has no stages")
 	}
@@ -218,6 +221,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if p.running == 0 && p.open == 0 {
 		r.l.RunSoon(p.maybeFinish)
 	}
+	r.pipelines[p] = struct{}{} // until maybeFinish; Close ends it
 	return p, nil
 }
 
@@ -293,6 +297,7 @@ func (p *Pipeline) maybeFinish() {
 		return
 	}
 	p.finished = true
+	delete(p.r.pipelines, p)
 	if p.sweeper != nil {
 		p.sweeper.Stop()
 	}

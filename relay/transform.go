@@ -388,4 +388,5 @@ func (k *Link) stopTransform() {
 		close(x.in)
 	}
 	x.ev.Close() // wakes the worker if it sleeps; it sees quit and leaves
+	k.r.workerStopped(x)
 }
