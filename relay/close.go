@@ -44,6 +44,7 @@ func (r *Relay) Close() {
 			k.Close()
 		}
 	}
+	r.runDone()
 	for p := range r.pipelines {
 		p.reap()
 		p.maybeFinish()
@@ -86,4 +87,25 @@ func (r *Relay) workerStopped(x *xform) {
 	}
 	clear(r.stopped[len(live):])
 	r.stopped = append(live, x)
+}
+
+// doneLater queues k's OnDone to run after the current callback (see
+// Link.Close).
+func (r *Relay) doneLater(k *Link) {
+	if len(r.pendingDone) == 0 {
+		r.l.RunSoon(r.runDoneFn)
+	}
+	r.pendingDone = append(r.pendingDone, k)
+}
+
+// runDone runs the OnDone callbacks doneLater queued, those queued
+// meanwhile included.
+func (r *Relay) runDone() {
+	for len(r.pendingDone) > 0 {
+		k := r.pendingDone[0]
+		r.pendingDone[0] = nil
+		r.pendingDone = r.pendingDone[1:]
+		k.onDone(k)
+	}
+	r.pendingDone = nil
 }

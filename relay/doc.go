@@ -51,7 +51,10 @@
 // Everything here runs on the loop goroutine: create links and pipelines
 // from a handler, a posted function or before loop.Run, and read their stats
 // there too (a posted function is the way in from another goroutine).
-// Callbacks (OnDone, OnExit, OnLinkDone) run on the loop goroutine.
+// Callbacks (OnDone, OnExit, OnLinkDone) run on the loop goroutine, and
+// never inside a call that caused them: Link.Close queues OnDone to run
+// after the current callback (Relay.Close alone runs them before it
+// returns, as the loop will run nothing later).
 // The one exception is a link's Transformer, which runs on that link's
 // worker goroutine and must touch nothing of the loop's (see below).
 //

@@ -33,7 +33,8 @@ func (e *Endpoint) name() {
 type LinkConfig struct {
 	Src, Dst Endpoint
 	// OnDone runs on the loop goroutine once the link has finished (EOF,
-	// reader gone, error or Close) and released its fds.
+	// reader gone, error or Close) and released its fds — for Close, after
+	// the callback that called it has returned (see Link.Close).
 	OnDone func(*Link)
 	// Transform, when set, passes the bytes through an in-process
 	// transform on a worker goroutine (see Transformer). Such a link
@@ -65,6 +66,7 @@ type Link struct {
 	srcOps    fdio.Ops       // Ops for reading the source (see watch.ops)
 	dstOps    fdio.Ops       // Ops for writing the sink
 	done      bool
+	deferDone bool   // Close ended the link: OnDone runs from the loop (Relay.doneLater)
 	queued    bool   // a pump is queued with RunSoon
 	pumpFn    func() // k.pump, allocated once
 	onDone    func(*Link)
@@ -173,9 +175,15 @@ func (k *Link) Stats() LinkStats {
 func (k *Link) Done() bool { return k.done }
 
 // Close stops the link now, dropping anything buffered and closing the fds
-// it owns. OnDone runs. Closing a finished link does nothing.
+// it owns: when it returns the link is Done and its stats are final.
+// OnDone runs later, never inside Close: after the callback that called
+// Close returns (from loop.RunSoon), in the order the links were closed —
+// so a callback that closes links is not re-entered by their OnDone.
+// Relay.Close is the exception: it runs them before it returns. Closing
+// a finished link does nothing.
 func (k *Link) Close() {
 	if !k.done {
+		k.deferDone = true
 		k.end()
 	}
 }
@@ -314,9 +322,14 @@ func (k *Link) end() {
 		k.r.detach(k.dw, k)
 	}
 	delete(k.r.links, k)
-	if k.onDone != nil {
-		k.onDone(k)
+	if k.onDone == nil {
+		return
 	}
+	if k.deferDone && !k.r.closed {
+		k.r.doneLater(k)
+		return
+	}
+	k.onDone(k)
 }
 
 // isGone reports whether err means the sink's reader has left.

@@ -18,6 +18,9 @@ type Relay struct {
 	pipelines map[*Pipeline]struct{} // started, not yet finished
 	stopped   []*xform               // transform workers of ended links, perhaps still in a call
 	closed    bool                   // Close was called
+
+	pendingDone []*Link // closed links whose OnDone is yet to run (Link.Close)
+	runDoneFn   func()  // r.runDone, allocated once
 }
 
 // New returns a Relay on l. When l stops, the relay is closed (see Close).
@@ -36,6 +39,7 @@ func New(l *loop.Loop, opts Options) (*Relay, error) {
 		// Idle vmsplice rings keep their faulted-in huge pages: keep few.
 		r.vmPool, _ = fdio.NewVmspliceRingPool(opts.LendSize, min(opts.KeepRings, vmKeep))
 	}
+	r.runDoneFn = r.runDone
 	l.OnStop(r.Close)
 	return r, nil
 }
