@@ -36,6 +36,13 @@
 //     pipes a pipeline creates then start at the kernel's default, a link
 //     that sits full grows its pipes within Options.PipeBudget, and one
 //     idle for a second shrinks them back (see pipeSizer).
+//   - Stages' stdio: PipelineConfig.Stdin, Stdout and Stderr left unset
+//     are /dev/null, as in os/exec, never the daemon's fd 0 (a client's
+//     socket under inetd or socket activation); Inherit(fd) hands fd on.
+//   - Shutdown: when the loop stops (or on Relay.Close) the relay kills
+//     its stages (SIGKILL), closes its links, reaps the stages and waits
+//     for transform workers, so OnDone and OnExit run for everything and
+//     no process, owned fd or goroutine is left behind.
 //   - Any other error ends the link; LinkStats.Err names the endpoint and the
 //     failing system call: "stage 2 (gzip -d): write: no space left on device".
 //
@@ -44,7 +51,10 @@
 // Everything here runs on the loop goroutine: create links and pipelines
 // from a handler, a posted function or before loop.Run, and read their stats
 // there too (a posted function is the way in from another goroutine).
-// Callbacks (OnDone, OnExit, OnLinkDone) run on the loop goroutine.
+// Callbacks (OnDone, OnExit, OnLinkDone) run on the loop goroutine, and
+// never inside a call that caused them: Link.Close queues OnDone to run
+// after the current callback (Relay.Close alone runs them before it
+// returns, as the loop will run nothing later).
 // The one exception is a link's Transformer, which runs on that link's
 // worker goroutine and must touch nothing of the loop's (see below).
 //

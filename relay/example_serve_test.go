@@ -25,7 +25,7 @@ func ExampleRelay_StartPipeline_socket() {
 		sock := relay.Endpoint{FD: ours, Name: "peer"}
 		_, err := r.StartPipeline(relay.PipelineConfig{
 			Stages: []relay.Stage{{Args: []string{"sort"}}, {Args: []string{"uniq", "-c"}}},
-			In:     &sock, Out: &sock, Stderr: 2,
+			In:     &sock, Out: &sock, Stderr: relay.Inherit(2),
 			OnExit: func(p *relay.Pipeline) {
 				in, out := p.InLink().Stats(), p.OutLink().Stats()
 				fmt.Printf("exit %d: %d bytes in, %d out\n", p.ExitCode(), in.Bytes, out.Bytes)

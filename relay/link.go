@@ -13,7 +13,7 @@ import (
 // Endpoint is one end of a link.
 type Endpoint struct {
 	FD    int    // raw fd; its open file description's flags are never changed
-	Name  string // used in errors and stats: "stdin", "stage 2 (gzip -d)"
+	Name  string // used in errors and stats: "stdin", "stage 2 (gzip -d)"; default "fd N"
 	Owned bool   // the relay closes FD once no link uses it any more
 	// One fd may be the source of one link and the sink of another (a
 	// socket relayed both ways), or both ends of one link (an echo): they
@@ -21,11 +21,20 @@ type Endpoint struct {
 	// of those links is done, if any of them owns it.
 }
 
+// name gives an unnamed endpoint its fd's number as name, so errors
+// never start with ": ".
+func (e *Endpoint) name() {
+	if e.Name == "" {
+		e.Name = fmt.Sprintf("fd %d", e.FD)
+	}
+}
+
 // LinkConfig describes a link.
 type LinkConfig struct {
 	Src, Dst Endpoint
 	// OnDone runs on the loop goroutine once the link has finished (EOF,
-	// reader gone, error or Close) and released its fds.
+	// reader gone, error or Close) and released its fds — for Close, after
+	// the callback that called it has returned (see Link.Close).
 	OnDone func(*Link)
 	// Transform, when set, passes the bytes through an in-process
 	// transform on a worker goroutine (see Transformer). Such a link
@@ -57,6 +66,7 @@ type Link struct {
 	srcOps    fdio.Ops       // Ops for reading the source (see watch.ops)
 	dstOps    fdio.Ops       // Ops for writing the sink
 	done      bool
+	deferDone bool   // Close ended the link: OnDone runs from the loop (Relay.doneLater)
 	queued    bool   // a pump is queued with RunSoon
 	pumpFn    func() // k.pump, allocated once
 	onDone    func(*Link)
@@ -71,6 +81,11 @@ type Link struct {
 // NewLink creates a link and starts pumping on the next loop iteration.
 // Loop goroutine only (or before Run).
 func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
+	if r.closed {
+		return nil, errClosed
+	}
+	cfg.Src.name()
+	cfg.Dst.name()
 	k = &Link{r: r, src: cfg.Src, dst: cfg.Dst, onDone: cfg.OnDone, srcReady: true, dstReady: true}
 	k.stats = LinkStats{Src: cfg.Src.Name, Dst: cfg.Dst.Name, Start: time.Now(), Mode: ModeCopy}
 	if k.sw, err = r.attach(cfg.Src.FD, k, true); err != nil {
@@ -160,9 +175,15 @@ func (k *Link) Stats() LinkStats {
 func (k *Link) Done() bool { return k.done }
 
 // Close stops the link now, dropping anything buffered and closing the fds
-// it owns. OnDone runs. Closing a finished link does nothing.
+// it owns: when it returns the link is Done and its stats are final.
+// OnDone runs later, never inside Close: after the callback that called
+// Close returns (from loop.RunSoon), in the order the links were closed —
+// so a callback that closes links is not re-entered by their OnDone.
+// Relay.Close is the exception: it runs them before it returns. Closing
+// a finished link does nothing.
 func (k *Link) Close() {
 	if !k.done {
+		k.deferDone = true
 		k.end()
 	}
 }
@@ -301,9 +322,14 @@ func (k *Link) end() {
 		k.r.detach(k.dw, k)
 	}
 	delete(k.r.links, k)
-	if k.onDone != nil {
-		k.onDone(k)
+	if k.onDone == nil {
+		return
 	}
+	if k.deferDone && !k.r.closed {
+		k.r.doneLater(k)
+		return
+	}
+	k.onDone(k)
 }
 
 // isGone reports whether err means the sink's reader has left.

@@ -3,8 +3,11 @@ package relay_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +257,88 @@ func TestSpliceModeNeedsPipe(t *testing.T) {
 		t.Fatalf("copy link after the refusal moved %q", got)
 	}
 	wait(t, done, "link")
+}
+
+// TestUnnamedEndpoints: an Endpoint without a Name is called "fd N" in
+// errors and stats, never "".
+func TestUnnamedEndpoints(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	src, dst := newPair(t, "pipe", true, 0), newPair(t, "pipe", false, 0)
+	dst2 := newPair(t, "pipe", false, 0)
+	defer unix.Close(dst2.relay)
+	for _, f := range []*os.File{src.test, dst.test, dst2.test} {
+		defer f.Close()
+	}
+	done := make(chan relay.LinkStats, 1)
+	var k *relay.Link
+	var err error
+	e.do(func() {
+		k, err = e.r.NewLink(relay.LinkConfig{Src: relay.Endpoint{FD: src.relay, Owned: true},
+			Dst: relay.Endpoint{FD: dst.relay, Owned: true}, OnDone: func(k *relay.Link) { done <- k.Stats() }})
+		if err != nil {
+			return
+		}
+		_, err = e.r.NewLink(relay.LinkConfig{Src: relay.Endpoint{FD: src.relay}, Dst: relay.Endpoint{FD: dst2.relay}})
+	})
+	if k == nil {
+		t.Fatalf("NewLink: %v", err)
+	}
+	if want := fmt.Sprintf("fd %d: ", src.relay); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("second link on fd %d: error %v, want one starting %q", src.relay, err, want)
+	}
+	e.do(k.Close)
+	st := wait(t, done, "link")
+	if got, want := st.Src+" → "+st.Dst, fmt.Sprintf("fd %d → fd %d", src.relay, dst.relay); got != want {
+		t.Errorf("stats name the ends %q, want %q", got, want)
+	}
+}
+
+// TestCloseDefersOnDone: Close never runs OnDone inside the call — not
+// even from another link's OnDone — but right after the callback that
+// called it, in order: link A closed from a posted function, and link B
+// closed from A's OnDone.
+func TestCloseDefersOnDone(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	var got []string // loop goroutine only
+	finished := make(chan struct{})
+	var a, b *relay.Link
+	var err error
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	newLink := func(onDone func(*relay.Link)) *relay.Link {
+		src, dst := newPair(t, "pipe", true, 0), newPair(t, "pipe", false, 0)
+		files = append(files, src.test, dst.test)
+		var k *relay.Link
+		e.do(func() {
+			k, err = e.r.NewLink(relay.LinkConfig{Src: relay.Endpoint{FD: src.relay, Owned: true},
+				Dst: relay.Endpoint{FD: dst.relay, Owned: true}, OnDone: onDone})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	b = newLink(func(*relay.Link) { got = append(got, "B done"); close(finished) })
+	a = newLink(func(*relay.Link) {
+		got = append(got, "A done")
+		b.Close()
+		got = append(got, "B closed")
+	})
+	e.do(func() {
+		a.Close()
+		got = append(got, "A closed")
+		if !a.Done() {
+			t.Error("A not done when Close returned")
+		}
+	})
+	wait(t, finished, "B's OnDone")
+	e.do(func() {
+		if want := []string{"A closed", "A done", "B closed", "B done"}; !slices.Equal(got, want) {
+			t.Errorf("order %q, want %q", got, want)
+		}
+	})
 }

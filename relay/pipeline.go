@@ -16,9 +16,10 @@ import (
 // PipelineConfig describes a pipeline of stages joined by relayed pipes.
 type PipelineConfig struct {
 	Stages []Stage
-	// Stdin is the fd stage 1 inherits directly, Stdout the fd stage N
-	// writes directly, Stderr every stage's stderr (no extra hop for any).
-	Stdin, Stdout, Stderr int
+	// Stdin is what stage 1 reads directly, Stdout what stage N writes
+	// directly, Stderr every stage's stderr (no extra hop for any). Left
+	// zero each is /dev/null, never fd 0; Inherit(fd) hands on an fd.
+	Stdin, Stdout, Stderr Stdio
 	Env                   []string // nil: pipeloop's environment
 	Dir                   string
 	// In, when set, replaces Stdin: stage 1 reads a pipe the relay
@@ -72,6 +73,9 @@ type Pipeline struct {
 // links. Loop goroutine only. On error nothing is left running.
 func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	n := len(cfg.Stages)
+	if r.closed {
+		return nil, errClosed
+	}
 	if n == 0 {
 		return nil, errors.New("pipeline has no stages")
 	}
@@ -79,6 +83,11 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	std, err := openStdio(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer std.close()
 	env := cfg.Env
 	if env == nil {
 		env = os.Environ()
@@ -92,7 +101,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	// fds[i] = [stdin, stdout] for stage i; ours[i] = our two ends of link i.
 	type ends struct{ in, out int }
 	child := make([]ends, n)
-	child[0].in, child[n-1].out = cfg.Stdin, cfg.Stdout
+	child[0].in, child[n-1].out = std.in, std.out
 	var linkEnds [][2]int // [read end from stage i, write end to stage i+1]
 	var toClose []int     // every fd created here, for cleanup on error
 	fail := func(err error) (*Pipeline, error) {
@@ -144,7 +153,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	for i := range n {
 		st := p.stages[i]
 		st.Start = time.Now()
-		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr, cfg.ProcessGroups)
+		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, std.err, cfg.ProcessGroups)
 		if err != nil {
 			code := 126
 			if errors.Is(err, unix.ENOENT) {
@@ -212,6 +221,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if p.running == 0 && p.open == 0 {
 		r.l.RunSoon(p.maybeFinish)
 	}
+	r.pipelines[p] = struct{}{} // until maybeFinish; Close ends it
 	return p, nil
 }
 
@@ -287,6 +297,7 @@ func (p *Pipeline) maybeFinish() {
 		return
 	}
 	p.finished = true
+	delete(p.r.pipelines, p)
 	if p.sweeper != nil {
 		p.sweeper.Stop()
 	}

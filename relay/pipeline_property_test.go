@@ -59,7 +59,7 @@ func TestPipelineProperties(t *testing.T) {
 			unix.SetNonblock(out.relay, false)
 			var err error
 			e.do(func() {
-				_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: stages, Stdin: in.relay, Stdout: out.relay, Stderr: 2,
+				_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: stages, Stdin: relay.Inherit(in.relay), Stdout: relay.Inherit(out.relay), Stderr: relay.Inherit(2),
 					OnExit: func(p *relay.Pipeline) { exited <- p.ExitCode() }})
 			})
 			unix.Close(in.relay) // the stages have them now

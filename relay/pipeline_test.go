@@ -2,6 +2,8 @@ package relay_test
 
 import (
 	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -31,7 +33,7 @@ func runPipeline(t *testing.T, opts relay.Options, lines ...string) *relay.Pipel
 	}
 	done := make(chan *relay.Pipeline, 1)
 	e.do(func() {
-		_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: stages, Stdin: null, Stdout: null, Stderr: 2,
+		_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: stages, Stdin: relay.Inherit(null), Stdout: relay.Inherit(null), Stderr: relay.Inherit(2),
 			OnExit: func(p *relay.Pipeline) { done <- p }})
 	})
 	if err != nil {
@@ -79,7 +81,7 @@ func TestPipelineNotFound(t *testing.T) {
 	var err error
 	e.do(func() {
 		_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: []relay.Stage{
-			{Args: []string{"cat"}}, {Args: []string{"pipeloop-no-such-command"}}}, Stdin: 0, Stdout: 1, Stderr: 2})
+			{Args: []string{"cat"}}, {Args: []string{"pipeloop-no-such-command"}}}, Stdin: relay.Inherit(0), Stdout: relay.Inherit(1), Stderr: relay.Inherit(2)})
 	})
 	var se *relay.StartError
 	if !errors.As(err, &se) || se.Code != 127 || se.Stage != 2 {
@@ -113,5 +115,57 @@ func TestPipelineRelayErrorSIGPIPE(t *testing.T) {
 	p := runPipeline(t, relay.Options{Ops: inj}, "yes", "cat")
 	if got := p.ExitCode(); got != 1 {
 		t.Fatalf("ExitCode() = %d, want 1 (stage 1: %d); errors %v", got, p.Stages()[0].ExitCode(), p.Errors())
+	}
+}
+
+// TestPipelineStdioDefault: Stdin, Stdout and Stderr left unset are
+// /dev/null, never the daemon's fd 0 — which under inetd or socket
+// activation is a client's socket, here a socketpair put on fd 0 for the
+// length of StartPipeline.
+func TestPipelineStdioDefault(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	s, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := os.NewFile(uintptr(s[1]), "client")
+	defer client.Close()
+	client.Write([]byte("from the client\n"))
+	unix.Shutdown(s[1], unix.SHUT_WR)
+
+	saved, err := unix.FcntlInt(0, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil && err != unix.EBADF {
+		t.Fatal(err)
+	}
+	restore := func() {
+		if saved >= 0 {
+			unix.Dup3(saved, 0, 0)
+			unix.Close(saved)
+			saved = -1
+		} else {
+			unix.Close(0)
+		}
+	}
+	defer restore()
+	if err := unix.Dup3(s[0], 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(s[0])
+	done := make(chan *relay.Pipeline, 1)
+	e.do(func() {
+		_, err = e.r.StartPipeline(relay.PipelineConfig{
+			Stages: []relay.Stage{{Args: []string{"sh", "-c", "cat; echo stdout; echo stderr >&2"}}},
+			OnExit: func(p *relay.Pipeline) { done <- p },
+		})
+	})
+	restore()
+	if err != nil {
+		t.Fatalf("StartPipeline: %v", err)
+	}
+	if p := wait(t, done, "pipeline"); p.ExitCode() != 0 {
+		t.Errorf("exit %d, errors %v", p.ExitCode(), p.Errors())
+	}
+	if got, _ := io.ReadAll(client); len(got) != 0 {
+		t.Errorf("the client on fd 0 got %q from the stage, want nothing", got)
 	}
 }

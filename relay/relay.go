@@ -14,9 +14,16 @@ type Relay struct {
 	watches map[int]*watch // registrations by fd
 	links   map[*Link]struct{}
 	sizer   *pipeSizer // sizes the pipes pipelines create
+
+	pipelines map[*Pipeline]struct{} // started, not yet finished
+	stopped   []*xform               // transform workers of ended links, perhaps still in a call
+	closed    bool                   // Close was called
+
+	pendingDone []*Link // closed links whose OnDone is yet to run (Link.Close)
+	runDoneFn   func()  // r.runDone, allocated once
 }
 
-// New returns a Relay on l.
+// New returns a Relay on l. When l stops, the relay is closed (see Close).
 func New(l *loop.Loop, opts Options) (*Relay, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
@@ -26,12 +33,14 @@ func New(l *loop.Loop, opts Options) (*Relay, error) {
 		return nil, err
 	}
 	r := &Relay{l: l, opts: opts, pool: pool, watches: make(map[int]*watch), links: make(map[*Link]struct{}),
-		sizer: newPipeSizer(l, opts)}
+		sizer: newPipeSizer(l, opts), pipelines: make(map[*Pipeline]struct{})}
 	if !opts.NoVmsplice {
 		// Unavailable (no transparent huge pages) just means links write.
 		// Idle vmsplice rings keep their faulted-in huge pages: keep few.
 		r.vmPool, _ = fdio.NewVmspliceRingPool(opts.LendSize, min(opts.KeepRings, vmKeep))
 	}
+	r.runDoneFn = r.runDone
+	l.OnStop(r.Close)
 	return r, nil
 }
 

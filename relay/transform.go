@@ -23,7 +23,10 @@ import (
 // about 2×(queue+2) chunks.
 //
 // The methods are called from the worker goroutine only, one at a time,
-// so a Transformer needs no locking of its own.
+// so a Transformer needs no locking of its own. Once the link has ended
+// (Link.Close returned, or OnDone ran) no call starts any more: a call
+// in progress finishes, on the worker, and its output is dropped; chunks
+// still queued are never transformed, and Flush is not called.
 type Transformer interface {
 	// Transform appends the transformation of src to dst and returns the
 	// extended slice. src is only valid during the call. Returning an
@@ -83,6 +86,8 @@ type xform struct {
 	in, out   chan *chunk
 	free      chan *chunk   // recycled chunks, either side may take or give
 	quit      chan struct{} // closed when the link ends
+	exited    chan struct{} // closed when the worker goroutine returns
+	state     atomic.Int32  // xfIdle, xfBusy or xfStopped (see below)
 	size      int           // bytes read per chunk
 	ev        *os.File      // eventfd the worker sleeps on (netpoller)
 	evfd      int           // its fd, for the loop's pokes
@@ -94,6 +99,22 @@ type xform struct {
 	cur       *chunk        // output chunk being written; loop only
 	inClosed  bool          // in was closed (EOF or end); loop only
 }
+
+// xform.state: whether the worker may start a Transform or Flush call.
+//
+//	xfIdle     between calls; the worker may move it to xfBusy
+//	xfBusy     in a call; the worker moves it back to xfIdle after
+//	xfStopped  the link ended (stopTransform, loop): final
+//
+// The worker starts a call only by winning idle→busy, and the loop's
+// swap to stopped is one atomic step, so once stopTransform returns no
+// call starts: at most the one in progress finishes, and its output is
+// dropped. Chunks still queued are never transformed.
+const (
+	xfIdle int32 = iota
+	xfBusy
+	xfStopped
+)
 
 // startTransform sets up k's transform and starts its worker.
 func (k *Link) startTransform(t Transformer, queue, size int) error {
@@ -109,7 +130,7 @@ func (k *Link) startTransform(t Transformer, queue, size int) error {
 	}
 	x := &xform{t: t, size: size, evfd: evfd, ev: os.NewFile(uintptr(evfd), "transform"),
 		in: make(chan *chunk, queue), out: make(chan *chunk, queue),
-		free: make(chan *chunk, 2*queue+4), quit: make(chan struct{})}
+		free: make(chan *chunk, 2*queue+4), quit: make(chan struct{}), exited: make(chan struct{})}
 	l := k.r.l
 	x.onWake = func() {
 		x.notify.Store(false)
@@ -177,6 +198,7 @@ func (x *xform) wait(try func() bool) bool {
 // work is the worker goroutine: transform each input chunk into an output
 // chunk, in order, until the input ends or the link does.
 func (x *xform) work() {
+	defer close(x.exited)
 	var c, o *chunk
 	var ok bool
 	recv := func() bool {
@@ -203,6 +225,9 @@ func (x *xform) work() {
 		if ok && x.inBlocked.Swap(false) {
 			x.wake() // there is room in in again
 		}
+		if !x.state.CompareAndSwap(xfIdle, xfBusy) {
+			return // the link ended
+		}
 		o = x.get()
 		var err error
 		if ok {
@@ -212,6 +237,9 @@ func (x *xform) work() {
 			o.b, err = x.t.Flush(o.b)
 		}
 		c = nil
+		if !x.state.CompareAndSwap(xfBusy, xfIdle) {
+			return // the link ended during the call: nobody wants its output
+		}
 		if err != nil {
 			o.b, o.err = o.b[:0], err
 			x.wait(send)
@@ -348,13 +376,17 @@ func (k *Link) transformWait() waitState {
 	return waitNone
 }
 
-// stopTransform releases the worker when the link ends.
+// stopTransform releases the worker when the link ends: no Transform or
+// Flush call starts once it returns (see xform.state). It does not wait
+// for a call in progress; Relay.Close does.
 func (k *Link) stopTransform() {
 	x := k.xf
+	x.state.Store(xfStopped)
 	close(x.quit)
 	if !x.inClosed {
 		x.inClosed = true
 		close(x.in)
 	}
 	x.ev.Close() // wakes the worker if it sleeps; it sees quit and leaves
+	k.r.workerStopped(x)
 }

@@ -251,3 +251,59 @@ func BenchmarkTransformHandoff(b *testing.B) {
 		})
 	}
 }
+
+// gated is a transform whose calls wait for a gate, and that counts the
+// calls starting after stopped was set.
+type gated struct {
+	entered chan struct{} // one send per call, as it starts
+	gate    chan struct{} // closed to let calls return
+	stopped atomic.Bool
+	late    atomic.Int32
+}
+
+func (g *gated) call() {
+	if g.stopped.Load() {
+		g.late.Add(1)
+	}
+	g.entered <- struct{}{}
+	<-g.gate
+}
+
+func (g *gated) Transform(dst, src []byte) ([]byte, error) { g.call(); return append(dst, src...), nil }
+func (g *gated) Flush(dst []byte) ([]byte, error)          { g.call(); return dst, nil }
+
+// TestTransformStopsAtClose: Close while a Transform call is in progress
+// and chunks (and the end of input) wait in the worker's queue: the call
+// in progress finishes, and no Transform or Flush call starts after Close
+// returned.
+func TestTransformStopsAtClose(t *testing.T) {
+	lt := startLoop(t)
+	g := &gated{entered: make(chan struct{}, 16), gate: make(chan struct{})}
+	w, _, k, done := lt.pipeLink(t, relay.LinkConfig{Transform: g, TransformChunk: 1, TransformQueue: 4})
+	if _, err := w.Write([]byte("abcd")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	<-g.entered // the worker is in its first call
+	// Wait until the loop has queued the other three bytes; the pump
+	// that read the last one read the EOF too (the queue had room).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var st relay.LinkStats
+		lt.do(func() { st = k.Stats() })
+		if st.TransformIn == 4 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	lt.do(func() { k.Close(); g.stopped.Store(true) })
+	close(g.gate)
+	select {
+	case <-relay.TransformExited(k):
+	case <-time.After(10 * time.Second):
+		t.Fatal("the transform worker did not return after Close")
+	}
+	<-done
+	if n := g.late.Load(); n != 0 {
+		t.Errorf("%d Transform/Flush calls started after Close returned, want 0", n)
+	}
+}

@@ -92,7 +92,7 @@ func TestSharedSocketClosedByLastLink(t *testing.T) {
 		sock := relay.Endpoint{FD: a[0], Name: "client A", Owned: true}
 		p, err = e.r.StartPipeline(relay.PipelineConfig{
 			Stages: []relay.Stage{{Args: []string{"sh", "-c", "cat >/dev/null; sleep 0.3; echo reply"}}},
-			In:     &sock, Out: &sock, Stderr: 2,
+			In:     &sock, Out: &sock, Stderr: relay.Inherit(2),
 			OnLinkDone: func(p *relay.Pipeline, k *relay.Link) {
 				if k == p.InLink() {
 					s, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)

@@ -64,7 +64,7 @@ func (c *Conn) start() {
 	s := c.s
 	in := relay.Endpoint{FD: c.fd, Name: "client " + c.Peer}
 	cfg := relay.PipelineConfig{
-		Stages: s.cfg.Stages, Env: s.cfg.Env, Dir: s.cfg.Dir, Stderr: s.cfg.Stderr,
+		Stages: s.cfg.Stages, Env: s.cfg.Env, Dir: s.cfg.Dir, Stderr: relay.Inherit(s.cfg.Stderr),
 		In: &in, Out: &in, ProcessGroups: true,
 		OnExit:     func(*relay.Pipeline) { c.end() },
 		OnLinkDone: c.linkDone,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/pipeloop/pipeloop/loop"
@@ -192,31 +191,15 @@ func (s *Server) finishDrain() {
 	}
 }
 
-// abort runs when the loop stops: stages still running are killed and
-// reaped, links closed and sockets closed, so a server whose loop stopped
-// leaves no process and no fd behind.
+// abort runs when the loop stops: the relay's Close (registered with the
+// loop before the server's abort, and run again here in case) kills and
+// reaps the stages and closes the links, which ends their connections;
+// what is left is the listener and the sockets of connections whose
+// pipeline never started.
 func (s *Server) abort() {
 	s.ln.Close()
-	open := make([]*Conn, 0, len(s.conns))
+	s.r.Close()
 	for c := range s.conns {
-		open = append(open, c)
-	}
-	for _, c := range open {
-		if c.p == nil {
-			continue
-		}
-		c.p.Signal(syscall.SIGKILL)
-		for _, k := range c.links() {
-			k.Close()
-		}
-		for _, st := range c.p.Stages() {
-			if st.Pid > 0 && st.State == nil {
-				var ws unix.WaitStatus
-				unix.Wait4(st.Pid, &ws, 0, nil)
-			}
-		}
-	}
-	for _, c := range open {
 		c.closeSocket()
 	}
 }

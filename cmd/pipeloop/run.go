@@ -136,7 +136,7 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	var startErr error
 	l.Post(func() {
 		p, startErr = r.StartPipeline(relay.PipelineConfig{
-			Stages: stages, Stdin: std.in, Stdout: std.out, Stderr: 2,
+			Stages: stages, Stdin: relay.Inherit(std.in), Stdout: relay.Inherit(std.out), Stderr: relay.Inherit(2),
 			OnExit: func(*relay.Pipeline) { l.Stop() },
 		})
 		if startErr != nil {

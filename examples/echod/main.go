@@ -79,7 +79,7 @@ func run(addr string, argv []string) error {
 func (d *daemon) accept(fd int, peer unix.Sockaddr) {
 	sock := relay.Endpoint{FD: fd, Name: server.PeerString(peer)}
 	p, err := d.r.StartPipeline(relay.PipelineConfig{
-		Stages: []relay.Stage{d.stage}, In: &sock, Out: &sock, Stderr: 2,
+		Stages: []relay.Stage{d.stage}, In: &sock, Out: &sock, Stderr: relay.Inherit(2),
 		OnExit: d.done,
 	})
 	if err != nil {

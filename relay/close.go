@@ -1,0 +1,111 @@
+package relay
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/pipeloop/pipeloop/loop"
+	"golang.org/x/sys/unix"
+)
+
+// errClosed is what NewLink and StartPipeline return once the relay has
+// been closed.
+var errClosed = fmt.Errorf("relay: %w", os.ErrClosed)
+
+// Close ends everything the relay runs, at once: every stage still
+// running gets SIGKILL (its process group's, with ProcessGroups), every
+// link is closed (OnDone runs), every stage is reaped (OnExit runs), the
+// fds links owned are closed and the transforms' worker goroutines have
+// returned — Close waits for a Transform call in progress to finish. The
+// relay then refuses new links and pipelines (errors wrapping
+// os.ErrClosed). Closing it again does nothing.
+//
+// New registers Close with loop.OnStop, so a stopped loop leaves no
+// process, fd or goroutine of the relay's behind; call it earlier to end
+// the relay's work with the loop still running. It is the abort path:
+// stages get no chance to finish, which is why it kills rather than
+// terminates. An orderly end is Pipeline.Signal(SIGTERM) and waiting for
+// OnExit while the loop runs (server.Shutdown does that); a grace period
+// here would hold the stopping loop's thread for its length, with no
+// timer left to run.
+//
+// Loop goroutine only.
+func (r *Relay) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for p := range r.pipelines {
+		p.Signal(syscall.SIGKILL)
+	}
+	for len(r.links) > 0 { // an OnDone may close other links; none can start
+		for k := range r.links {
+			k.Close()
+		}
+	}
+	r.runDone()
+	for p := range r.pipelines {
+		p.reap()
+		p.maybeFinish()
+	}
+	for _, x := range r.stopped {
+		<-x.exited
+	}
+	r.stopped = nil
+}
+
+// reap waits for every stage not yet reaped — Close has killed them —
+// and reaps it through the loop's watch (so OnExit runs as on any exit).
+// waitid with WNOWAIT waits for the exit without reaping, which the
+// watch's wait4 then does.
+func (p *Pipeline) reap() {
+	for _, pr := range p.procs {
+		if pr == nil {
+			continue
+		}
+		if _, exited := pr.Exited(); exited {
+			continue
+		}
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pr.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		pr.HandleEvents(loop.Readable)
+	}
+}
+
+// workerStopped remembers the worker of a transform whose link ended, so
+// that Close can wait for it; workers that have returned are forgotten.
+func (r *Relay) workerStopped(x *xform) {
+	live := r.stopped[:0]
+	for _, y := range r.stopped {
+		select {
+		case <-y.exited:
+		default:
+			live = append(live, y)
+		}
+	}
+	clear(r.stopped[len(live):])
+	r.stopped = append(live, x)
+}
+
+// doneLater queues k's OnDone to run after the current callback (see
+// Link.Close).
+func (r *Relay) doneLater(k *Link) {
+	if len(r.pendingDone) == 0 {
+		r.l.RunSoon(r.runDoneFn)
+	}
+	r.pendingDone = append(r.pendingDone, k)
+}
+
+// runDone runs the OnDone callbacks doneLater queued, those queued
+// meanwhile included.
+func (r *Relay) runDone() {
+	for len(r.pendingDone) > 0 {
+		k := r.pendingDone[0]
+		r.pendingDone[0] = nil
+		r.pendingDone = r.pendingDone[1:]
+		k.onDone(k)
+	}
+	r.pendingDone = nil
+}

@@ -1,0 +1,74 @@
+package relay
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Stdio is what a stage gets as its stdin, stdout or stderr
+// (PipelineConfig.Stdin, Stdout, Stderr).
+//
+// The zero Stdio is /dev/null, as a nil Stdin is for os/exec — never fd 0:
+// a daemon started by inetd or by systemd socket activation has a client's
+// socket there, and a stage's stderr must not reach that client.
+type Stdio struct {
+	fd  int  // the fd handed on; meaningful when set
+	set bool // false: /dev/null
+}
+
+// Inherit is the Stdio for fd: the stage gets fd itself (duplicated to
+// 0, 1 or 2 in the child), with no relay in between. Inherit(0),
+// Inherit(1) and Inherit(2) hand on the daemon's own stdio, as a shell
+// does. The caller keeps fd open until StartPipeline returns, and closes
+// it when it likes: the stages hold their own copies.
+func Inherit(fd int) Stdio { return Stdio{fd: fd, set: true} }
+
+// FD returns the fd Inherit was given, and false for /dev/null.
+func (s Stdio) FD() (int, bool) { return s.fd, s.set }
+
+// String is "fd N" or "/dev/null".
+func (s Stdio) String() string {
+	if !s.set {
+		return os.DevNull
+	}
+	return fmt.Sprintf("fd %d", s.fd)
+}
+
+// stdio is the three fds the stages of one pipeline inherit, resolved:
+// /dev/null is opened once for those left unset, and closed by close once
+// the stages have been spawned.
+type stdio struct {
+	in, out, err int
+	null         int // our /dev/null, or -1
+}
+
+// openStdio resolves cfg's Stdin, Stdout and Stderr. A Stdin replaced by
+// In (or a Stdout by Out) needs no /dev/null.
+func openStdio(cfg *PipelineConfig) (stdio, error) {
+	s := stdio{null: -1}
+	need := !cfg.Stderr.set || !cfg.Stdin.set && cfg.In == nil || !cfg.Stdout.set && cfg.Out == nil
+	if need {
+		fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return s, fmt.Errorf("stdio: %w", &os.PathError{Op: "open", Path: os.DevNull, Err: err})
+		}
+		s.null = fd
+	}
+	pick := func(x Stdio) int {
+		if x.set {
+			return x.fd
+		}
+		return s.null
+	}
+	s.in, s.out, s.err = pick(cfg.Stdin), pick(cfg.Stdout), pick(cfg.Stderr)
+	return s, nil
+}
+
+func (s *stdio) close() {
+	if s.null >= 0 {
+		unix.Close(s.null)
+		s.null = -1
+	}
+}
