@@ -89,9 +89,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	}
 	p.procs = make([]*loop.Process, n)
 
-	// fds[i] = [stdin, stdout] for stage i; ours[i] = our two ends of link i.
-	type ends struct{ in, out int }
-	child := make([]ends, n)
+	child := make([]stdFDs, n)
 	child[0].in, child[n-1].out = cfg.Stdin, cfg.Stdout
 	var linkEnds [][2]int // [read end from stage i, write end to stage i+1]
 	var toClose []int     // every fd created here, for cleanup on error
@@ -143,31 +141,12 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		r.sizePipe(r0)
 		child[n-1].out, outR = w, r0
 	}
-	for i := range n {
-		st := p.stages[i]
-		st.Start = time.Now()
-		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr, cfg.ProcessGroups)
-		if err != nil {
-			code := 126
-			if errors.Is(err, unix.ENOENT) {
-				code = 127
-			}
-			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: code,
-				Err: fmt.Errorf("%s: %w", cfg.Stages[i].Args[0], os.NewSyscallError("execve", err))}
-			st.End = time.Now()
-			continue // like a shell: the other stages run, this one "exits" 126/127
-		}
-		st.Pid = pid
-		idx := i
-		proc, err := r.l.WatchProcess(pid, pidfd, func(ps *loop.ProcessState) { p.stageExited(idx, ps) })
-		if err != nil {
-			unix.Kill(pid, unix.SIGKILL)
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, 0, nil)
-			return fail(fmt.Errorf("stage %d (%s): %w", i+1, st.Name, err))
-		}
-		p.procs[i] = proc
-		p.running++
+	// Stages start SCHED_NORMAL whatever the loop thread runs (see
+	// loop.Spawning).
+	var spawnErr error
+	r.l.Spawning(func() { spawnErr = p.spawnStages(paths, cfg, env, child) })
+	if spawnErr != nil {
+		return fail(spawnErr)
 	}
 	// The children have their ends now; keep only ours.
 	for i := 0; i < n-1; i++ {

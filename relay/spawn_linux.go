@@ -5,9 +5,12 @@ package relay
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
+	"time"
 
+	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,4 +67,41 @@ func isText(path string) bool {
 	n, _ := f.Read(buf)
 	line, _, _ := bytes.Cut(buf[:n], []byte("\n"))
 	return bytes.IndexByte(line, 0) < 0
+}
+
+// stdFDs are the stdin and stdout a stage is started with.
+type stdFDs struct{ in, out int }
+
+// spawnStages starts every stage with child[i] as its stdin and stdout and
+// registers it with the loop. A stage that cannot be executed is recorded
+// as a StartError (126/127) and the others still start, as in a shell; an
+// error is returned only when the loop cannot watch a started stage
+// (which is then killed and reaped).
+func (p *Pipeline) spawnStages(paths []string, cfg PipelineConfig, env []string, child []stdFDs) error {
+	for i, st := range p.stages {
+		st.Start = time.Now()
+		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, cfg.Stderr, cfg.ProcessGroups)
+		if err != nil {
+			code := 126
+			if errors.Is(err, unix.ENOENT) {
+				code = 127
+			}
+			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: code,
+				Err: fmt.Errorf("%s: %w", cfg.Stages[i].Args[0], os.NewSyscallError("execve", err))}
+			st.End = time.Now()
+			continue // like a shell: the other stages run, this one "exits" 126/127
+		}
+		st.Pid = pid
+		idx := i
+		proc, err := p.r.l.WatchProcess(pid, pidfd, func(ps *loop.ProcessState) { p.stageExited(idx, ps) })
+		if err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, 0, nil)
+			return fmt.Errorf("stage %d (%s): %w", i+1, st.Name, err)
+		}
+		p.procs[i] = proc
+		p.running++
+	}
+	return nil
 }

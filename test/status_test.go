@@ -131,3 +131,14 @@ func TestScriptWithoutShebang(t *testing.T) {
 	}
 	onlyLine(t, res.stderr, "stage 1", junk, "exec format error")
 }
+
+// TestStagesStartSchedOther: a stage spawned while the loop thread runs
+// SCHED_BATCH (--sched batch) starts SCHED_OTHER: the policy is the loop
+// thread's, never the stages'.
+func TestStagesStartSchedOther(t *testing.T) {
+	// Field 41 of /proc/PID/stat is the policy: 0 SCHED_OTHER, 3 SCHED_BATCH.
+	res := run(t, runOpts{keepOut: true}, "--sched", "batch", "cut -d \" \" -f 41 /proc/self/stat")
+	if got := string(res.out); res.code != 0 || got != "0\n" {
+		t.Fatalf("exit %d, stage policy %q, want 0 (SCHED_OTHER); stderr: %s", res.code, got, res.stderr)
+	}
+}
