@@ -18,6 +18,7 @@ type PipelineConfig struct {
 	Stages []Stage
 	// Stdin is the fd stage 1 inherits directly, Stdout the fd stage N
 	// writes directly, Stderr every stage's stderr (no extra hop for any).
+	// Closed starts the stage with that fd closed.
 	Stdin, Stdout, Stderr int
 	Env                   []string // nil: pipeloop's environment
 	Dir                   string

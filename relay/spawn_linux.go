@@ -105,3 +105,7 @@ func (p *Pipeline) spawnStages(paths []string, cfg PipelineConfig, env []string,
 	}
 	return nil
 }
+
+// Closed, as PipelineConfig.Stdin, Stdout or Stderr, starts the stage with
+// that descriptor closed, as a shell's `<&-` or `>&-` does.
+const Closed = -1
