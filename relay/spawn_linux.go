@@ -27,6 +27,15 @@ const shell = "/bin/sh"
 // With group set the child leads a new process group (Setpgid), so that
 // Pipeline.Signal reaches the processes it starts too.
 //
+// The child gets SIGKILL when its parent dies (PR_SET_PDEATHSIG), so a
+// stage does not run on as an orphan when pipeloop is killed with SIGKILL
+// (only the stage itself: its own children are beyond reach then). The
+// kernel ties this to the thread that forked, not the process: stages are
+// forked on the loop thread, which Loop.Run keeps locked while it runs and
+// then hands back to the Go runtime, which keeps its threads; a pipeline
+// must not be started from a goroutine that exits while locked to its
+// thread, which would make the runtime end the thread and kill the stages.
+//
 // A file that execve refuses with ENOEXEC (a script without "#!") is run
 // as "/bin/sh path args...", as execvp(3) does — unless its first line
 // holds a NUL byte: then it is a binary for another machine, and like
@@ -46,7 +55,7 @@ func forkExec(path string, argv []string, env []string, dir string, stdin, stdou
 		Dir:   dir,
 		Env:   env,
 		Files: []uintptr{uintptr(stdin), uintptr(stdout), uintptr(stderr)},
-		Sys:   &syscall.SysProcAttr{PidFD: &pidfd, Setpgid: group},
+		Sys:   &syscall.SysProcAttr{PidFD: &pidfd, Setpgid: group, Pdeathsig: syscall.SIGKILL},
 	}
 	pid, err = syscall.ForkExec(path, argv, attr)
 	if err != nil {
