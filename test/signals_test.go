@@ -2,13 +2,26 @@ package test_test
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// terminating are the signals whose default action ends a process and that
+// come from outside (not a fault of the process itself). SIGPROF is left
+// out: the Go runtime keeps it for its profiler.
+var terminating = []syscall.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGTERM,
+	unix.SIGSTKFLT, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGIO, unix.SIGPWR,
+	syscall.Signal(36), syscall.Signal(64), // real-time signals (34 is the first libc leaves free)
+}
 
 // descendants lists pid's children, their children and so on.
 func descendants(pid int) []int {
@@ -85,6 +98,42 @@ func zombie(stat []byte) bool {
 	return i >= 0 && bytes.HasPrefix(stat[i+1:], []byte(" Z"))
 }
 
+// TestSignalsReachStages: every terminating signal sent to pipeloop
+// reaches every stage and the stages' own children, as a shell pipeline
+// dies of it, and pipeloop then dies of it too, so its parent sees the
+// real "killed by signal" status.
+func TestSignalsReachStages(t *testing.T) {
+	for _, sig := range terminating {
+		t.Run(unix.SignalName(sig)+"/"+strconv.Itoa(int(sig)), func(t *testing.T) {
+			skipIfIgnored(t, sig)
+			// sleep, cat, sh and its sleep.
+			cmd, kids := startPipeloop(t, 4, "sleep 100", "cat", `sh -c "sleep 100; :"`)
+			cmd.Process.Signal(sig)
+			ws := waitEnd(t, cmd, 10*time.Second)
+			if !ws.Signaled() || ws.Signal() != sig {
+				t.Errorf("pipeloop ended with %v (exit %d), want killed by %v", cmd.ProcessState, ws.ExitStatus(), sig)
+			}
+			gone(t, kids)
+		})
+	}
+}
+
+// TestKillGrace: a stage that ignores SIGTERM gets SIGKILL --kill-grace
+// later, with its children.
+func TestKillGrace(t *testing.T) {
+	cmd, kids := startPipeloop(t, 3, "--kill-grace", "100ms", "--shell", `trap "" TERM; sleep 100; :`, "cat")
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	ws := waitEnd(t, cmd, 10*time.Second)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Errorf("pipeloop ended with %v, want killed by SIGTERM", cmd.ProcessState)
+	}
+	if el := time.Since(start); el < 100*time.Millisecond {
+		t.Errorf("stages ended %v after SIGTERM, before the grace", el)
+	}
+	gone(t, kids)
+}
+
 // TestPipeloopKilled: when pipeloop itself is killed with SIGKILL, its
 // stages do not run on as orphans.
 func TestPipeloopKilled(t *testing.T) {
@@ -94,3 +143,49 @@ func TestPipeloopKilled(t *testing.T) {
 	gone(t, kids)
 }
 
+// TestTerminalInterrupt: run from a terminal, a pipeline's stage 1 reads
+// the terminal (no SIGTTIN), and ^C ends every stage and their children,
+// once: a stage that traps SIGINT sees it once, not once from the terminal
+// and again from pipeloop.
+func TestTerminalInterrupt(t *testing.T) {
+	skipIfIgnored(t, syscall.SIGINT)
+	master, slave := openPTY(t, 80)
+	cmd := exec.Command(bin, "--shell",
+		`read line; echo "got $line"; trap 'echo INT >&2; exit 3' INT; sleep 100; :`, "cat")
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var screen bytes.Buffer
+	read := make(chan struct{})
+	go func() { io.Copy(&screen, master); close(read) }()
+	io.WriteString(master, "hello\n")
+	var kids []int
+	for deadline := time.Now().Add(10 * time.Second); len(kids) < 3 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		kids = descendants(cmd.Process.Pid) // sh, its sleep, cat
+	}
+	if len(kids) < 3 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("stage 1 did not read the terminal: descendants %v", kids)
+	}
+	io.WriteString(master, "\x03")
+	ws := waitEnd(t, cmd, 10*time.Second)
+	<-read
+	gone(t, kids)
+	s := strings.ReplaceAll(screen.String(), "\r\n", "\n")
+	if !strings.Contains(s, "got hello\n") {
+		t.Errorf("terminal shows %q, want stage 1's \"got hello\"", s)
+	}
+	if n := strings.Count(s, "INT\n"); n != 1 {
+		t.Errorf("stage 1 trapped SIGINT %d times, want 1; terminal: %q", n, s)
+	}
+	// cat died of ^C: the pipeline's status is 130, pipeloop's own
+	// death by SIGINT.
+	if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Errorf("pipeloop ended with %v, want killed by SIGINT; terminal: %q", cmd.ProcessState, s)
+	}
+}

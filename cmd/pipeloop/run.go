@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/pipeloop/pipeloop/fdio"
 	"github.com/pipeloop/pipeloop/loop"
@@ -20,33 +21,45 @@ type stdio struct {
 	err     io.Writer
 }
 
-// run is the whole program; it returns the exit status.
-func run(args []string, std stdio) int {
+// exitStatus is how pipeloop ends: killed by signal if set, else with
+// code.
+type exitStatus struct {
+	code   int
+	signal syscall.Signal
+}
+
+// run is the whole program; it returns how pipeloop should end.
+func run(args []string, std stdio) exitStatus {
 	if len(args) > 0 && args[0] == "serve" {
-		return runServe(args[1:], std)
+		return exitStatus{code: runServe(args[1:], std)}
 	}
 	if len(args) > 0 && args[0] == "trace" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer stop()
-		return runTrace(ctx, args[1:], os.Stdout, std.err)
+		return exitStatus{code: runTrace(ctx, args[1:], os.Stdout, std.err)}
 	}
+	return runRelay(args, std)
+}
+
+// runRelay is stdin mode and pipeline mode.
+func runRelay(args []string, std stdio) exitStatus {
 	o, err := parseFlags(args)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(os.Stdout, usage)
-		return 0
+		return exitStatus{code: 0}
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v (try --help)\n", err)
-		return 2
+		return exitStatus{code: 2}
 	}
 	if o.version {
 		fmt.Fprintf(os.Stdout, "pipeloop %s\n", version)
-		return 0
+		return exitStatus{code: 0}
 	}
 	stages, err := parseStages(&o.relayFlags)
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 2
+		return exitStatus{code: 2}
 	}
 
 	// A stdin or stdout closed at exec is reported as a shell would; in
@@ -61,7 +74,7 @@ func run(args []string, std stdio) int {
 		}
 		if len(stages) == 0 {
 			fmt.Fprintf(std.err, "pipeloop: %s: Bad file descriptor\n", end.name)
-			return 1
+			return exitStatus{code: 1}
 		}
 		*end.fd = relay.Closed
 	}
@@ -69,7 +82,7 @@ func run(args []string, std stdio) int {
 	// Stages get exactly fds 0, 1 and 2, never what pipeloop inherited.
 	if err := fdio.CloexecFrom(3); err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 1
+		return exitStatus{code: 1}
 	}
 
 	// pipeloop must not die of SIGPIPE: it sees EPIPE and handles it. A
@@ -77,29 +90,25 @@ func run(args []string, std stdio) int {
 	// in the stages, which then die of SIGPIPE as in a shell pipeline.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 4)
-	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
-		if !signal.Ignored(s) { // a background job keeps ignoring SIGINT, stages too
-			signal.Notify(sigs, s)
-		}
-	}
+	notifyTerminating(sigs)
 	defer signal.Stop(sigs)
 
 	rp, err := newReporter(o, std)
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 2
+		return exitStatus{code: 2}
 	}
 
 	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 1
+		return exitStatus{code: 1}
 	}
 	r, err := relay.New(l, o.relayOptions())
 	if err != nil {
 		l.Close()
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 2
+		return exitStatus{code: 2}
 	}
 	if o.pipeSize > 0 {
 		sizeStdPipes(std, o.pipeSize)
@@ -109,7 +118,7 @@ func run(args []string, std stdio) int {
 	if len(stages) == 0 {
 		return runStdin(l, r, rp, std, sigs, tr)
 	}
-	return runPipeline(l, r, rp, stages, std, sigs, tr)
+	return runPipeline(l, r, rp, stages, std, sigs, tr, o.killGrace)
 }
 
 // pipeSizeOpt maps the flag (0 = keep the kernel's) to relay.Options.
@@ -146,12 +155,21 @@ func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(
 }
 
 // runPipeline spawns the stages and relays between them.
-func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, std stdio, sigs <-chan os.Signal, tr *tracing) int {
+//
+// A terminating signal is passed on to the stages (see ownGroups for how
+// far it reaches), SIGTERM with SIGKILL killGrace later for stages that
+// outlive it, and pipeloop waits for the stages to end. Then, as bash
+// does with a foreground job, the stages decide: if they died of a signal,
+// pipeloop dies of the one it received (dieOf); if they handled it and
+// exited, their status is pipeloop's.
+func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, std stdio, sigs <-chan os.Signal, tr *tracing, killGrace time.Duration) exitStatus {
+	term := controllingTerminal()
+	groups := ownGroups(term)
 	var p *relay.Pipeline
 	var startErr error
 	l.Post(func() {
 		p, startErr = r.StartPipeline(relay.PipelineConfig{
-			Stages: stages, Stdin: std.in, Stdout: std.out, Stderr: 2,
+			Stages: stages, Stdin: std.in, Stdout: std.out, Stderr: 2, ProcessGroups: groups,
 			OnExit: func(*relay.Pipeline) { l.Stop() },
 		})
 		if startErr != nil {
@@ -159,9 +177,21 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 		}
 	})
 	done := make(chan struct{})
+	var got syscall.Signal // the first terminating signal received
+	var escalation *loop.Timer
 	go forward(l, sigs, done, func(sig syscall.Signal) {
-		if p != nil {
-			p.Signal(sig)
+		if got == 0 {
+			got = sig
+		}
+		if p == nil {
+			return
+		}
+		if !groups && (sig == syscall.SIGINT || sig == syscall.SIGQUIT) && term.foreground() {
+			return // the terminal sent it to every stage already
+		}
+		p.Signal(sig)
+		if sig == syscall.SIGTERM && escalation == nil {
+			escalation = l.AfterFunc(killGrace, func() { p.Signal(syscall.SIGKILL) })
 		}
 	})
 	linkStats := func() []relay.LinkStats {
@@ -187,14 +217,14 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 		fmt.Fprintf(std.err, "pipeloop: %v\n", startErr)
 		var se *relay.StartError
 		if errors.As(startErr, &se) {
-			return se.Code
+			return exitStatus{code: se.Code}
 		}
-		return 1
+		return exitStatus{code: 1}
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		p.Signal(syscall.SIGKILL)
-		return 1
+		return exitStatus{code: 1}
 	}
 	for _, e := range p.Errors() {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", e)
@@ -202,7 +232,11 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	names := stageNames(p)
 	tr.report(std.err, names)
 	rp.traced(tr, names)
-	return rp.finish(p.ExitCode(), stats, p.Stages(), loopStats)
+	code := rp.finish(p.ExitCode(), stats, p.Stages(), loopStats)
+	if got != 0 && code > 128 {
+		return exitStatus{code: code, signal: got}
+	}
+	return exitStatus{code: code}
 }
 
 // runLoop runs l until it stops; before returns is called on the loop

@@ -10,7 +10,7 @@ import (
 )
 
 // runStdin relays stdin to stdout through one link.
-func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan os.Signal, tr *tracing) int {
+func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan os.Signal, tr *tracing) exitStatus {
 	var k *relay.Link
 	var linkErr error
 	var killedBy syscall.Signal
@@ -54,10 +54,10 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 	switch {
 	case linkErr != nil:
 		fmt.Fprintf(std.err, "pipeloop: %v\n", linkErr)
-		return 1
+		return exitStatus{code: 1}
 	case err != nil:
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 1
+		return exitStatus{code: 1}
 	}
 	names := map[int]string{os.Getpid(): "pipeloop"}
 	tr.report(std.err, names)
@@ -75,5 +75,5 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 	if killedBy == 0 && st.Err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", st.Err)
 	}
-	return code
+	return exitStatus{code: code, signal: killedBy} // killed by a signal: die of it
 }
