@@ -150,6 +150,17 @@ func TestPipeloopKilled(t *testing.T) {
 func TestTerminalInterrupt(t *testing.T) {
 	skipIfIgnored(t, syscall.SIGINT)
 	master, slave := openPTY(t, 80)
+	// ^C flushes the terminal's queues, output not yet read included,
+	// unless NOFLSH: keep everything, so the screen is complete however
+	// late the reader below gets to run.
+	tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(os.NewSyscallError("ioctl(TCGETS)", err))
+	}
+	tio.Lflag |= unix.NOFLSH
+	if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(os.NewSyscallError("ioctl(TCSETS)", err))
+	}
 	cmd := exec.Command(bin, "--shell",
 		`read line; echo "got $line"; trap 'echo INT >&2; exit 3' INT; sleep 100; :`, "cat")
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
@@ -159,22 +170,51 @@ func TestTerminalInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	slave.Close()
+	chunks := make(chan []byte, 64)
+	go func() { // ends with EIO once every slave fd is closed
+		defer close(chunks)
+		for {
+			b := make([]byte, 4096)
+			n, err := master.Read(b)
+			if n > 0 {
+				chunks <- b[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	var screen bytes.Buffer
-	read := make(chan struct{})
-	go func() { io.Copy(&screen, master); close(read) }()
 	io.WriteString(master, "hello\n")
+	// ^C once stage 1 has answered through cat and runs its sleep (exec'd:
+	// a signal that comes between sh's fork and the exec is lost to sh's
+	// own handler, which is the shell's race, not pipeloop's).
 	var kids []int
-	for deadline := time.Now().Add(10 * time.Second); len(kids) < 3 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		kids = descendants(cmd.Process.Pid) // sh, its sleep, cat
+	sleeping := func() bool {
+		kids = descendants(cmd.Process.Pid)
+		for _, k := range kids {
+			if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(k) + "/comm"); string(comm) == "sleep\n" {
+				return true
+			}
+		}
+		return false
 	}
-	if len(kids) < 3 {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("stage 1 did not read the terminal: descendants %v", kids)
+	for deadline := time.After(10 * time.Second); !strings.Contains(screen.String(), "got hello") || !sleeping(); {
+		select {
+		case b := <-chunks:
+			screen.Write(b)
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("stage 1 did not answer from the terminal: %q, descendants %v", screen.String(), kids)
+		}
 	}
 	io.WriteString(master, "\x03")
 	ws := waitEnd(t, cmd, 10*time.Second)
-	<-read
+	for b := range chunks {
+		screen.Write(b)
+	}
 	gone(t, kids)
 	s := strings.ReplaceAll(screen.String(), "\r\n", "\n")
 	if !strings.Contains(s, "got hello\n") {

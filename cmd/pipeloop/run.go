@@ -176,13 +176,9 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 			l.Stop()
 		}
 	})
-	done := make(chan struct{})
-	var got syscall.Signal // the first terminating signal received
+	fw := newSignalForwarder(sigs)
 	var escalation *loop.Timer
-	go forward(l, sigs, done, func(sig syscall.Signal) {
-		if got == 0 {
-			got = sig
-		}
+	go fw.run(l, func(sig syscall.Signal) {
 		if p == nil {
 			return
 		}
@@ -212,7 +208,7 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 		loopStats = l.Stats()
 		rp.stopping(stats)
 	})
-	close(done)
+	got := fw.stop()
 	if startErr != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", startErr)
 		var se *relay.StartError
@@ -232,12 +228,22 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	names := stageNames(p)
 	tr.report(std.err, names)
 	rp.traced(tr, names)
-	code := rp.finish(p.ExitCode(), stats, p.Stages(), loopStats)
+	code := p.ExitCode()
+	if dead := syscall.Signal(code - 128); got == 0 && code > 128 && catches(dead) && fw.await(dead, signalInFlight) {
+		got = dead
+	}
+	code = rp.finish(code, stats, p.Stages(), loopStats)
 	if got != 0 && code > 128 {
 		return exitStatus{code: code, signal: got}
 	}
 	return exitStatus{code: code}
 }
+
+// signalInFlight is how long pipeloop waits, once the stages died of a
+// signal it catches, for that signal to reach it too (see
+// signalForwarder): it is most likely on its way, as when the terminal's
+// ^C ends the stages and pipeloop at once.
+const signalInFlight = 100 * time.Millisecond
 
 // runLoop runs l until it stops; before returns is called on the loop
 // goroutine just before Run returns, to collect what needs collecting.

@@ -7,8 +7,10 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 	"unsafe"
 
+	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,4 +66,82 @@ func dieOf(sig syscall.Signal) {
 	unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
 	unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
 	os.Exit(128 + int(sig))
+}
+
+// signalForwarder passes the terminating signals pipeloop receives to the
+// loop and remembers the first one. It is kept apart from the loop because
+// a signal can reach pipeloop as the loop stops: the terminal's ^C ends
+// the stages, the loop reaps them and stops, and pipeloop's own SIGINT may
+// still be on its way through the runtime; it must still decide how
+// pipeloop ends.
+type signalForwarder struct {
+	sigs    <-chan os.Signal
+	done    chan struct{}  // closed by stop
+	stopped chan struct{}  // closed when run returns
+	first   syscall.Signal // written by run; read after stop
+}
+
+func newSignalForwarder(sigs <-chan os.Signal) *signalForwarder {
+	return &signalForwarder{sigs: sigs, done: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// run delivers each signal to fn on the loop goroutine until stop. Run it
+// on its own goroutine.
+func (f *signalForwarder) run(l *loop.Loop, fn func(syscall.Signal)) {
+	defer close(f.stopped)
+	for {
+		select {
+		case s := <-f.sigs:
+			sig := s.(syscall.Signal)
+			if f.first == 0 {
+				f.first = sig
+			}
+			l.Post(func() { fn(sig) })
+		case <-f.done:
+			return
+		}
+	}
+}
+
+// stop ends run and returns the first signal received, if any (0).
+func (f *signalForwarder) stop() syscall.Signal {
+	close(f.done)
+	<-f.stopped
+	if f.first == 0 {
+		select {
+		case s := <-f.sigs:
+			f.first = s.(syscall.Signal)
+		default:
+		}
+	}
+	return f.first
+}
+
+// await, after stop, waits up to d for sig to arrive and reports whether
+// it did: for when the stages died of a signal pipeloop catches but has not
+// seen yet, which is then most likely still in flight to it.
+func (f *signalForwarder) await(sig syscall.Signal, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case s := <-f.sigs:
+			if s == sig {
+				f.first = sig
+				return true
+			}
+		case <-t.C:
+			return false
+		}
+	}
+}
+
+// catches reports whether pipeloop catches sig (see notifyTerminating).
+func catches(sig syscall.Signal) bool {
+	for _, s := range terminatingSignals() {
+		if s == sig {
+			return !signal.Ignored(s)
+		}
+	}
+	return false
 }

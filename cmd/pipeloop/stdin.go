@@ -13,7 +13,6 @@ import (
 func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan os.Signal, tr *tracing) exitStatus {
 	var k *relay.Link
 	var linkErr error
-	var killedBy syscall.Signal
 	l.Post(func() {
 		k, linkErr = r.NewLink(relay.LinkConfig{
 			Src:    relay.Endpoint{FD: std.in, Name: "stdin", Owned: true},
@@ -24,9 +23,8 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 			l.Stop()
 		}
 	})
-	done := make(chan struct{})
-	go forward(l, sigs, done, func(sig syscall.Signal) {
-		killedBy = sig
+	fw := newSignalForwarder(sigs)
+	go fw.run(l, func(sig syscall.Signal) {
 		if k != nil {
 			k.Close() // restores stdin/stdout's blocking mode
 		}
@@ -50,7 +48,7 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 		loopStats = l.Stats()
 		rp.stopping(final)
 	})
-	close(done)
+	killedBy := fw.stop()
 	switch {
 	case linkErr != nil:
 		fmt.Fprintf(std.err, "pipeloop: %v\n", linkErr)
