@@ -46,6 +46,12 @@ type PipelineConfig struct {
 	// script's commands) are terminated with it instead of being left
 	// running. Stages then no longer get a terminal's ^C directly.
 	ProcessGroups bool
+	// SignalDescendants makes Signal reach, besides each stage, the
+	// stage's descendants that /proc lists at that moment (see
+	// signalDescendants: best effort, never a recycled pid). It is for
+	// stages that must stay in the caller's process group, the job of a
+	// terminal's shell; with ProcessGroups the group reaches them anyway.
+	SignalDescendants bool
 	// InTransform and OutTransform, when set, run on the In and Out links
 	// (see LinkConfig.Transform): e.g. decrypt what the peer sends before
 	// stage 1 sees it, compress what stage N answers.
@@ -64,6 +70,7 @@ type Pipeline struct {
 	onExit   func(*Pipeline)
 	onLink   func(*Pipeline, *Link)
 	groups   bool // each stage leads its own process group
+	tree     bool // Signal reaches the stages' descendants too
 	sweeper  *loop.Timer
 	finished bool
 }
@@ -84,7 +91,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	p := &Pipeline{r: r, onExit: cfg.OnExit, onLink: cfg.OnLinkDone, groups: cfg.ProcessGroups}
+	p := &Pipeline{r: r, onExit: cfg.OnExit, onLink: cfg.OnLinkDone, groups: cfg.ProcessGroups, tree: cfg.SignalDescendants}
 	for i, s := range cfg.Stages {
 		p.stages = append(p.stages, &StageResult{Index: i + 1, Name: s.name(), Args: s.Args})
 	}
@@ -279,22 +286,6 @@ func (p *Pipeline) maybeFinish() {
 
 // Done reports whether every stage was reaped and every link finished.
 func (p *Pipeline) Done() bool { return p.finished }
-
-// Signal sends sig to every stage still running (through its pidfd), or
-// with ProcessGroups to the process group of every stage not yet reaped
-// (the unreaped leader keeps the group id from being reused).
-func (p *Pipeline) Signal(sig syscall.Signal) {
-	for _, pr := range p.procs {
-		if pr == nil {
-			continue
-		}
-		if _, exited := pr.Exited(); p.groups && !exited {
-			unix.Kill(-pr.Pid, sig)
-			continue
-		}
-		pr.Signal(sig)
-	}
-}
 
 // Stages returns the stages' results so far.
 func (p *Pipeline) Stages() []*StageResult { return p.stages }

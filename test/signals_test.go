@@ -192,12 +192,7 @@ func TestTerminalInterrupt(t *testing.T) {
 	var kids []int
 	sleeping := func() bool {
 		kids = descendants(cmd.Process.Pid)
-		for _, k := range kids {
-			if comm, _ := os.ReadFile("/proc/" + strconv.Itoa(k) + "/comm"); string(comm) == "sleep\n" {
-				return true
-			}
-		}
-		return false
+		return running(kids, "sleep")
 	}
 	for deadline := time.After(10 * time.Second); !strings.Contains(screen.String(), "got hello") || !sleeping(); {
 		select {
@@ -228,4 +223,60 @@ func TestTerminalInterrupt(t *testing.T) {
 	if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
 		t.Errorf("pipeloop ended with %v, want killed by SIGINT; terminal: %q", cmd.ProcessState, s)
 	}
+}
+
+// TestTerminalSignalReachesChildren: run from a terminal, where the stages
+// stay in pipeloop's process group, a SIGTERM sent to pipeloop alone still
+// reaches the stages' own children. A shell leads the terminal's session,
+// as in real life (the leader's exit would hang up the whole foreground
+// group, which would hide the defect), and stays until the test closes
+// the terminal.
+func TestTerminalSignalReachesChildren(t *testing.T) {
+	master, slave := openPTY(t, 80)
+	cmd := exec.Command("sh", "-c", `"$0" "$@"; echo "status $?"; read x`, bin, `sh -c "sleep 100; :"`, "cat")
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	defer func() {
+		master.Close() // the shell's read ends
+		waitEnd(t, cmd, 10*time.Second)
+	}()
+	var kids []int
+	for deadline := time.Now().Add(10 * time.Second); !running(kids, "sleep"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("no sleep among the shell's descendants %v", kids)
+		}
+		kids = descendants(cmd.Process.Pid)
+	}
+	pipeloop := kids[0] // the shell's only child
+	syscall.Kill(pipeloop, syscall.SIGTERM)
+	var screen []byte
+	master.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !bytes.Contains(screen, []byte("status ")) {
+		b := make([]byte, 256)
+		n, err := master.Read(b)
+		screen = append(screen, b[:n]...)
+		if err != nil {
+			t.Fatalf("terminal: %v after %q", err, screen)
+		}
+	}
+	gone(t, kids)
+	if !bytes.Contains(screen, []byte("status 143")) {
+		t.Errorf("terminal shows %q, want status 143", screen)
+	}
+}
+
+// running reports whether one of pids runs the program named comm.
+func running(pids []int, comm string) bool {
+	for _, pid := range pids {
+		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); string(b) == comm+"\n" {
+			return true
+		}
+	}
+	return false
 }

@@ -78,11 +78,9 @@ not executable; 2: usage error; 1: relay error (named on stderr). In
 stdin mode, 141 when stdout's reader leaves early, as for cat.
 
 Signals: a signal that would end a shell pipeline (SIGINT, SIGTERM,
-SIGHUP, SIGQUIT, SIGUSR1, SIGALRM...) is passed on to every stage, with
-the stages' children when pipeloop has no controlling terminal (from a
-terminal, ^C reaches them directly); pipeloop then ends as the stages
-did, killed by that signal if they were. If pipeloop is killed, so are
-the stages.
+SIGHUP, SIGQUIT, SIGUSR1, SIGALRM...) is passed on to every stage and
+the stages' children, and pipeloop then ends as the stages did: killed
+by that signal if they were. If pipeloop is killed, so are the stages.
 `
 
 // options are the parsed flags.

@@ -169,7 +169,8 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	var startErr error
 	l.Post(func() {
 		p, startErr = r.StartPipeline(relay.PipelineConfig{
-			Stages: stages, Stdin: std.in, Stdout: std.out, Stderr: 2, ProcessGroups: groups,
+			Stages: stages, Stdin: std.in, Stdout: std.out, Stderr: 2,
+			ProcessGroups: groups, SignalDescendants: !groups,
 			OnExit: func(*relay.Pipeline) { l.Stop() },
 		})
 		if startErr != nil {

@@ -76,10 +76,11 @@ func selfStat() (procStat, bool) {
 //     members of the shell's job: the terminal's signals reach every
 //     stage and every child of theirs at once, stage 1 can read the
 //     terminal, and ^Z, fg and bg work. Signals sent to pipeloop alone
-//     are passed on to the stages (not to their children); ^C and ^\ are
-//     not passed on while pipeloop is in the foreground, since the
-//     terminal has already sent them to the whole group, and a stage that
-//     handles SIGINT must see one ^C once.
+//     are passed on to the stages and to the descendants /proc lists for
+//     them (relay's SignalDescendants: best effort, where a group would
+//     be exact); ^C and ^\ are not passed on while pipeloop is in the
+//     foreground, since the terminal has already sent them to the whole
+//     group, and a stage that handles SIGINT must see one ^C once.
 //   - Without one (a service, cron, CI, ssh without -t, a container),
 //     there is no job control to keep, and every stage leads a process
 //     group of its own that pipeloop signals as a whole.
