@@ -126,3 +126,21 @@ func (l *Loop) Moved(n int) {
 		}
 	}
 }
+
+// Spawning runs f — which forks the processes a handler starts — with the
+// loop thread at SCHED_NORMAL, and restores SCHED_BATCH after it if that
+// is what the thread ran: a child inherits its forking thread's policy,
+// and the policy belongs to the loop thread, never to the processes it
+// starts. (SCHED_FLAG_RESET_ON_FORK cannot do this: the kernel resets only
+// real-time and deadline policies on fork and keeps SCHED_BATCH.) It costs
+// two system calls while batch, none otherwise. Loop goroutine only.
+func (l *Loop) Spawning(f func()) {
+	s := &l.sched
+	if !s.batch {
+		f()
+		return
+	}
+	s.set(false)
+	defer s.set(true)
+	f()
+}

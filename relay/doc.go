@@ -45,6 +45,12 @@
 //     no process, owned fd or goroutine is left behind.
 //   - Any other error ends the link; LinkStats.Err names the endpoint and the
 //     failing system call: "stage 2 (gzip -d): write: no space left on device".
+//   - Stages: started with exactly the fds they are given as 0, 1 and 2
+//     (PipelineConfig.Stdin etc.; Closed leaves one closed), always
+//     SCHED_NORMAL (see loop.Spawning), and killed with SIGKILL if the
+//     thread that started them — the loop thread — ends, so a pipeloop
+//     killed with SIGKILL leaves no stage behind. An executable the kernel
+//     cannot run (ENOEXEC) is run with /bin/sh, as execvp(3) does.
 //
 // # Threading
 //

@@ -18,7 +18,8 @@ type PipelineConfig struct {
 	Stages []Stage
 	// Stdin is what stage 1 reads directly, Stdout what stage N writes
 	// directly, Stderr every stage's stderr (no extra hop for any). Left
-	// zero each is /dev/null, never fd 0; Inherit(fd) hands on an fd.
+	// zero each is /dev/null, never fd 0; Inherit(fd) hands on an fd, and
+	// Inherit(Closed) starts the stage with that fd closed.
 	Stdin, Stdout, Stderr Stdio
 	Env                   []string // nil: pipeloop's environment
 	Dir                   string
@@ -46,6 +47,12 @@ type PipelineConfig struct {
 	// script's commands) are terminated with it instead of being left
 	// running. Stages then no longer get a terminal's ^C directly.
 	ProcessGroups bool
+	// SignalDescendants makes Signal reach, besides each stage, the
+	// stage's descendants that /proc lists at that moment (see
+	// signalDescendants: best effort, never a recycled pid). It is for
+	// stages that must stay in the caller's process group, the job of a
+	// terminal's shell; with ProcessGroups the group reaches them anyway.
+	SignalDescendants bool
 	// InTransform and OutTransform, when set, run on the In and Out links
 	// (see LinkConfig.Transform): e.g. decrypt what the peer sends before
 	// stage 1 sees it, compress what stage N answers.
@@ -64,6 +71,7 @@ type Pipeline struct {
 	onExit   func(*Pipeline)
 	onLink   func(*Pipeline, *Link)
 	groups   bool // each stage leads its own process group
+	tree     bool // Signal reaches the stages' descendants too
 	sweeper  *loop.Timer
 	finished bool
 }
@@ -92,15 +100,13 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	p := &Pipeline{r: r, onExit: cfg.OnExit, onLink: cfg.OnLinkDone, groups: cfg.ProcessGroups}
+	p := &Pipeline{r: r, onExit: cfg.OnExit, onLink: cfg.OnLinkDone, groups: cfg.ProcessGroups, tree: cfg.SignalDescendants}
 	for i, s := range cfg.Stages {
 		p.stages = append(p.stages, &StageResult{Index: i + 1, Name: s.name(), Args: s.Args})
 	}
 	p.procs = make([]*loop.Process, n)
 
-	// fds[i] = [stdin, stdout] for stage i; ours[i] = our two ends of link i.
-	type ends struct{ in, out int }
-	child := make([]ends, n)
+	child := make([]stdFDs, n)
 	child[0].in, child[n-1].out = std.in, std.out
 	var linkEnds [][2]int // [read end from stage i, write end to stage i+1]
 	var toClose []int     // every fd created here, for cleanup on error
@@ -150,31 +156,12 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		r.sizer.created(r0)
 		child[n-1].out, outR = w, r0
 	}
-	for i := range n {
-		st := p.stages[i]
-		st.Start = time.Now()
-		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, std.err, cfg.ProcessGroups)
-		if err != nil {
-			code := 126
-			if errors.Is(err, unix.ENOENT) {
-				code = 127
-			}
-			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: code,
-				Err: fmt.Errorf("%s: %w", cfg.Stages[i].Args[0], os.NewSyscallError("execve", err))}
-			st.End = time.Now()
-			continue // like a shell: the other stages run, this one "exits" 126/127
-		}
-		st.Pid = pid
-		idx := i
-		proc, err := r.l.WatchProcess(pid, pidfd, func(ps *loop.ProcessState) { p.stageExited(idx, ps) })
-		if err != nil {
-			unix.Kill(pid, unix.SIGKILL)
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, 0, nil)
-			return fail(fmt.Errorf("stage %d (%s): %w", i+1, st.Name, err))
-		}
-		p.procs[i] = proc
-		p.running++
+	// Stages start SCHED_NORMAL whatever the loop thread runs (see
+	// loop.Spawning).
+	var spawnErr error
+	r.l.Spawning(func() { spawnErr = p.spawnStages(paths, cfg, env, child, std.err) })
+	if spawnErr != nil {
+		return fail(spawnErr)
 	}
 	// The children have their ends now; keep only ours.
 	for i := 0; i < n-1; i++ {
@@ -308,22 +295,6 @@ func (p *Pipeline) maybeFinish() {
 
 // Done reports whether every stage was reaped and every link finished.
 func (p *Pipeline) Done() bool { return p.finished }
-
-// Signal sends sig to every stage still running (through its pidfd), or
-// with ProcessGroups to the process group of every stage not yet reaped
-// (the unreaped leader keeps the group id from being reused).
-func (p *Pipeline) Signal(sig syscall.Signal) {
-	for _, pr := range p.procs {
-		if pr == nil {
-			continue
-		}
-		if _, exited := pr.Exited(); p.groups && !exited {
-			unix.Kill(-pr.Pid, sig)
-			continue
-		}
-		pr.Signal(sig)
-	}
-}
 
 // Stages returns the stages' results so far.
 func (p *Pipeline) Stages() []*StageResult { return p.stages }

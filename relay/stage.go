@@ -124,26 +124,3 @@ func (r *StageResult) Wall() time.Duration {
 	}
 	return r.End.Sub(r.Start)
 }
-
-// spawn starts argv with the given fds as 0, 1 and 2 and returns its pid
-// and pidfd. The fds pipeloop keeps are close-on-exec, so the child sees
-// exactly 0, 1 and 2 (plus whatever pipeloop itself inherited without
-// close-on-exec, as a shell would pass on). Signal handlers pipeloop
-// installed (SIGPIPE included) revert to their defaults across exec.
-//
-// With group set the child leads a new process group (Setpgid), so that
-// Pipeline.Signal reaches the processes it starts too.
-func spawn(path string, argv []string, env []string, dir string, stdin, stdout, stderr int, group bool) (pid, pidfd int, err error) {
-	pidfd = -1
-	attr := &syscall.ProcAttr{
-		Dir:   dir,
-		Env:   env,
-		Files: []uintptr{uintptr(stdin), uintptr(stdout), uintptr(stderr)},
-		Sys:   &syscall.SysProcAttr{PidFD: &pidfd, Setpgid: group},
-	}
-	pid, err = syscall.ForkExec(path, argv, attr)
-	if err != nil {
-		return 0, -1, err
-	}
-	return pid, pidfd, nil
-}

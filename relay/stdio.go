@@ -25,13 +25,21 @@ type Stdio struct {
 // it when it likes: the stages hold their own copies.
 func Inherit(fd int) Stdio { return Stdio{fd: fd, set: true} }
 
+// Closed, as Inherit(Closed) for PipelineConfig.Stdin, Stdout or Stderr,
+// starts the stage with that descriptor closed, as a shell's `<&-` or
+// `>&-` does.
+const Closed = -1
+
 // FD returns the fd Inherit was given, and false for /dev/null.
 func (s Stdio) FD() (int, bool) { return s.fd, s.set }
 
-// String is "fd N" or "/dev/null".
+// String is "fd N", "closed" or "/dev/null".
 func (s Stdio) String() string {
 	if !s.set {
 		return os.DevNull
+	}
+	if s.fd == Closed {
+		return "closed"
 	}
 	return fmt.Sprintf("fd %d", s.fd)
 }

@@ -169,8 +169,8 @@ func TestBottleneckRelay(t *testing.T) {
 	timer := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
 	cmd.Wait()
 	timer.Stop()
-	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGTERM) {
-		t.Fatalf("exit %d, want 143; stderr:\n%s", code, stderr.String())
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Fatalf("pipeloop ended with %v, want killed by SIGTERM; stderr:\n%s", cmd.ProcessState, stderr.String())
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

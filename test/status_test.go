@@ -107,3 +107,38 @@ func TestReadmeUsage(t *testing.T) {
 		t.Fatalf("README.md does not contain the current --help output in a code block; paste it:\n%s", res.out)
 	}
 }
+
+// TestScriptWithoutShebang: an executable text file without "#!" runs with
+// /bin/sh, as execvp(3) and shells run it; an executable binary the kernel
+// cannot run is still 126.
+func TestScriptWithoutShebang(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "script")
+	if err := os.WriteFile(script, []byte("echo \"$0 $1 $2\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, runOpts{keepOut: true}, "cat", script+" a 'b c'")
+	if got, want := string(res.out), script+" a b c\n"; res.code != 0 || got != want {
+		t.Fatalf("exit %d, output %q, want 0 and %q; stderr: %s", res.code, got, want, res.stderr)
+	}
+	junk := filepath.Join(dir, "junk")
+	if err := os.WriteFile(junk, []byte("\x7fELF\x00\x00\x00\x00garbage\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res = run(t, runOpts{}, junk)
+	if res.code != 126 {
+		t.Fatalf("binary junk: exit %d, want 126; stderr: %s", res.code, res.stderr)
+	}
+	onlyLine(t, res.stderr, "stage 1", junk, "exec format error")
+}
+
+// TestStagesStartSchedOther: a stage spawned while the loop thread runs
+// SCHED_BATCH (--sched batch) starts SCHED_OTHER: the policy is the loop
+// thread's, never the stages'.
+func TestStagesStartSchedOther(t *testing.T) {
+	// Field 41 of /proc/PID/stat is the policy: 0 SCHED_OTHER, 3 SCHED_BATCH.
+	res := run(t, runOpts{keepOut: true}, "--sched", "batch", "cut -d \" \" -f 41 /proc/self/stat")
+	if got := string(res.out); res.code != 0 || got != "0\n" {
+		t.Fatalf("exit %d, stage policy %q, want 0 (SCHED_OTHER); stderr: %s", res.code, got, res.stderr)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/pipeloop/pipeloop/internal/cmdline"
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
+	"github.com/pipeloop/pipeloop/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -62,6 +63,8 @@ Flags:
                      running: redrawn in place on a terminal, one line
                      a second otherwise
   --shell            run each STAGE with /bin/sh -c
+  --kill-grace D     how long stages may outlive a SIGTERM pipeloop
+                     passed on before they get SIGKILL (default 2s)
   --trace            trace pipe stalls of pipeloop and the stages with
                      eBPF (root or CAP_BPF+CAP_PERFMON) and print who
                      waited on a full or empty pipe at exit
@@ -76,7 +79,11 @@ killed by signal N). A stage killed by SIGPIPE because the next stage
 finished early is not a failure. 127: command not found; 126: command
 not executable; 2: usage error; 1: relay error (named on stderr). In
 stdin mode, 141 when stdout's reader leaves early, as for cat.
-SIGINT, SIGTERM and SIGHUP are passed on to every stage.
+
+Signals: a signal that would end a shell pipeline (SIGINT, SIGTERM,
+SIGHUP, SIGQUIT, SIGUSR1, SIGALRM...) is passed on to every stage and
+the stages' children, and pipeloop then ends as the stages did: killed
+by that signal if they were. If pipeloop is killed, so are the stages.
 `
 
 // options are the parsed flags.
@@ -87,6 +94,7 @@ type options struct {
 	progress  bool
 	trace     bool
 	version   bool
+	killGrace time.Duration // SIGTERM to SIGKILL for stages that outlive it
 }
 
 // relayFlags are the flags pipeline mode and serve mode share: how links
@@ -189,7 +197,7 @@ func (f modeFlag) Set(s string) error {
 
 // parseFlags parses args. Usage errors come back as one-line errors.
 func parseFlags(args []string) (*options, error) {
-	o := &options{relayFlags: relayFlags{mode: relay.ModeAuto, pipeSize: relay.DefaultPipeSize}}
+	o := &options{relayFlags: relayFlags{mode: relay.ModeAuto, pipeSize: relay.DefaultPipeSize}, killGrace: server.DefaultKillGrace}
 	fs := flag.NewFlagSet("pipeloop", flag.ContinueOnError)
 	o.register(fs)
 	fs.BoolVar(&o.stats, "stats", false, "")
@@ -197,8 +205,12 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.progress, "progress", false, "")
 	fs.BoolVar(&o.trace, "trace", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	fs.DurationVar(&o.killGrace, "kill-grace", o.killGrace, "")
 	if err := parseFlagSet(fs, args); err != nil {
 		return nil, err
+	}
+	if o.killGrace <= 0 {
+		return nil, errors.New("--kill-grace must be positive")
 	}
 	if o.busyPoll < 0 {
 		return nil, errors.New("--busy-poll must not be negative")

@@ -7,8 +7,13 @@ import (
 )
 
 func main() {
-	// Signals are not a cancellation here: SIGINT, SIGTERM and SIGHUP are
-	// forwarded to the stages and pipeloop exits with the pipeline's
-	// status, so run installs its own handlers instead of NotifyContext.
-	os.Exit(run(os.Args[1:], stdio{in: 0, out: 1, err: os.Stderr}))
+	// Signals are not a cancellation here: terminating signals are
+	// forwarded to the stages and pipeloop ends as the pipeline did, dying
+	// of the signal it received if the stages died of one, so run installs
+	// its own handlers instead of NotifyContext.
+	st := run(os.Args[1:], stdio{in: 0, out: 1, err: os.Stderr})
+	if st.signal != 0 {
+		dieOf(st.signal)
+	}
+	os.Exit(st.code)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/pipeloop/pipeloop/fdio"
 	"github.com/pipeloop/pipeloop/loop"
@@ -20,39 +21,68 @@ type stdio struct {
 	err     io.Writer
 }
 
-// run is the whole program; it returns the exit status.
-func run(args []string, std stdio) int {
+// exitStatus is how pipeloop ends: killed by signal if set, else with
+// code.
+type exitStatus struct {
+	code   int
+	signal syscall.Signal
+}
+
+// run is the whole program; it returns how pipeloop should end.
+func run(args []string, std stdio) exitStatus {
 	if len(args) > 0 && args[0] == "serve" {
-		return runServe(args[1:], std)
+		return exitStatus{code: runServe(args[1:], std)}
 	}
 	if len(args) > 0 && args[0] == "trace" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer stop()
-		return runTrace(ctx, args[1:], os.Stdout, std.err)
+		return exitStatus{code: runTrace(ctx, args[1:], os.Stdout, std.err)}
 	}
+	return runRelay(args, std)
+}
+
+// runRelay is stdin mode and pipeline mode.
+func runRelay(args []string, std stdio) exitStatus {
 	o, err := parseFlags(args)
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(os.Stdout, usage)
-		return 0
+		return exitStatus{code: 0}
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v (try --help)\n", err)
-		return 2
+		return exitStatus{code: 2}
 	}
 	if o.version {
 		fmt.Fprintf(os.Stdout, "pipeloop %s\n", version)
-		return 0
+		return exitStatus{code: 0}
 	}
 	stages, err := parseStages(&o.relayFlags)
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 2
+		return exitStatus{code: 2}
+	}
+
+	// A stdin or stdout closed at exec is reported as a shell would; in
+	// pipeline mode the end stage gets it closed, as in a shell, and
+	// reports it itself.
+	for _, end := range []struct {
+		fd   *int
+		name string
+	}{{&std.in, "stdin"}, {&std.out, "stdout"}} {
+		if !closedAtExec(*end.fd) {
+			continue
+		}
+		if len(stages) == 0 {
+			fmt.Fprintf(std.err, "pipeloop: %s: Bad file descriptor\n", end.name)
+			return exitStatus{code: 1}
+		}
+		*end.fd = relay.Closed
 	}
 
 	// Stages get exactly fds 0, 1 and 2, never what pipeloop inherited.
 	if err := fdio.CloexecFrom(3); err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 1
+		return exitStatus{code: 1}
 	}
 
 	// pipeloop must not die of SIGPIPE: it sees EPIPE and handles it. A
@@ -60,23 +90,19 @@ func run(args []string, std stdio) int {
 	// in the stages, which then die of SIGPIPE as in a shell pipeline.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 4)
-	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
-		if !signal.Ignored(s) { // a background job keeps ignoring SIGINT, stages too
-			signal.Notify(sigs, s)
-		}
-	}
+	notifyTerminating(sigs)
 	defer signal.Stop(sigs)
 
 	rp, err := newReporter(o, std)
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 2
+		return exitStatus{code: 2}
 	}
 
 	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 1
+		return exitStatus{code: 1}
 	}
 	ropts := o.relayOptions()
 	ropts.Warn = func(msg string) { fmt.Fprintf(std.err, "pipeloop: %s\n", msg) }
@@ -84,7 +110,7 @@ func run(args []string, std stdio) int {
 	if err != nil {
 		l.Close()
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 2
+		return exitStatus{code: 2}
 	}
 	if size := r.PipeSize(); size > 0 {
 		sizeStdPipes(std, size) // clamped to pipe-max-size
@@ -94,7 +120,7 @@ func run(args []string, std stdio) int {
 	if len(stages) == 0 {
 		return runStdin(l, r, rp, std, sigs, tr)
 	}
-	return runPipeline(l, r, rp, stages, std, sigs, tr)
+	return runPipeline(l, r, rp, stages, std, sigs, tr, o.killGrace)
 }
 
 // pipeSizeOpt maps the flag (0 = keep the kernel's) to relay.Options.
@@ -131,22 +157,40 @@ func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(
 }
 
 // runPipeline spawns the stages and relays between them.
-func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, std stdio, sigs <-chan os.Signal, tr *tracing) int {
+//
+// A terminating signal is passed on to the stages (see ownGroups for how
+// far it reaches), SIGTERM with SIGKILL killGrace later for stages that
+// outlive it, and pipeloop waits for the stages to end. Then, as bash
+// does with a foreground job, the stages decide: if they died of a signal,
+// pipeloop dies of the one it received (dieOf); if they handled it and
+// exited, their status is pipeloop's.
+func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, std stdio, sigs <-chan os.Signal, tr *tracing, killGrace time.Duration) exitStatus {
+	term := controllingTerminal()
+	groups := ownGroups(term)
 	var p *relay.Pipeline
 	var startErr error
 	l.Post(func() {
 		p, startErr = r.StartPipeline(relay.PipelineConfig{
 			Stages: stages, Stdin: relay.Inherit(std.in), Stdout: relay.Inherit(std.out), Stderr: relay.Inherit(2),
+			ProcessGroups: groups, SignalDescendants: !groups,
 			OnExit: func(*relay.Pipeline) { l.Stop() },
 		})
 		if startErr != nil {
 			l.Stop()
 		}
 	})
-	done := make(chan struct{})
-	go forward(l, sigs, done, func(sig syscall.Signal) {
-		if p != nil {
-			p.Signal(sig)
+	fw := newSignalForwarder(sigs)
+	var escalation *loop.Timer
+	go fw.run(l, func(sig syscall.Signal) {
+		if p == nil {
+			return
+		}
+		if !groups && (sig == syscall.SIGINT || sig == syscall.SIGQUIT) && term.foreground() {
+			return // the terminal sent it to every stage already
+		}
+		p.Signal(sig)
+		if sig == syscall.SIGTERM && escalation == nil {
+			escalation = l.AfterFunc(killGrace, func() { p.Signal(syscall.SIGKILL) })
 		}
 	})
 	linkStats := func() []relay.LinkStats {
@@ -167,19 +211,19 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 		loopStats = l.Stats()
 		rp.stopping(stats)
 	})
-	close(done)
+	got := fw.stop()
 	if startErr != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", startErr)
 		var se *relay.StartError
 		if errors.As(startErr, &se) {
-			return se.Code
+			return exitStatus{code: se.Code}
 		}
-		return 1
+		return exitStatus{code: 1}
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		p.Signal(syscall.SIGKILL)
-		return 1
+		return exitStatus{code: 1}
 	}
 	for _, e := range p.Errors() {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", e)
@@ -187,8 +231,22 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	names := stageNames(p)
 	tr.report(std.err, names)
 	rp.traced(tr, names)
-	return rp.finish(p.ExitCode(), stats, p.Stages(), loopStats)
+	code := p.ExitCode()
+	if dead := syscall.Signal(code - 128); got == 0 && code > 128 && catches(dead) && fw.await(dead, signalInFlight) {
+		got = dead
+	}
+	code = rp.finish(code, stats, p.Stages(), loopStats)
+	if got != 0 && code > 128 {
+		return exitStatus{code: code, signal: got}
+	}
+	return exitStatus{code: code}
 }
+
+// signalInFlight is how long pipeloop waits, once the stages died of a
+// signal it catches, for that signal to reach it too (see
+// signalForwarder): it is most likely on its way, as when the terminal's
+// ^C ends the stages and pipeloop at once.
+const signalInFlight = 100 * time.Millisecond
 
 // runLoop runs l until it stops; before returns is called on the loop
 // goroutine just before Run returns, to collect what needs collecting.

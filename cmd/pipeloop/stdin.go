@@ -10,10 +10,9 @@ import (
 )
 
 // runStdin relays stdin to stdout through one link.
-func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan os.Signal, tr *tracing) int {
+func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan os.Signal, tr *tracing) exitStatus {
 	var k *relay.Link
 	var linkErr error
-	var killedBy syscall.Signal
 	l.Post(func() {
 		k, linkErr = r.NewLink(relay.LinkConfig{
 			Src:    relay.Endpoint{FD: std.in, Name: "stdin", Owned: true},
@@ -24,9 +23,8 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 			l.Stop()
 		}
 	})
-	done := make(chan struct{})
-	go forward(l, sigs, done, func(sig syscall.Signal) {
-		killedBy = sig
+	fw := newSignalForwarder(sigs)
+	go fw.run(l, func(sig syscall.Signal) {
 		if k != nil {
 			k.Close()
 		}
@@ -50,14 +48,14 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 		loopStats = l.Stats()
 		rp.stopping(final)
 	})
-	close(done)
+	killedBy := fw.stop()
 	switch {
 	case linkErr != nil:
 		fmt.Fprintf(std.err, "pipeloop: %v\n", linkErr)
-		return 1
+		return exitStatus{code: 1}
 	case err != nil:
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return 1
+		return exitStatus{code: 1}
 	}
 	names := map[int]string{os.Getpid(): "pipeloop"}
 	tr.report(std.err, names)
@@ -75,5 +73,5 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 	if killedBy == 0 && st.Err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", st.Err)
 	}
-	return code
+	return exitStatus{code: code, signal: killedBy} // killed by a signal: die of it
 }
