@@ -51,7 +51,7 @@ func TestWaitReaderLeftEmpty(t *testing.T) {
 }
 
 // runInterrupted runs pipeloop --stats-json with args, sends sig after d
-// and returns the exit code and the report.
+// and returns the status a shell would report (128+N if killed by N) and the report.
 func runInterrupted(t *testing.T, sig syscall.Signal, d time.Duration, args ...string) (int, *report.Report) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "stats.json")
@@ -72,7 +72,16 @@ func runInterrupted(t *testing.T, sig syscall.Signal, d time.Duration, args ...s
 	if err != nil {
 		t.Fatalf("no report: %v; stderr:\n%s", err, stderr.String())
 	}
-	return cmd.ProcessState.ExitCode(), decodeReport(t, data)
+	return shellStatus(cmd.ProcessState), decodeReport(t, data)
+}
+
+// shellStatus is the status a shell reports for ps: the exit code, or
+// 128+N for death by signal N.
+func shellStatus(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
 }
 
 // TestWaitInterrupted: stage 2 never reads, so link 1 sits full behind
