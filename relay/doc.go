@@ -64,6 +64,12 @@
 // The one exception is a link's Transformer, which runs on that link's
 // worker goroutine and must touch nothing of the loop's (see below).
 //
+// The front door for every other goroutine is Run (a pipeline with an
+// io.Reader and io.Writers, waited for as os/exec's Cmd.Run, canceled by
+// a context). It and Proxy are functions, not methods, because every
+// method of Relay, Link and Pipeline is for the loop goroutine; Run must
+// not be called there (it would wait for the loop it blocks).
+//
 // # Peers and transforms
 //
 // PipelineConfig.In and Out put an fd the loop keeps — typically one
