@@ -66,9 +66,10 @@
 //
 // The front door for every other goroutine is Run (a pipeline with an
 // io.Reader and io.Writers, waited for as os/exec's Cmd.Run, canceled by
-// a context). It and Proxy are functions, not methods, because every
-// method of Relay, Link and Pipeline is for the loop goroutine; Run must
-// not be called there (it would wait for the loop it blocks).
+// a context). It is a function, not a method, because every method of
+// Relay, Link, Proxy and Pipeline is for the loop goroutine; Run must not
+// be called there (it would wait for the loop it blocks). NewProxy joins
+// two sockets both ways with one completion.
 //
 // # Peers and transforms
 //
