@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -28,9 +29,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func startUniqhttp(t *testing.T) (*exec.Cmd, string) {
+func startUniqhttp(t *testing.T, bin string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-listen", "127.0.0.1:0")
+	cmd := exec.Command(cmp.Or(bin, os.Args[0]), "-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "UNIQHTTP_TEST_MAIN=1", "LC_ALL=C")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -69,38 +70,42 @@ func uniqC(body string) string {
 // TestUniqhttp: concurrent POSTs each get the exact `sort | uniq -c` of
 // their own body.
 func TestUniqhttp(t *testing.T) {
-	cmd, url := startUniqhttp(t)
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(i), 1))
-			var body strings.Builder
-			for range 1000 << (i % 4) {
-				fmt.Fprintf(&body, "word%d\n", rng.IntN(50))
+	for _, bin := range []string{"", goroutineVersion(t)} {
+		t.Run(implName(bin), func(t *testing.T) {
+			cmd, url := startUniqhttp(t, bin)
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					rng := rand.New(rand.NewPCG(uint64(i), 1))
+					var body strings.Builder
+					for range 1000 << (i % 4) {
+						fmt.Fprintf(&body, "word%d\n", rng.IntN(50))
+					}
+					resp, err := http.Post(url, "text/plain", strings.NewReader(body.String()))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					got, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if want := uniqC(body.String()); err != nil || string(got) != want {
+						t.Errorf("client %d: got %q (%v), want %q", i, got, err, want)
+					}
+				})
 			}
-			resp, err := http.Post(url, "text/plain", strings.NewReader(body.String()))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			got, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if want := uniqC(body.String()); err != nil || string(got) != want {
-				t.Errorf("client %d: got %q (%v), want %q", i, got, err, want)
+			wg.Wait()
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("uniqhttp after SIGTERM: %v", err)
 			}
 		})
-	}
-	wg.Wait()
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("uniqhttp after SIGTERM: %v", err)
 	}
 }
 
 // TestUniqhttpClientGone: a client that goes away mid-body leaves the
 // daemon with no child: the stages end and are reaped.
 func TestUniqhttpClientGone(t *testing.T) {
-	cmd, url := startUniqhttp(t)
+	cmd, url := startUniqhttp(t, "")
 	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
 	if err != nil {
 		t.Fatal(err)
@@ -128,4 +133,25 @@ func waitChildren(t *testing.T, pid int, ok func(int) bool) {
 		}
 	}
 	t.Fatalf("daemon has %d children", n)
+}
+
+// goroutineVersion builds goroutines/, the same daemon written with
+// goroutines, so that the same test drives it: the comparison in the
+// README is between two daemons that both work.
+func goroutineVersion(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "goroutines")
+	if out, err := exec.Command("go", "build", "-o", bin, "./goroutines").CombinedOutput(); err != nil {
+		t.Fatalf("build goroutines: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// implName names a subtest: the daemon under test is pipeloop's (this
+// test binary, re-executed) or the goroutine version.
+func implName(bin string) string {
+	if bin == "" {
+		return "pipeloop"
+	}
+	return "goroutines"
 }

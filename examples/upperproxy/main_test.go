@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,9 +27,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func startProxy(t *testing.T, backend string) (*exec.Cmd, string) {
+func startProxy(t *testing.T, bin string, backend string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-listen", "127.0.0.1:0", "-backend", backend)
+	cmd := exec.Command(cmp.Or(bin, os.Args[0]), "-listen", "127.0.0.1:0", "-backend", backend)
 	cmd.Env = append(os.Environ(), "UPPERPROXY_TEST_MAIN=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -74,30 +76,34 @@ func upperASCII(b []byte) []byte {
 // echo backend, upper-cased byte-exact (binary bytes intact); a client of
 // a backend that is gone is closed; SIGTERM stops the proxy.
 func TestUpperProxy(t *testing.T) {
-	cmd, addr := startProxy(t, echoBackend(t))
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Go(func() {
-			msg := make([]byte, 1<<i*1000)
-			rand.NewChaCha8([32]byte{byte(i)}).Read(msg)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Error(err)
-				return
+	for _, bin := range []string{"", goroutineVersion(t)} {
+		t.Run(implName(bin), func(t *testing.T) {
+			cmd, addr := startProxy(t, bin, echoBackend(t))
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					msg := make([]byte, 1<<i*1000)
+					rand.NewChaCha8([32]byte{byte(i)}).Read(msg)
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(20 * time.Second))
+					go func() { c.Write(msg); c.(*net.TCPConn).CloseWrite() }()
+					got, err := io.ReadAll(c)
+					if want := upperASCII(msg); err != nil || !bytes.Equal(got, want) {
+						t.Errorf("client %d: got %d bytes (%v), want %d upper-cased", i, len(got), err, len(want))
+					}
+				})
 			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			go func() { c.Write(msg); c.(*net.TCPConn).CloseWrite() }()
-			got, err := io.ReadAll(c)
-			if want := upperASCII(msg); err != nil || !bytes.Equal(got, want) {
-				t.Errorf("client %d: got %d bytes (%v), want %d upper-cased", i, len(got), err, len(want))
+			wg.Wait()
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("upperproxy after SIGTERM: %v", err)
 			}
 		})
-	}
-	wg.Wait()
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("upperproxy after SIGTERM: %v", err)
 	}
 }
 
@@ -106,7 +112,7 @@ func TestUpperProxyNoBackend(t *testing.T) {
 	tmp, _ := net.Listen("tcp", "127.0.0.1:0")
 	gone := tmp.Addr().String()
 	tmp.Close()
-	_, addr := startProxy(t, gone)
+	_, addr := startProxy(t, "", gone)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -119,3 +125,24 @@ func TestUpperProxyNoBackend(t *testing.T) {
 }
 
 func isReset(err error) bool { return strings.Contains(err.Error(), "reset") }
+
+// goroutineVersion builds goroutines/, the same daemon written with
+// goroutines, so that the same test drives it: the comparison in the
+// README is between two daemons that both work.
+func goroutineVersion(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "goroutines")
+	if out, err := exec.Command("go", "build", "-o", bin, "./goroutines").CombinedOutput(); err != nil {
+		t.Fatalf("build goroutines: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// implName names a subtest: the daemon under test is pipeloop's (this
+// test binary, re-executed) or the goroutine version.
+func implName(bin string) string {
+	if bin == "" {
+		return "pipeloop"
+	}
+	return "goroutines"
+}
