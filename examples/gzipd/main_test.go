@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 func startGzipd(t *testing.T, bin string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(cmp.Or(bin, os.Args[0]), "-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "GZIPD_TEST_MAIN=1")
+	cmd.Env = append(os.Environ(), "GZIPD_TEST_MAIN=1", "GORACE=atexit_sleep_ms=0")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 func startUniqhttp(t *testing.T, bin string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(cmp.Or(bin, os.Args[0]), "-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "UNIQHTTP_TEST_MAIN=1", "LC_ALL=C")
+	cmd.Env = append(os.Environ(), "UNIQHTTP_TEST_MAIN=1", "GORACE=atexit_sleep_ms=0", "LC_ALL=C")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

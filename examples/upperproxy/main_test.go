@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 func startProxy(t *testing.T, bin string, backend string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(cmp.Or(bin, os.Args[0]), "-listen", "127.0.0.1:0", "-backend", backend)
-	cmd.Env = append(os.Environ(), "UPPERPROXY_TEST_MAIN=1")
+	cmd.Env = append(os.Environ(), "UPPERPROXY_TEST_MAIN=1", "GORACE=atexit_sleep_ms=0")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
