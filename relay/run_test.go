@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -169,4 +170,40 @@ func TestRunConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestRunConn: a net.Conn as both Stdin and Stdout is relayed from
+// duplicates of its fd; the peer gets stage N's output, then end of file,
+// and the caller's conn stays usable until it closes it.
+func TestRunConn(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	want := bytes.Repeat([]byte("conn\x00\xff"), 200000)
+	go func() { client.Write(want); client.(*net.TCPConn).CloseWrite() }()
+	got := make(chan []byte)
+	go func() { b, _ := io.ReadAll(client); got <- b }()
+	res, err := relay.Run(context.Background(), e.r, relay.RunConfig{Stages: stages("cat"), Stdin: srv, Stdout: srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Errorf("peer got %d bytes, want %d", len(b), len(want))
+	}
+	if !res.Out.EOF || res.Out.Bytes != uint64(len(want)) {
+		t.Errorf("Out: %+v", res.Out)
+	}
 }
