@@ -11,9 +11,9 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## build bin/pipeloop and the example daemon bin/echod
+build: ## build bin/pipeloop and the example daemons (bin/echod, gzipd, upperproxy, uniqhttp)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pipeloop
-	$(GO) build -o bin/echod ./examples/echod
+	$(GO) build -o bin/ ./examples/echod ./examples/gzipd ./examples/upperproxy ./examples/uniqhttp
 
 demo: build ## ~1 GiB dd → pipeloop → dd next to a direct dd | dd, with throughput
 	@scripts/demo.sh $(BIN)

@@ -64,6 +64,13 @@
 // The one exception is a link's Transformer, which runs on that link's
 // worker goroutine and must touch nothing of the loop's (see below).
 //
+// The front door for every other goroutine is Run (a pipeline with an
+// io.Reader and io.Writers, waited for as os/exec's Cmd.Run, canceled by
+// a context). It is a function, not a method, because every method of
+// Relay, Link, Proxy and Pipeline is for the loop goroutine; Run must not
+// be called there (it would wait for the loop it blocks). NewProxy joins
+// two sockets both ways with one completion.
+//
 // # Peers and transforms
 //
 // PipelineConfig.In and Out put an fd the loop keeps — typically one

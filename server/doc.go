@@ -11,6 +11,12 @@
 // relay.PipelineConfig's In and Out), connection limits, idle timeouts,
 // graceful shutdown and counters.
 //
+// Listen also adopts an inherited listening socket: "systemd" or
+// "systemd:NAME" for systemd socket activation (LISTEN_PID, LISTEN_FDS,
+// LISTEN_FDNAMES), "fd:N" for any other (see ListenFD). Dial is the
+// other way round: a nonblocking connect completed on the loop, for a
+// proxy's backend (see relay.NewProxy).
+//
 // # Threading contract
 //
 // A Listener and a Server belong to the loop they were started on, like

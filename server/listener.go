@@ -46,8 +46,13 @@ type Listener struct {
 }
 
 // Listen creates a listening socket for addr (see ParseAddr). A stale unix
-// socket file — one nobody listens on — is replaced.
+// socket file — one nobody listens on — is replaced. "systemd",
+// "systemd:NAME" and "fd:N" adopt an inherited socket instead (see
+// ListenFD and activation.go).
 func Listen(addr string, cfg ListenConfig) (*Listener, error) {
+	if ln, ok, err := listenInherited(addr, cfg); ok {
+		return ln, err
+	}
 	a, err := ParseAddr(addr)
 	if err != nil {
 		return nil, err

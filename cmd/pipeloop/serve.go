@@ -36,7 +36,9 @@ split as in pipeline mode.
 Flags:
   --listen ADDR      host:port, :port (host 127.0.0.1: all interfaces only
                      when asked, as 0.0.0.0:port or [::]:port) or
-                     unix:/path
+                     unix:/path; or an inherited listening socket:
+                     systemd (socket activation: LISTEN_PID, LISTEN_FDS),
+                     systemd:NAME (by LISTEN_FDNAMES) or fd:N
   --max-conns N      serve at most N connections at once (default 0: no
                      limit); beyond it new connections wait in the listen
                      backlog and are accepted as others end; when the
