@@ -115,4 +115,3 @@ func (p *Pipeline) spawnStages(paths []string, cfg PipelineConfig, env []string,
 	}
 	return nil
 }
-
