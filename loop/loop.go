@@ -55,6 +55,7 @@ type Loop struct {
 	noRaw     bool      // Options.NoRawWait
 	cooperate int       // Cooperate(true) calls not yet matched: sleep through the runtime
 	rawFrom   time.Time // no raw sleep before then (a signal interrupted one)
+	flowing   bool      // the last sleep through the runtime returned events: sleep raw (wait_linux.go)
 	reg       registry
 	timers    timerHeap
 	procs     map[*Process]struct{} // watched, not yet exited
@@ -86,7 +87,7 @@ func New(opts Options) (l *Loop, err error) {
 		ep: -1, wakefd: -1,
 		events:   make([]unix.EpollEvent, opts.MaxEvents),
 		busyPoll: opts.BusyPoll,
-		noRaw:    opts.NoRawWait,
+		noRaw:    opts.NoRawWait || !rawWaitsAllowed(),
 		reg:      registry{byFD: make(map[int]int32)},
 		procs:    make(map[*Process]struct{}),
 		sched:    scheduler{mode: opts.Sched},

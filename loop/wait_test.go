@@ -10,16 +10,25 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/loop"
+	"golang.org/x/sys/unix"
 )
 
-// busyLoop runs a loop whose timer fires every 200 µs, so that it always
-// sleeps raw (each wait is shorter than rawWaitMS), until the test ends.
+// busyLoop runs a loop that has an event every 200 µs (a timer writes a
+// pipe the loop watches), so that it sleeps raw, until the test ends.
 // stats returns the loop's counters, read on the loop goroutine.
 func busyLoop(t *testing.T, opts loop.Options) (stats func() loop.Stats) {
 	t.Helper()
 	l := newLoop(t, opts)
+	r, w := pipe(t)
+	buf := make([]byte, 64)
+	if err := l.Register(r, loop.Readable, loop.HandlerFunc(func(loop.Events) { unix.Read(r, buf) })); err != nil {
+		t.Fatal(err)
+	}
 	var tick func()
-	tick = func() { l.AfterFunc(200*time.Microsecond, tick) }
+	tick = func() {
+		unix.Write(w, buf[:1])
+		l.AfterFunc(200*time.Microsecond, tick)
+	}
 	tick()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -121,4 +130,38 @@ func TestCooperateSleepsThroughRuntime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRawWaitIdleLetsGCIn: a loop that had traffic and then went quiet
+// sleeps raw with no timeout; a garbage collection must still get through
+// (the runtime's signal ends the sleep), and afterwards the loop sleeps
+// through the runtime, so it is not woken again while idle.
+func TestRawWaitIdleLetsGCIn(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	l := newLoop(t, loop.Options{})
+	r, w := pipe(t)
+	buf := make([]byte, 64)
+	got := make(chan struct{}, 1)
+	if err := l.Register(r, loop.Readable, loop.HandlerFunc(func(loop.Events) {
+		unix.Read(r, buf)
+		got <- struct{}{}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	write(t, w, "x")
+	<-got // traffic: the next sleep is raw, and has no timeout
+	time.Sleep(5 * time.Millisecond)
+	within(t, "3 × runtime.GC, loop idle", 5*time.Second, func() {
+		for range 3 {
+			runtime.GC()
+		}
+	})
+	within(t, "time.Sleep(1ms), loop idle", 5*time.Second, func() { time.Sleep(time.Millisecond) })
 }
