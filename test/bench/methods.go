@@ -182,6 +182,11 @@ func LatencyMethods() []Method {
 			}},
 		{Name: "pipeloop", Role: Pipeloop, Desc: "`pipeloop` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.Pipeloop} }), unavailable: needPipeloop},
+		{Name: "pipeloop-ref", Role: Anchor, OptIn: true, Desc: "`pipeloop` on each direction, the build named by -pipeloop-ref (opt-in: to compare two builds in one run)",
+			middle: one(func(t *Tools) []string { return []string{t.PipeloopRef} }),
+			unavailable: func(t *Tools) string {
+				return missing(t.PipeloopRef, "reference pipeloop", "pass -pipeloop-ref")
+			}},
 		{Name: "pipeloop-busypoll", Role: Pipeloop, OptIn: true, Desc: "`pipeloop --busy-poll 50us` on each direction (opt-in with -lat-methods; informational: targets use the default)",
 			middle:      one(func(t *Tools) []string { return []string{t.Pipeloop, "--busy-poll", "50us"} }),
 			unavailable: func(t *Tools) string { return needFlag(t, "--busy-poll", "50us") }},

@@ -14,18 +14,21 @@ import (
 // reason instead of failing the run.
 type Tools struct {
 	Pipeloop string // the pipeloop binary under test
-	Self     string // this harness's executable, re-run as the RSS wrapper (see WrapEnv)
-	IOCopy   string // the go-iocopy peer (test/bench/peers/iocopy)
-	PingPong string // the latency ends (test/bench/peers/pingpong)
-	GoEpoll  string // the minimal Go epoll relay (test/bench/peers/goepoll)
-	CBlock   string // the minimal blocking C relay (test/bench/peers/crelay/blocking.c), compiled with cc
-	CEpoll   string // the minimal epoll C relay (test/bench/peers/crelay/epoll.c), compiled with cc
-	CErr     string // why CBlock and CEpoll are missing, if BuildPeers could not compile them
-	Scale    string // the scale program (test/bench/peers/scale), built on pipeloop's relay package
-	PeersDir string // directory holding pump_thread.py and pump_select.py
-	Python   string // python3
-	Taskset  string // taskset, for pinned cells
-	ScaleErr string // why Scale is missing, if BuildPeers could not build it
+	// PipeloopRef is another pipeloop build (benchrun -pipeloop-ref), measured
+	// beside Pipeloop in the latency section as pipeloop-ref.
+	PipeloopRef string
+	Self        string // this harness's executable, re-run as the RSS wrapper (see WrapEnv)
+	IOCopy      string // the go-iocopy peer (test/bench/peers/iocopy)
+	PingPong    string // the latency ends (test/bench/peers/pingpong)
+	GoEpoll     string // the minimal Go epoll relay (test/bench/peers/goepoll)
+	CBlock      string // the minimal blocking C relay (test/bench/peers/crelay/blocking.c), compiled with cc
+	CEpoll      string // the minimal epoll C relay (test/bench/peers/crelay/epoll.c), compiled with cc
+	CErr        string // why CBlock and CEpoll are missing, if BuildPeers could not compile them
+	Scale       string // the scale program (test/bench/peers/scale), built on pipeloop's relay package
+	PeersDir    string // directory holding pump_thread.py and pump_select.py
+	Python      string // python3
+	Taskset     string // taskset, for pinned cells
+	ScaleErr    string // why Scale is missing, if BuildPeers could not build it
 }
 
 // InstallHint is printed when a Debian peer is missing.
@@ -97,7 +100,7 @@ func (t *Tools) Resolve() error {
 	if t.Taskset == "" {
 		t.Taskset, _ = exec.LookPath("taskset")
 	}
-	for _, p := range []*string{&t.Pipeloop, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.CBlock, &t.CEpoll, &t.Scale, &t.PeersDir} {
+	for _, p := range []*string{&t.Pipeloop, &t.PipeloopRef, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.CBlock, &t.CEpoll, &t.Scale, &t.PeersDir} {
 		if *p == "" {
 			continue
 		}
