@@ -129,7 +129,10 @@ func (l *Loop) Run(ctx context.Context) error {
 
 	var lastActive time.Time
 	for !l.stopping.Load() {
-		timeout := l.timers.timeoutMS(time.Now())
+		timeout := -1
+		if l.timers.Len() > 0 { // no clock read per wake-up without timers
+			timeout = l.timers.timeoutMS(time.Now())
+		}
 		if len(l.soon) > 0 {
 			timeout = 0
 		}
