@@ -55,7 +55,7 @@ type Loop struct {
 	noRaw     bool      // Options.NoRawWait
 	cooperate int       // Cooperate(true) calls not yet matched: sleep through the runtime
 	rawFrom   time.Time // no raw sleep before then (a signal interrupted one)
-	flowing   bool      // the last sleep through the runtime returned events: sleep raw (wait_linux.go)
+	flowing   bool      // events came since a signal last ended a raw sleep: sleep raw (wait_linux.go)
 	reg       registry
 	timers    timerHeap
 	procs     map[*Process]struct{} // watched, not yet exited
