@@ -41,4 +41,16 @@
 // new registration that reused the fd number.
 //
 // Run returns when its context ends or Stop is called; a Loop runs once.
+//
+// # Sleeping
+//
+// While events flow, the loop sleeps in a raw epoll_wait that the Go
+// runtime does not see, so it keeps its P and no runtime thread wakes per
+// event; the runtime's preemption signal ends such a sleep whenever it
+// needs the P (a garbage collection, sysmon), and the loop then sleeps
+// through the runtime for a while. With one P (GOMAXPROCS=1, a pinned
+// process) other goroutines may therefore wait up to ~20 ms while the
+// loop is busy. Cooperate turns raw sleeps off for a caller whose
+// goroutines must run promptly; Options.NoRawWait turns them off for good.
+// wait_linux.go has the details and the measurements behind them.
 package loop

@@ -26,12 +26,17 @@ type Options struct {
 	BusyPoll time.Duration
 	// Sched is the loop thread's scheduling policy (default SchedAuto).
 	Sched Sched
+	// NoRawWait makes every sleep in epoll_wait go through the Go
+	// runtime's blocking-system-call path, as Cooperate does for a while
+	// (see wait_linux.go): for comparison and as a way out.
+	NoRawWait bool
 }
 
 // Stats are the loop's own counters. Read them on the loop goroutine.
 type Stats struct {
 	Waits    uint64 // epoll_wait calls
 	Sleeps   uint64 // epoll_wait calls that could block
+	RawWaits uint64 // epoll_wait calls made raw, without the runtime (wait_linux.go)
 	Events   uint64 // events dispatched to handlers
 	Timers   uint64 // timer functions run
 	Posted   uint64 // posted functions run
@@ -43,20 +48,24 @@ type Stats struct {
 // Loop is an epoll event loop. See the package documentation for the
 // threading contract.
 type Loop struct {
-	ep       int // epoll fd, owned
-	wakefd   int // eventfd, owned; registered in ep
-	events   []unix.EpollEvent
-	busyPoll time.Duration
-	reg      registry
-	timers   timerHeap
-	procs    map[*Process]struct{} // watched, not yet exited
-	soon     []func()              // run after the current batch; loop goroutine only
-	soonRun  []func()              // the batch being run, recycled
-	onStop   []func()              // run by Run on its way out, before fds close
-	stats    Stats
-	sched    scheduler
-	now      time.Time // when the current wake-up began
-	closed   bool      // set when Run has returned; loop goroutine only
+	ep        int // epoll fd, owned
+	wakefd    int // eventfd, owned; registered in ep
+	events    []unix.EpollEvent
+	busyPoll  time.Duration
+	noRaw     bool      // Options.NoRawWait
+	cooperate int       // Cooperate(true) calls not yet matched: sleep through the runtime
+	rawFrom   time.Time // no raw sleep before then (a signal interrupted one)
+	flowing   bool      // events came since a signal last ended a raw sleep: sleep raw (wait_linux.go)
+	reg       registry
+	timers    timerHeap
+	procs     map[*Process]struct{} // watched, not yet exited
+	soon      []func()              // run after the current batch; loop goroutine only
+	soonRun   []func()              // the batch being run, recycled
+	onStop    []func()              // run by Run on its way out, before fds close
+	stats     Stats
+	sched     scheduler
+	now       time.Time // when the current wake-up began
+	closed    bool      // set when Run has returned; loop goroutine only
 
 	stopping atomic.Bool
 	ran      atomic.Bool
@@ -78,6 +87,7 @@ func New(opts Options) (l *Loop, err error) {
 		ep: -1, wakefd: -1,
 		events:   make([]unix.EpollEvent, opts.MaxEvents),
 		busyPoll: opts.BusyPoll,
+		noRaw:    opts.NoRawWait || !rawWaitsAllowed(),
 		reg:      registry{byFD: make(map[int]int32)},
 		procs:    make(map[*Process]struct{}),
 		sched:    scheduler{mode: opts.Sched},
@@ -119,7 +129,10 @@ func (l *Loop) Run(ctx context.Context) error {
 
 	var lastActive time.Time
 	for !l.stopping.Load() {
-		timeout := l.timers.timeoutMS(time.Now())
+		timeout := -1
+		if l.timers.Len() > 0 { // no clock read per wake-up without timers
+			timeout = l.timers.timeoutMS(time.Now())
+		}
 		if len(l.soon) > 0 {
 			timeout = 0
 		}
@@ -132,7 +145,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		if timeout != 0 {
 			l.stats.Sleeps++
 		}
-		n, err := unix.EpollWait(l.ep, l.events, timeout)
+		n, err := l.wait(timeout)
 		l.now = time.Now()
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("loop: %w", os.NewSyscallError("epoll_wait", err))

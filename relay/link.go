@@ -65,6 +65,7 @@ type Link struct {
 	kernelOps bool           // Ops is fdio.Sys, so pipe semantics hold for short transfers
 	srcOps    fdio.Ops       // Ops for reading the source (see watch.ops)
 	dstOps    fdio.Ops       // Ops for writing the sink
+	spliceOps fdio.Ops       // Ops for splicing source to sink: fdio.Raw when both ends are raw
 	done      bool
 	deferDone bool   // Close ended the link: OnDone runs from the loop (Relay.doneLater)
 	queued    bool   // a pump is queued with RunSoon
@@ -120,7 +121,11 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 		k.rings = r.vmPool
 	}
 	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
-	k.srcOps, k.dstOps = k.sw.ops(r.opts.Ops), k.dw.ops(r.opts.Ops)
+	k.srcOps, k.dstOps = k.sw.ops(r.opts.Ops, cfg.Src.Owned), k.dw.ops(r.opts.Ops, cfg.Dst.Owned)
+	k.spliceOps = r.opts.Ops
+	if k.kernelOps && k.sw.raw(cfg.Src.Owned) && k.dw.raw(cfg.Dst.Owned) {
+		k.spliceOps = fdio.Raw{} // splice blocks on neither end
+	}
 	k.pumpFn = k.pump
 	if cfg.Transform != nil {
 		if err := k.startTransform(cfg.Transform, cfg.TransformQueue, cfg.TransformChunk); err != nil {

@@ -120,7 +120,7 @@ func (k *Link) drain() (n int, short bool, err error) {
 // retries it; readiness flags are not consulted. It reports (more, blocked):
 // more when the budget ran out, blocked when splice said EAGAIN.
 func (k *Link) pumpSplice() (more, blocked bool) {
-	ops := k.r.opts.Ops
+	ops := k.spliceOps
 	chunk := k.r.opts.SpliceChunk
 	for range pumpBudget {
 		n, err := fdio.Splice(ops, k.sw.io, k.dw.io, chunk)

@@ -143,6 +143,9 @@ func (k *Link) startTransform(t Transformer, queue, size int) error {
 	}
 	k.xf = x
 	go x.work()
+	// The worker shares the loop's P when GOMAXPROCS is 1: the loop must
+	// not hold it in raw sleeps while the worker has chunks to transform.
+	l.Cooperate(true)
 	return nil
 }
 
@@ -389,4 +392,5 @@ func (k *Link) stopTransform() {
 	}
 	x.ev.Close() // wakes the worker if it sleeps; it sees quit and leaves
 	k.r.workerStopped(x)
+	k.r.l.Cooperate(false)
 }

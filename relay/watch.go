@@ -58,13 +58,31 @@ func (w *watch) HandleEvents(ev loop.Events) {
 	}
 }
 
-// ops returns the Ops a link uses on this fd: ops itself, or the
-// per-call nonblocking ones when ops is the kernel's.
-func (w *watch) ops(ops fdio.Ops) fdio.Ops {
-	if _, sys := ops.(fdio.Sys); sys && w.perCall != nil {
-		return w.perCall
+// ops returns the Ops a link uses on this fd: ops itself, or when ops is
+// the kernel's, the per-call nonblocking ones or the raw ones (see raw).
+func (w *watch) ops(ops fdio.Ops, owned bool) fdio.Ops {
+	if _, sys := ops.(fdio.Sys); sys {
+		switch {
+		case w.perCall != nil:
+			return w.perCall
+		case w.raw(owned):
+			return fdio.Raw{}
+		}
 	}
 	return ops
+}
+
+// raw reports whether transfers on this fd may be raw system calls
+// (fdio.Raw), which skip the Go runtime's blocking-system-call path: only
+// when no call can block, that is when epoll watches io and its
+// description is O_NONBLOCK and pipeloop's alone — private (Reopen), or
+// owned by the link (pipeloop made it: a stage's pipe, an accepted
+// connection), so no other process can make it blocking again. An fd that
+// was nonblocking when it came but is shared keeps the runtime's path, and
+// so does an unpollable one: a regular file's read blocks on the disk
+// whatever O_NONBLOCK says.
+func (w *watch) raw(owned bool) bool {
+	return w.pollable && w.perCall == nil && (w.private || owned)
 }
 
 // spliceable reports whether splice(2) and vmsplice(2) may be used on

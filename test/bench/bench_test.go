@@ -92,8 +92,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("latency %s: percentiles out of order: %+v", s.Method, s)
 		}
 	}
-	if len(res.Targets) != 7 {
-		t.Errorf("got %d targets, want 7", len(res.Targets))
+	if len(res.Targets) != 13 {
+		t.Errorf("got %d targets, want 13", len(res.Targets))
 	}
 
 	report, err := os.ReadFile(filepath.Join(cfg.OutDir, bench.ReportFile))

@@ -138,6 +138,7 @@ type LatencySummary struct {
 	Trips    int      `json:"trips"` // timed round trips per round
 	Rounds   int      `json:"rounds"`
 	P50NS    Stat     `json:"p50_ns"`
+	P90NS    Stat     `json:"p90_ns"`
 	P99NS    Stat     `json:"p99_ns"`
 	P999NS   Stat     `json:"p999_ns"`
 	MaxNS    Stat     `json:"max_ns"`
@@ -145,7 +146,7 @@ type LatencySummary struct {
 }
 
 func summariseLatency(samples []LatencySample) map[CellKey]*LatencySummary {
-	type acc struct{ p50, p99, p999, mx []float64 }
+	type acc struct{ p50, p90, p99, p999, mx []float64 }
 	accs := map[CellKey]*acc{}
 	out := map[CellKey]*LatencySummary{}
 	for _, s := range samples {
@@ -163,13 +164,14 @@ func summariseLatency(samples []LatencySample) map[CellKey]*LatencySummary {
 		ls.Trips = s.Trips
 		ls.Rounds++
 		a.p50 = append(a.p50, float64(s.P50NS))
+		a.p90 = append(a.p90, float64(s.P90NS))
 		a.p99 = append(a.p99, float64(s.P99NS))
 		a.p999 = append(a.p999, float64(s.P999NS))
 		a.mx = append(a.mx, float64(s.MaxNS))
 	}
 	for k, ls := range out {
 		a := accs[k]
-		ls.P50NS, ls.P99NS, ls.P999NS, ls.MaxNS = stat(a.p50), stat(a.p99), stat(a.p999), stat(a.mx)
+		ls.P50NS, ls.P90NS, ls.P99NS, ls.P999NS, ls.MaxNS = stat(a.p50), stat(a.p90), stat(a.p99), stat(a.p999), stat(a.mx)
 	}
 	return out
 }

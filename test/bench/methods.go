@@ -16,6 +16,7 @@ const (
 	Baseline Role = "baseline" // direct: no middle, the limit
 	Peer     Role = "peer"     // another relay; pipeloop is compared with the best of them
 	Pipeloop Role = "pipeloop" // the program under test
+	Anchor   Role = "anchor"   // the minimal relay of one design, a floor to compare with (latency)
 )
 
 // Method is one way to move data from the producer dd to the consumer dd.
@@ -67,6 +68,15 @@ func needIOCopy(t *Tools) string {
 }
 
 func always(*Tools) string { return "" }
+
+func needC(path func(*Tools) string) func(*Tools) string {
+	return func(t *Tools) string {
+		if t.CErr != "" {
+			return t.CErr
+		}
+		return missing(path(t), "C relay", "the harness compiles it with cc")
+	}
+}
 
 // pyReadSize is the thread pump's read size: the block size clamped to
 // 4 KiB..64 KiB, the range the seed found best (it used read size = bs).
@@ -161,8 +171,22 @@ func LatencyMethods() []Method {
 	return []Method{
 		{Name: "direct", Role: Baseline, Desc: "ping → pong → ping over two pipes",
 			unavailable: always},
+		{Name: "c-blocking", Role: Anchor, Desc: "the floor of a blocking relay: C, one thread, read(2)/write(2) through a 64 KiB buffer (peers/crelay/blocking.c)",
+			middle: one(func(t *Tools) []string { return []string{t.CBlock} }), unavailable: needC(func(t *Tools) string { return t.CBlock })},
+		{Name: "c-epoll", Role: Anchor, Desc: "the floor of an event loop: C, one thread, level-triggered epoll, O_NONBLOCK, partial writes (peers/crelay/epoll.c)",
+			middle: one(func(t *Tools) []string { return []string{t.CEpoll} }), unavailable: needC(func(t *Tools) string { return t.CEpoll })},
+		{Name: "go-epoll", Role: Anchor, Desc: "the floor of a Go event loop: epoll.c in Go, LockOSThread, unix.EpollWait + unix.Read/Write (peers/goepoll)",
+			middle: one(func(t *Tools) []string { return []string{t.GoEpoll} }),
+			unavailable: func(t *Tools) string {
+				return missing(t.GoEpoll, "goepoll peer", "the harness builds it with `go build`")
+			}},
 		{Name: "pipeloop", Role: Pipeloop, Desc: "`pipeloop` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.Pipeloop} }), unavailable: needPipeloop},
+		{Name: "pipeloop-ref", Role: Anchor, OptIn: true, Desc: "`pipeloop` on each direction, the build named by -pipeloop-ref (opt-in: to compare two builds in one run)",
+			middle: one(func(t *Tools) []string { return []string{t.PipeloopRef} }),
+			unavailable: func(t *Tools) string {
+				return missing(t.PipeloopRef, "reference pipeloop", "pass -pipeloop-ref")
+			}},
 		{Name: "pipeloop-busypoll", Role: Pipeloop, OptIn: true, Desc: "`pipeloop --busy-poll 50us` on each direction (opt-in with -lat-methods; informational: targets use the default)",
 			middle:      one(func(t *Tools) []string { return []string{t.Pipeloop, "--busy-poll", "50us"} }),
 			unavailable: func(t *Tools) string { return needFlag(t, "--busy-poll", "50us") }},

@@ -61,13 +61,15 @@ func evaluateTargets(res *Results) []Target {
 	}
 	const k64 = 64 << 10
 	var ts []Target
-	ts = append(ts, target("64K pinned: pipeloop ≥ 0.85× direct", ">=", 0.85,
-		gbps("pipeloop", k64, true)/gbps("direct", k64, true),
-		fmt.Sprintf("pipeloop %s GB/s, direct %s GB/s", f2(gbps("pipeloop", k64, true)), f2(gbps("direct", k64, true)))))
+	for _, want := range []float64{0.85, 0.95} { // 0.95: issue 11
+		ts = append(ts, target(fmt.Sprintf("64K pinned: pipeloop ≥ %.2f× direct", want), ">=", want,
+			gbps("pipeloop", k64, true)/gbps("direct", k64, true),
+			fmt.Sprintf("pipeloop %s GB/s, direct %s GB/s", f2(gbps("pipeloop", k64, true)), f2(gbps("direct", k64, true)))))
+	}
 	for _, p := range []struct {
 		pinned bool
 		want   float64
-	}{{true, 1.1}, {false, 1.3}} {
+	}{{true, 1.1}, {true, 1.3}, {false, 1.3}} { // pinned 1.3: issue 11
 		ts = append(ts, target(fmt.Sprintf("64K %s: pipeloop --mode copy ≥ %.1f× dd-chain", pinName(p.pinned), p.want), ">=", p.want,
 			gbps("pipeloop-copy", k64, p.pinned)/gbps("dd-chain", k64, p.pinned),
 			fmt.Sprintf("pipeloop-copy %s GB/s, dd-chain %s GB/s", f2(gbps("pipeloop-copy", k64, p.pinned)), f2(gbps("dd-chain", k64, p.pinned)))))
@@ -119,6 +121,22 @@ func evaluateTargets(res *Results) []Target {
 			fmt.Sprintf("pipeloop %s µs, go-iocopy %s µs", f2(pct("pipeloop", p50)/1e3), f2(pct("go-iocopy", p50)/1e3))),
 		target("latency pinned: pipeloop p99 ≤ go-iocopy", "<=", 1, pct("pipeloop", p99)/pct("go-iocopy", p99),
 			fmt.Sprintf("pipeloop %s µs, go-iocopy %s µs", f2(pct("pipeloop", p99)/1e3), f2(pct("go-iocopy", p99)/1e3))))
+	// Issue 11: against the floor of each design (the anchors).
+	for _, t := range []struct {
+		name, anchor string
+		sel          func(*LatencySummary) Stat
+		pname        string
+		limit        float64
+	}{
+		{"p50 ≤ 1.05× c-blocking", "c-blocking", p50, "p50", 1.05},
+		{"p99 ≤ 2.0× c-blocking", "c-blocking", p99, "p99", 2.0},
+		{"p50 ≤ go-epoll", "go-epoll", p50, "p50", 1},
+		{"p99 ≤ go-epoll", "go-epoll", p99, "p99", 1},
+	} {
+		pl, an := pct("pipeloop", t.sel), pct(t.anchor, t.sel)
+		ts = append(ts, target("latency pinned: pipeloop "+t.name, "<=", t.limit, pl/an,
+			fmt.Sprintf("%s: pipeloop %s µs, %s %s µs", t.pname, f2(pl/1e3), t.anchor, f2(an/1e3))))
+	}
 	return ts
 }
 

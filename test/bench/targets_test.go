@@ -54,6 +54,8 @@ func TestEvaluateTargets(t *testing.T) {
 	res.LatCells = []*LatencySummary{
 		{Method: "pipeloop", Pinned: true, P50NS: Stat{N: 1, Median: 10e3}, P99NS: Stat{N: 1, Median: 40e3}},
 		{Method: "go-iocopy", Pinned: true, P50NS: Stat{N: 1, Median: 20e3}, P99NS: Stat{N: 1, Median: 30e3}},
+		{Method: "c-blocking", Pinned: true, P50NS: Stat{N: 1, Median: 9.6e3}, P99NS: Stat{N: 1, Median: 19e3}},
+		{Method: "go-epoll", Pinned: true, P50NS: Stat{N: 1, Median: 11e3}, P99NS: Stat{N: 1, Median: 35e3}},
 	}
 	got := map[string]string{}
 	for _, tg := range evaluateTargets(res) {
@@ -61,10 +63,16 @@ func TestEvaluateTargets(t *testing.T) {
 	}
 	want := map[string]string{
 		"64K pinned: pipeloop ≥ 0.85× direct":                                                                        pass, // 0.9
+		"64K pinned: pipeloop ≥ 0.95× direct":                                                                        miss, // 0.9
 		"64K pinned: pipeloop --mode copy ≥ 1.1× dd-chain":                                                           pass, // 1.2
+		"64K pinned: pipeloop --mode copy ≥ 1.3× dd-chain":                                                           miss, // 1.2
 		"64K unpinned: pipeloop --mode copy ≥ 1.3× dd-chain":                                                         miss, // 1.2
 		"latency pinned: pipeloop p50 ≤ 0.6× go-iocopy":                                                              pass, // 0.5
 		"latency pinned: pipeloop p99 ≤ go-iocopy":                                                                   miss, // 1.33
+		"latency pinned: pipeloop p50 ≤ 1.05× c-blocking":                                                            pass, // 10/9.6 = 1.04
+		"latency pinned: pipeloop p99 ≤ 2.0× c-blocking":                                                             miss, // 40/19 = 2.1
+		"latency pinned: pipeloop p50 ≤ go-epoll":                                                                    pass, // 10/11
+		"latency pinned: pipeloop p99 ≤ go-epoll":                                                                    miss, // 40/35
 		"pinned, every block ≥ 4K: pipeloop ahead of every peer (GB/s ratio to the fastest peer)":                    miss,
 		"pinned, every block ≥ 4K: pipeloop lowest CPU per GB of all relays (leanest peer's CPU/GB over pipeloop's)": miss,
 	}

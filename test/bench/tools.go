@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // Tools names the programs the benchmark runs. Empty paths are resolved by
@@ -13,14 +14,21 @@ import (
 // reason instead of failing the run.
 type Tools struct {
 	Pipeloop string // the pipeloop binary under test
-	Self     string // this harness's executable, re-run as the RSS wrapper (see WrapEnv)
-	IOCopy   string // the go-iocopy peer (test/bench/peers/iocopy)
-	PingPong string // the latency ends (test/bench/peers/pingpong)
-	Scale    string // the scale program (test/bench/peers/scale), built on pipeloop's relay package
-	PeersDir string // directory holding pump_thread.py and pump_select.py
-	Python   string // python3
-	Taskset  string // taskset, for pinned cells
-	ScaleErr string // why Scale is missing, if BuildPeers could not build it
+	// PipeloopRef is another pipeloop build (benchrun -pipeloop-ref), measured
+	// beside Pipeloop in the latency section as pipeloop-ref.
+	PipeloopRef string
+	Self        string // this harness's executable, re-run as the RSS wrapper (see WrapEnv)
+	IOCopy      string // the go-iocopy peer (test/bench/peers/iocopy)
+	PingPong    string // the latency ends (test/bench/peers/pingpong)
+	GoEpoll     string // the minimal Go epoll relay (test/bench/peers/goepoll)
+	CBlock      string // the minimal blocking C relay (test/bench/peers/crelay/blocking.c), compiled with cc
+	CEpoll      string // the minimal epoll C relay (test/bench/peers/crelay/epoll.c), compiled with cc
+	CErr        string // why CBlock and CEpoll are missing, if BuildPeers could not compile them
+	Scale       string // the scale program (test/bench/peers/scale), built on pipeloop's relay package
+	PeersDir    string // directory holding pump_thread.py and pump_select.py
+	Python      string // python3
+	Taskset     string // taskset, for pinned cells
+	ScaleErr    string // why Scale is missing, if BuildPeers could not build it
 }
 
 // InstallHint is printed when a Debian peer is missing.
@@ -30,13 +38,15 @@ const InstallHint = "install it with `make deps-bench` (apt-get install -y pv so
 // fills in their paths. It needs the go command, which `make bench` has.
 func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./test/bench/peers/iocopy", "./test/bench/peers/pingpong")
+		"./test/bench/peers/iocopy", "./test/bench/peers/pingpong", "./test/bench/peers/goepoll")
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build peers: %w\n%s", err, out)
 	}
 	t.IOCopy = filepath.Join(dir, "iocopy")
 	t.PingPong = filepath.Join(dir, "pingpong")
+	t.GoEpoll = filepath.Join(dir, "goepoll")
+	t.buildC(ctx, repo, dir)
 	// The scale program needs pipeloop's relay package: build it on its own
 	// so that a tree without it (or with a changed API) still benchmarks.
 	cmd = exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./test/bench/peers/scale")
@@ -50,6 +60,28 @@ func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 		t.PeersDir = filepath.Join(repo, "test", "bench", "peers")
 	}
 	return nil
+}
+
+// buildC compiles the C relays of the latency benchmark with cc. Without a
+// compiler their methods are skipped, and CErr says why.
+func (t *Tools) buildC(ctx context.Context, repo, dir string) {
+	cc := lookPath("cc")
+	if cc == "" {
+		t.CErr = "no C compiler (cc) on PATH: install one (apt-get install -y gcc) to measure the C relays"
+		return
+	}
+	for _, c := range []struct {
+		src string
+		out *string
+	}{{"blocking.c", &t.CBlock}, {"epoll.c", &t.CEpoll}} {
+		bin := filepath.Join(dir, "crelay-"+strings.TrimSuffix(c.src, ".c"))
+		cmd := exec.CommandContext(ctx, cc, "-O2", "-o", bin, filepath.Join(repo, "test", "bench", "peers", "crelay", c.src))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.CErr = fmt.Sprintf("cc %s: %v: %s", c.src, err, lastLines(string(out), 2))
+			return
+		}
+		*c.out = bin
+	}
 }
 
 // Resolve fills in the programs found on PATH and makes paths absolute,
@@ -68,7 +100,7 @@ func (t *Tools) Resolve() error {
 	if t.Taskset == "" {
 		t.Taskset, _ = exec.LookPath("taskset")
 	}
-	for _, p := range []*string{&t.Pipeloop, &t.Self, &t.IOCopy, &t.PingPong, &t.Scale, &t.PeersDir} {
+	for _, p := range []*string{&t.Pipeloop, &t.PipeloopRef, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.CBlock, &t.CEpoll, &t.Scale, &t.PeersDir} {
 		if *p == "" {
 			continue
 		}

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string) error {
 	chart := fs.String("chart", "svg", "chart format: svg or png")
 	render := fs.String("render", "", "re-render the report and charts of a results.json into -out, measuring nothing")
 	list := fs.Bool("list", false, "list the methods and exit")
+	ref := fs.String("pipeloop-ref", "", "a second pipeloop binary, measured as latency method pipeloop-ref (opt-in: name it in -lat-methods) to compare two builds in one run")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -102,6 +103,9 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	cfg.Tools.Pipeloop = inRepo(root, *pipeloop)
+	if *ref != "" {
+		cfg.Tools.PipeloopRef = inRepo(root, *ref)
+	}
 	if *out != "" {
 		cfg.OutDir = inRepo(root, *out)
 	}

@@ -1,0 +1,102 @@
+//go:build linux
+
+package loop
+
+import (
+	"os"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// rawPause is how long the loop sleeps only through the runtime after a
+// signal interrupted a raw sleep (see wait).
+const rawPause = 2 * time.Millisecond
+
+// wait is the loop's epoll_wait. It returns the number of events in
+// l.events, or EINTR, or another error.
+//
+// While traffic flows it sleeps raw (unix.RawSyscall6): the Go runtime does
+// not see the thread enter the kernel, so there is no entersyscall or
+// exitsyscall, and sysmon never retakes the goroutine's P while it sleeps.
+// Through the runtime's path a sleep longer than one sysmon tick (20 µs)
+// loses the P: sysmon hands it off and, with GOMAXPROCS=1 (a pinned
+// pipeloop), wakes a spinning thread to look for work, so every 64-byte
+// message between two relays cost ~0.4 sysmon wake-ups and ~0.3 extra
+// thread wake-ups on the loop's CPU, and the loop re-acquired its P on the
+// slow path (docs/bench/README.md, "Where the time goes").
+//
+// A raw sleep keeps the P, so it must end when the runtime needs the P:
+//   - The runtime stops a running goroutine — for a garbage collection's
+//     stop-the-world or stack scan, or sysmon's preemption after 10 ms on
+//     the P — by signalling its thread, and a signal ends epoll_wait with
+//     EINTR whatever SA_RESTART says (signal(7)). After EINTR the loop polls
+//     through the runtime's path — entersyscall lets a stop-the-world take
+//     the P, and on return the goroutine meets the preemption request at
+//     its next function call — and sleeps only through it for rawPause
+//     (2 ms), long enough for a collection's mark phase, which needs the P
+//     between its two stops, and until the next event: an idle loop is
+//     interrupted once and then sleeps where sysmon can hand its P away.
+//   - Without those signals (GODEBUG=asyncpreemptoff=1) nothing could end
+//     an idle raw sleep, so there is none (New).
+//   - The sleep takes the caller's timeout as it is: a cap would arm a
+//     kernel timer on every sleep, which costs a VM exit (~0.6 µs a sleep,
+//     measured: p50 +1.3 µs per round trip through two relays).
+//   - Callers that need other goroutines to run promptly while the loop is
+//     busy (a transform's worker, with a single P) turn raw sleeps off with
+//     Cooperate.
+//
+// So a goroutine that needs the loop's P waits up to sysmon's 10 ms
+// preemption (20 ms at worst) while the loop is busy on a single P; with
+// more Ps it runs on another; a garbage collection's stop waits one signal
+// delivery (loop/wait_test.go).
+func (l *Loop) wait(timeout int) (int, error) {
+	if timeout == 0 || (l.cooperate == 0 && !l.noRaw && l.flowing && !l.now.Before(l.rawFrom)) {
+		l.stats.RawWaits++
+		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.ep),
+			uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+		if e != unix.EINTR {
+			if e != 0 {
+				return 0, e
+			}
+			return int(r), nil
+		}
+		// A signal: give the runtime its safe point, and sleep through it
+		// until rawPause has passed and traffic flows again.
+		timeout = 0
+		l.flowing = false
+		l.rawFrom = time.Now().Add(rawPause)
+	}
+	n, err := unix.EpollWait(l.ep, l.events, timeout)
+	if n > 0 {
+		l.flowing = true
+	}
+	return n, err
+}
+
+// rawWaitsAllowed reports whether the runtime preempts with signals, which
+// is what ends a raw sleep (see wait): not with GODEBUG=asyncpreemptoff=1.
+func rawWaitsAllowed() bool {
+	for s := range strings.SplitSeq(os.Getenv("GODEBUG"), ",") {
+		if strings.TrimSpace(s) == "asyncpreemptoff=1" {
+			return false
+		}
+	}
+	return true
+}
+
+// Cooperate(true) makes the loop sleep only through the Go runtime's
+// blocking-system-call path, where sysmon hands its P to other goroutines
+// within ~20 µs, until a matching Cooperate(false): for a caller whose
+// other goroutines must run promptly while the loop is busy, such as a
+// transform worker that shares a single P with the loop. Calls nest.
+// Loop goroutine only.
+func (l *Loop) Cooperate(on bool) {
+	if on {
+		l.cooperate++
+	} else if l.cooperate > 0 {
+		l.cooperate--
+	}
+}

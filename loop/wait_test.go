@@ -1,0 +1,167 @@
+package loop_test
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pipeloop/pipeloop/loop"
+	"golang.org/x/sys/unix"
+)
+
+// busyLoop runs a loop that has an event every 200 µs (a timer writes a
+// pipe the loop watches), so that it sleeps raw, until the test ends.
+// stats returns the loop's counters, read on the loop goroutine.
+func busyLoop(t *testing.T, opts loop.Options) (stats func() loop.Stats) {
+	t.Helper()
+	l := newLoop(t, opts)
+	r, w := pipe(t)
+	buf := make([]byte, 64)
+	if err := l.Register(r, loop.Readable, loop.HandlerFunc(func(loop.Events) { unix.Read(r, buf) })); err != nil {
+		t.Fatal(err)
+	}
+	var tick func()
+	tick = func() {
+		unix.Write(w, buf[:1])
+		l.AfterFunc(200*time.Microsecond, tick)
+	}
+	tick()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && err != context.Canceled {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return func() loop.Stats {
+		c := make(chan loop.Stats, 1)
+		if err := l.Post(func() { c <- l.Stats() }); err != nil {
+			t.Fatal(err)
+		}
+		return <-c
+	}
+}
+
+// within fails the test if f has not returned after d: the raw sleep must
+// never keep the runtime or another goroutine out for good. The bound is
+// for liveness, not speed (benchmarks measure speed).
+func within(t *testing.T, what string, d time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+		t.Logf("%s: %v", what, time.Since(start).Round(time.Microsecond))
+	case <-time.After(d):
+		t.Fatalf("%s: not done after %v while the loop sleeps raw", what, d)
+	}
+}
+
+// TestRawWaitLetsRuntimeIn: while the loop sleeps in raw epoll_wait calls
+// back to back, a garbage collection (stop-the-world and stack scans), a
+// goroutine that allocates, a timer and a signal for os/signal all get
+// through, with one P (a pinned pipeloop) as with two.
+func TestRawWaitLetsRuntimeIn(t *testing.T) {
+	for _, procs := range []int{1, 2} {
+		t.Run(map[int]string{1: "GOMAXPROCS=1", 2: "GOMAXPROCS=2"}[procs], func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			stats := busyLoop(t, loop.Options{})
+			before := stats().RawWaits
+			within(t, "3 × runtime.GC", 5*time.Second, func() {
+				for range 3 {
+					runtime.GC()
+				}
+			})
+			within(t, "goroutine allocating 64 MiB", 5*time.Second, func() {
+				var keep [][]byte
+				for range 1024 {
+					keep = append(keep, make([]byte, 64<<10))
+				}
+				runtime.KeepAlive(keep)
+			})
+			within(t, "time.Sleep(1ms)", 5*time.Second, func() { time.Sleep(time.Millisecond) })
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGUSR1)
+			defer signal.Stop(sig)
+			within(t, "SIGUSR1 to os/signal", 5*time.Second, func() {
+				syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+				<-sig
+			})
+			if got := stats().RawWaits - before; got == 0 {
+				t.Errorf("no raw epoll_wait while busy: the test did not test the raw path")
+			}
+		})
+	}
+}
+
+// TestCooperateSleepsThroughRuntime: with Cooperate(true) and with
+// NoRawWait, a sleeping wait is never raw (only zero-timeout polls are).
+func TestCooperateSleepsThroughRuntime(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      loop.Options
+		cooperate bool
+	}{{"Cooperate", loop.Options{}, true}, {"NoRawWait", loop.Options{NoRawWait: true}, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLoop(t, tc.opts)
+			if tc.cooperate {
+				l.Cooperate(true)
+			}
+			var ticks int
+			var tick func()
+			tick = func() {
+				if ticks++; ticks == 20 {
+					l.Stop()
+					return
+				}
+				l.AfterFunc(200*time.Microsecond, tick)
+			}
+			tick()
+			run(t, l)
+			if s := l.Stats(); s.RawWaits != 0 {
+				t.Errorf("%d raw waits of %d (%d sleeping), want 0", s.RawWaits, s.Waits, s.Sleeps)
+			}
+		})
+	}
+}
+
+// TestRawWaitIdleLetsGCIn: a loop that had traffic and then went quiet
+// sleeps raw with no timeout; a garbage collection must still get through
+// (the runtime's signal ends the sleep), and afterwards the loop sleeps
+// through the runtime, so it is not woken again while idle.
+func TestRawWaitIdleLetsGCIn(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	l := newLoop(t, loop.Options{})
+	r, w := pipe(t)
+	buf := make([]byte, 64)
+	got := make(chan struct{}, 1)
+	if err := l.Register(r, loop.Readable, loop.HandlerFunc(func(loop.Events) {
+		unix.Read(r, buf)
+		got <- struct{}{}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	write(t, w, "x")
+	<-got // traffic: the next sleep is raw, and has no timeout
+	time.Sleep(5 * time.Millisecond)
+	within(t, "3 × runtime.GC, loop idle", 5*time.Second, func() {
+		for range 3 {
+			runtime.GC()
+		}
+	})
+	within(t, "time.Sleep(1ms), loop idle", 5*time.Second, func() { time.Sleep(time.Millisecond) })
+}
