@@ -44,13 +44,15 @@
 //
 // # Sleeping
 //
-// While events flow, the loop sleeps in a raw epoll_wait that the Go
-// runtime does not see, so it keeps its P and no runtime thread wakes per
-// event; the runtime's preemption signal ends such a sleep whenever it
-// needs the P (a garbage collection, sysmon), and the loop then sleeps
-// through the runtime for a while. With one P (GOMAXPROCS=1, a pinned
-// process) other goroutines may therefore wait up to ~20 ms while the
-// loop is busy. Cooperate turns raw sleeps off for a caller whose
-// goroutines must run promptly; Options.NoRawWait turns them off for good.
+// By default the loop sleeps in epoll_wait through the Go runtime's
+// blocking-system-call path, like any Go program. With Options.RawWait,
+// while events flow it sleeps in a raw epoll_wait that the runtime does not
+// see, so it keeps its P and no runtime thread wakes per event; the
+// runtime's preemption signal ends such a sleep whenever it needs the P (a
+// garbage collection, sysmon), and the loop then sleeps through the
+// runtime for a while. With one P (GOMAXPROCS=1, a pinned process) other
+// goroutines may therefore wait up to ~20 ms while the loop is busy, which
+// is why it is opt-in. Cooperate turns raw sleeps off for a while, for a
+// caller whose goroutines must run promptly (a transform worker).
 // wait_linux.go has the details and the measurements behind them.
 package loop

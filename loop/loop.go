@@ -26,10 +26,15 @@ type Options struct {
 	BusyPoll time.Duration
 	// Sched is the loop thread's scheduling policy (default SchedAuto).
 	Sched Sched
-	// NoRawWait makes every sleep in epoll_wait go through the Go
-	// runtime's blocking-system-call path, as Cooperate does for a while
-	// (see wait_linux.go): for comparison and as a way out.
-	NoRawWait bool
+	// RawWait lets the loop sleep in a raw epoll_wait, unseen by the Go
+	// runtime, while events flow (see "Sleeping" in the package doc and
+	// wait_linux.go): lower and steadier latency, but with one P
+	// (GOMAXPROCS=1) the program's other goroutines, the garbage collector
+	// included, may wait up to ~20 ms while the loop is busy. Off by
+	// default: a daemon embedding the loop keeps the runtime's
+	// blocking-system-call path unless it opts in. The pipeloop command
+	// opts in for its relay modes, not for serve.
+	RawWait bool
 }
 
 // Stats are the loop's own counters. Read them on the loop goroutine.
@@ -52,7 +57,7 @@ type Loop struct {
 	wakefd    int // eventfd, owned; registered in ep
 	events    []unix.EpollEvent
 	busyPoll  time.Duration
-	noRaw     bool      // Options.NoRawWait
+	noRaw     bool      // !Options.RawWait, or raw waits impossible
 	cooperate int       // Cooperate(true) calls not yet matched: sleep through the runtime
 	rawFrom   time.Time // no raw sleep before then (a signal interrupted one)
 	flowing   bool      // events came since a signal last ended a raw sleep: sleep raw (wait_linux.go)
@@ -87,7 +92,7 @@ func New(opts Options) (l *Loop, err error) {
 		ep: -1, wakefd: -1,
 		events:   make([]unix.EpollEvent, opts.MaxEvents),
 		busyPoll: opts.BusyPoll,
-		noRaw:    opts.NoRawWait || !rawWaitsAllowed(),
+		noRaw:    !opts.RawWait || !rawWaitsAllowed(),
 		reg:      registry{byFD: make(map[int]int32)},
 		procs:    make(map[*Process]struct{}),
 		sched:    scheduler{mode: opts.Sched},

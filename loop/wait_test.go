@@ -72,7 +72,7 @@ func TestRawWaitLetsRuntimeIn(t *testing.T) {
 	for _, procs := range []int{1, 2} {
 		t.Run(map[int]string{1: "GOMAXPROCS=1", 2: "GOMAXPROCS=2"}[procs], func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			stats := busyLoop(t, loop.Options{})
+			stats := busyLoop(t, loop.Options{RawWait: true})
 			before := stats().RawWaits
 			within(t, "3 × runtime.GC", 5*time.Second, func() {
 				for range 3 {
@@ -102,13 +102,13 @@ func TestRawWaitLetsRuntimeIn(t *testing.T) {
 }
 
 // TestCooperateSleepsThroughRuntime: with Cooperate(true) and with
-// NoRawWait, a sleeping wait is never raw (only zero-timeout polls are).
+// without RawWait, a sleeping wait is never raw (only zero-timeout polls are).
 func TestCooperateSleepsThroughRuntime(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		opts      loop.Options
 		cooperate bool
-	}{{"Cooperate", loop.Options{}, true}, {"NoRawWait", loop.Options{NoRawWait: true}, false}} {
+	}{{"Cooperate", loop.Options{RawWait: true}, true}, {"default", loop.Options{}, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLoop(t, tc.opts)
 			if tc.cooperate {
@@ -138,7 +138,7 @@ func TestCooperateSleepsThroughRuntime(t *testing.T) {
 // through the runtime, so it is not woken again while idle.
 func TestRawWaitIdleLetsGCIn(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	l := newLoop(t, loop.Options{})
+	l := newLoop(t, loop.Options{RawWait: true})
 	r, w := pipe(t)
 	buf := make([]byte, 64)
 	got := make(chan struct{}, 1)

@@ -99,7 +99,10 @@ func runRelay(args []string, std stdio) exitStatus {
 		return exitStatus{code: 2}
 	}
 
-	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
+	// Raw sleeps (loop.Options.RawWait): the relay's other goroutines
+	// (signals, --progress) tolerate ~20 ms of delay on one P; serve's
+	// metrics and logs keep the runtime's path.
+	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched, RawWait: true})
 	if err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		return exitStatus{code: 1}
