@@ -103,7 +103,32 @@ func (t *Tracer) Watch(pid int) error {
 	if err := t.objs.Watched.Put(uint32(tgid), uint8(1)); err != nil {
 		return fmt.Errorf("trace: watch pid %d: %w", pid, err)
 	}
+	// A zombie, or a process that exited after threadGroup read it,
+	// never passes sched_process_exit again: it is not left in the set.
+	if !alive(tgid) {
+		t.objs.Watched.Delete(uint32(tgid))
+	}
 	return nil
+}
+
+// alive reports whether process tgid has a thread that is neither a
+// zombie nor dead. A leader that exited before its other threads is a
+// zombie while they run, so every thread is looked at.
+func alive(tgid int) bool {
+	dir := "/proc/" + strconv.Itoa(tgid) + "/task/"
+	for _, tid := range threads(tgid) {
+		stat, err := os.ReadFile(dir + strconv.Itoa(tid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) S ...": comm may hold spaces and parentheses.
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+			if st := stat[i+2]; st != 'Z' && st != 'X' && st != 'x' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // threadGroup returns the tgid of the process that thread pid belongs to.
@@ -130,7 +155,10 @@ func threadGroup(pid int) (int, error) {
 
 // Watched returns the tgids watched now, sorted: those given to Watch
 // and, with FollowChildren, their descendants; a process leaves the set
-// when its last thread exits.
+// when its last thread exits. Watched also drops from the set any
+// process found to be a zombie or gone (one that exited while Watch
+// added it), so a caller polling Watched sees the set empty once every
+// watched process has exited.
 func (t *Tracer) Watched() ([]int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -142,12 +170,20 @@ func (t *Tracer) Watched() ([]int, error) {
 		one  uint8
 		out  []int
 	)
+	var gone []uint32
 	it := t.objs.Watched.Iterate()
 	for it.Next(&tgid, &one) {
+		if !alive(int(tgid)) {
+			gone = append(gone, tgid)
+			continue
+		}
 		out = append(out, int(tgid))
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("trace: read watch map: %w", err)
+	}
+	for _, g := range gone {
+		t.objs.Watched.Delete(g)
 	}
 	slices.Sort(out)
 	return out, nil
