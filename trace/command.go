@@ -24,6 +24,9 @@ Flags:
   --pid PID[,PID...]   processes to watch (may be repeated)
   --follow-children    also watch processes they fork from now on
   --duration D         stop after D (e.g. 10s); 0 means no limit
+  --max-records N      keep at most N (process, pipe, direction) records
+                       (default 16384, ~320 bytes each); waits past it are
+                       counted as dropped
   --json               print JSON instead of tables
   --help               print this help
 `
@@ -61,11 +64,13 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		follow   bool
 		duration time.Duration
 		asJSON   bool
+		records  int
 	)
 	fs.Var(&pids, "pid", "")
 	fs.BoolVar(&follow, "follow-children", false, "")
 	fs.DurationVar(&duration, "duration", 0, "")
 	fs.BoolVar(&asJSON, "json", false, "")
+	fs.IntVar(&records, "max-records", DefaultMaxRecords, "")
 	usageErr := func(msg string) int {
 		fmt.Fprintf(stderr, "pipeloop trace: %s (see pipeloop trace --help)\n", msg)
 		return 2
@@ -84,9 +89,11 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return usageErr("--pid is required")
 	case duration < 0:
 		return usageErr("--duration must not be negative")
+	case records < 1 || records > maxLimit:
+		return usageErr(fmt.Sprintf("--max-records must be in 1..%d", maxLimit))
 	}
 
-	t, err := New(Options{FollowChildren: follow})
+	t, err := New(Options{FollowChildren: follow, MaxProcesses: maxProcesses(len(pids), follow), MaxRecords: records})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -120,6 +127,16 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	return 0
+}
+
+// maxProcesses sizes the watch map for n pids: room for all of them,
+// and with follow, for many live descendants (a preallocated entry is
+// about 64 bytes).
+func maxProcesses(n int, follow bool) int {
+	if follow {
+		n += 1 << 16
+	}
+	return min(max(n, DefaultMaxProcesses), maxLimit)
 }
 
 // waitDone returns when ctx is done, duration (if > 0) has passed, or no

@@ -69,8 +69,13 @@
 //     one CPU, medians of interleaved rounds): attached but not watching
 //     the pipeline, +2.5-4% wall time; watching it, +6-7%.
 //     BenchmarkDDPipeline repeats the comparison.
-//   - At most 4096 watched processes and 16384 (process, pipe, direction)
-//     records; waits beyond that are dropped.
+//   - At most Options.MaxProcesses watched processes (default 4096) and
+//     Options.MaxRecords (process, pipe, direction) records (default
+//     16384). Watch past the first fails with ErrLimit; a child forked
+//     past it, or a wait ending on a new key past the second, is counted
+//     in Report.Dropped, which the table and JSON print. Nothing is lost
+//     without a count. `pipeloop trace` sizes the process limit from the
+//     number of --pid values (plus 65536 with --follow-children).
 //
 // A Tracer is safe for concurrent use. Close detaches everything; later
 // calls return ErrClosed.

@@ -11,6 +11,18 @@ type JSONReport struct {
 	Start     time.Time     `json:"start"`
 	WallNS    int64         `json:"wall_ns"`
 	Processes []JSONProcess `json:"processes"`
+	// Dropped counts what was not recorded (see Dropped); MaxRecords
+	// and MaxProcesses are the limits that caused it.
+	Dropped      JSONDropped `json:"dropped"`
+	MaxRecords   int         `json:"max_records"`
+	MaxProcesses int         `json:"max_processes"`
+}
+
+// JSONDropped is Dropped.
+type JSONDropped struct {
+	Waits    uint64 `json:"waits"`
+	Children uint64 `json:"children"`
+	Storage  uint64 `json:"storage"`
 }
 
 // JSONProcess is one process's stalls. Fractions are of the report's
@@ -48,7 +60,10 @@ type JSONPipe struct {
 // for WriteTable. Processes listed in names that never waited appear with
 // zero totals.
 func (r Report) JSON(names map[int]string) JSONReport {
-	out := JSONReport{Start: r.Start, WallNS: int64(r.Wall), Processes: []JSONProcess{}}
+	out := JSONReport{Start: r.Start, WallNS: int64(r.Wall), Processes: []JSONProcess{},
+		Dropped:    JSONDropped{Waits: r.Dropped.Waits, Children: r.Dropped.Children, Storage: r.Dropped.Storage},
+		MaxRecords: r.MaxRecords, MaxProcesses: r.MaxProcesses,
+	}
 	stall := func(s Stall) JSONStall {
 		j := JSONStall{Count: s.Count, TotalNS: int64(s.Total), MaxNS: int64(s.Max)}
 		if r.Wall > 0 {

@@ -51,6 +51,10 @@ type Report struct {
 	Start   time.Time     // when tracing began
 	Wall    time.Duration // from Start to the snapshot
 	Records []Record      // sorted by Tgid, Dir, Inode
+
+	Dropped      Dropped // what could not be recorded
+	MaxRecords   int     // the tracer's Options.MaxRecords
+	MaxProcesses int     // the tracer's Options.MaxProcesses
 }
 
 // sort orders the records by Tgid, Dir, Inode.

@@ -17,7 +17,7 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 	procs := r.ByProcess()
 	seen := make(map[int]bool, len(procs))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "pipe stalls over %s of wall time\n", fmtDur(r.Wall))
+	fmt.Fprintf(tw, "pipe stalls over %s of wall time; %s\n", fmtDur(r.Wall), r.droppedText())
 	fmt.Fprintln(tw, "PID\tPROCESS\tBLOCKED\tTIME\t%WALL\tWAITS\tMAX")
 	for _, p := range procs {
 		seen[p.Tgid] = true
@@ -52,6 +52,25 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// droppedText says what the tracer could not record, for the table.
+func (r Report) droppedText() string {
+	d := r.Dropped
+	if !d.Any() {
+		return "nothing dropped"
+	}
+	var parts []string
+	if d.Waits > 0 {
+		parts = append(parts, fmt.Sprintf("%d waits (record limit %d reached)", d.Waits, r.MaxRecords))
+	}
+	if d.Children > 0 {
+		parts = append(parts, fmt.Sprintf("%d child processes not watched (process limit %d reached)", d.Children, r.MaxProcesses))
+	}
+	if d.Storage > 0 {
+		parts = append(parts, fmt.Sprintf("%d waits (no task storage)", d.Storage))
+	}
+	return "DROPPED " + strings.Join(parts, ", ")
 }
 
 func blockedWord(d Direction) string {

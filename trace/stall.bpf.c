@@ -39,6 +39,7 @@ typedef __u32 __wsum;
 char __license[] SEC("license") = "Dual MIT/GPL";
 
 #define BPF_MAP_TYPE_HASH 1
+#define BPF_MAP_TYPE_ARRAY 2
 #define BPF_MAP_TYPE_TASK_STORAGE 29
 #define BPF_ANY 0
 #define BPF_NOEXIST 1
@@ -74,6 +75,12 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define DIR_READ 1
 #define DIR_WRITE 2
 #define DIR_POLL 3
+
+// Indexes of the dropped counters, mirrored in tracer.go.
+#define DROP_WAIT 0     // a wait ended but stats was full: not recorded
+#define DROP_CHILD 1    // a watched process forked but watched was full: child not watched
+#define DROP_STORAGE 2  // no task storage for a wait: not measured
+#define DROP_N 3
 
 #define HIST_BUCKETS 32
 #define COMM_LEN 16
@@ -160,6 +167,8 @@ struct stall_val {
 	u64 hist[HIST_BUCKETS]; // hist[i]: waits of [2^i, 2^(i+1)) ns; last is open
 };
 
+// watched and stats are resized by the loader (Options.MaxProcesses,
+// Options.MaxRecords) before loading.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -180,6 +189,23 @@ struct {
 	__type(key, struct stall_key);
 	__type(value, struct stall_val);
 } stats SEC(".maps");
+
+// dropped[DROP_*] counts what could not be recorded; every path that
+// loses a wait or a child adds 1 here.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DROP_N);
+	__type(key, u32);
+	__type(value, u64);
+} dropped SEC(".maps");
+
+static __always_inline void drop(u32 what)
+{
+	u64 *n = bpf_map_lookup_elem(&dropped, &what);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
 
 // zero_val initialises new stats entries (too big for the stack budget).
 struct stall_val zero_val = {};
@@ -331,8 +357,10 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	if (!v) {
 		bpf_map_update_elem(&stats, &k, &zero_val, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&stats, &k);
-		if (!v)
+		if (!v) {
+			drop(DROP_WAIT); // stats is full
 			return;
+		}
 	}
 	__sync_fetch_and_add(&v->count, 1);
 	__sync_fetch_and_add(&v->total_ns, d);
@@ -365,8 +393,10 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	if (!bpf_map_lookup_elem(&watched, &tgid))
 		return 0;
 	w = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!w)
+	if (!w) {
+		drop(DROP_STORAGE);
 		return 0;
+	}
 	if (!classify(prev, w)) {
 		w->start = 0;
 		return 0;
@@ -385,7 +415,8 @@ int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (ptgid == ctgid || !bpf_map_lookup_elem(&watched, &ptgid))
 		return 0;
-	bpf_map_update_elem(&watched, &ctgid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&watched, &ctgid, &one, BPF_ANY))
+		drop(DROP_CHILD); // watched is full
 	return 0;
 }
 

@@ -41,6 +41,7 @@ type stallWait struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	stallMapDropped      = "dropped"
 	stallMapStats        = "stats"
 	stallMapWaits        = "waits"
 	stallMapWatched      = "watched"
@@ -101,6 +102,7 @@ type stallProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallMapSpecs struct {
+	Dropped *ebpf.MapSpec `ebpf:"dropped"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
 	Waits   *ebpf.MapSpec `ebpf:"waits"`
 	Watched *ebpf.MapSpec `ebpf:"watched"`
@@ -133,6 +135,7 @@ func (o *stallObjects) Close() error {
 //
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallMaps struct {
+	Dropped *ebpf.Map `ebpf:"dropped"`
 	Stats   *ebpf.Map `ebpf:"stats"`
 	Waits   *ebpf.Map `ebpf:"waits"`
 	Watched *ebpf.Map `ebpf:"watched"`
@@ -140,6 +143,7 @@ type stallMaps struct {
 
 func (m *stallMaps) Close() error {
 	return _StallClose(
+		m.Dropped,
 		m.Stats,
 		m.Waits,
 		m.Watched,

@@ -3,6 +3,7 @@
 package trace
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -24,6 +25,7 @@ import (
 // concurrent use: mu serialises map access against Close.
 type Tracer struct {
 	start time.Time // when the programs were attached; Report.Start
+	opts  Options   // with the limits filled in
 
 	mu     sync.Mutex
 	objs   stallObjects // maps and programs; zero after Close
@@ -44,8 +46,19 @@ func New(opts Options) (_ *Tracer, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, loadError("raise RLIMIT_MEMLOCK", err)
 	}
-	t := &Tracer{}
-	if err := loadStallObjects(&t.objs, nil); err != nil {
+	opts.MaxProcesses = cmp.Or(opts.MaxProcesses, DefaultMaxProcesses)
+	opts.MaxRecords = cmp.Or(opts.MaxRecords, DefaultMaxRecords)
+	if opts.MaxProcesses < 0 || opts.MaxProcesses > maxLimit || opts.MaxRecords < 0 || opts.MaxRecords > maxLimit {
+		return nil, fmt.Errorf("trace: MaxProcesses %d, MaxRecords %d: each must be in 1..%d", opts.MaxProcesses, opts.MaxRecords, maxLimit)
+	}
+	t := &Tracer{opts: opts}
+	spec, err := loadStall()
+	if err != nil {
+		return nil, loadError("load BPF program", err)
+	}
+	spec.Maps[stallMapWatched].MaxEntries = uint32(opts.MaxProcesses)
+	spec.Maps[stallMapStats].MaxEntries = uint32(opts.MaxRecords)
+	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, loadError("load BPF program", err)
 	}
 	defer func() {
@@ -101,6 +114,10 @@ func (t *Tracer) Watch(pid int) error {
 		return ErrClosed
 	}
 	if err := t.objs.Watched.Put(uint32(tgid), uint8(1)); err != nil {
+		if errors.Is(err, syscall.E2BIG) { // a full hash map
+			return fmt.Errorf("trace: watch pid %d: %w: already watching %d processes (Options.MaxProcesses)",
+				pid, ErrLimit, t.opts.MaxProcesses)
+		}
 		return fmt.Errorf("trace: watch pid %d: %w", pid, err)
 	}
 	// A zombie, or a process that exited after threadGroup read it,
@@ -219,6 +236,13 @@ func (t *Tracer) Snapshot() (Report, error) {
 	if err := it.Err(); err != nil {
 		return Report{}, fmt.Errorf("trace: read stats map: %w", err)
 	}
+	d, err := t.dropped()
+	if err != nil {
+		return Report{}, err
+	}
+	r.Dropped = d
+	r.MaxRecords = t.opts.MaxRecords
+	r.MaxProcesses = t.opts.MaxProcesses
 	// Read after stats: a wait ending in between is missed by this
 	// snapshot rather than counted twice.
 	if err := t.addInflight(&r); err != nil {
@@ -226,6 +250,24 @@ func (t *Tracer) Snapshot() (Report, error) {
 	}
 	r.sort()
 	return r, nil
+}
+
+// Indexes of the dropped map: DROP_* in stall.bpf.c.
+const (
+	dropWait = iota
+	dropChild
+	dropStorage
+)
+
+// dropped reads the BPF program's loss counters.
+func (t *Tracer) dropped() (Dropped, error) {
+	var d Dropped
+	for i, p := range []*uint64{dropWait: &d.Waits, dropChild: &d.Children, dropStorage: &d.Storage} {
+		if err := t.objs.Dropped.Lookup(uint32(i), p); err != nil {
+			return Dropped{}, fmt.Errorf("trace: read dropped map: %w", err)
+		}
+	}
+	return d, nil
 }
 
 // addInflight adds the waits in progress of the watched processes to r's
