@@ -57,6 +57,10 @@
 //     is read from task storage by pidfd; before Linux 6.9, only for
 //     thread group leaders). A wait ending while Snapshot reads the maps
 //     may be missed by that snapshot, never counted twice.
+//   - A wait already in progress when Watch adds its process (found from
+//     /proc/PID/task/TID/syscall, stat and wchan, see attach.go) is
+//     counted from that moment, marked in Record.AtAttach, "*" in the
+//     table and at_attach in JSON. Its time before attach is unknown.
 //   - Records accumulate from New until Close; Snapshot does not reset.
 //   - Max may miss a value when two threads of one process end waits on the
 //     same pipe at the same instant (counts and totals are atomic).

@@ -55,5 +55,5 @@ func ExampleReport_JSON() {
 	out, _ := json.Marshal(r.JSON(map[int]string{101: "stage 1 (dd)"}))
 	fmt.Println(string(out))
 	// Output:
-	// {"start":"2025-01-02T03:04:05Z","wall_ns":2000000000,"processes":[{"tgid":101,"comm":"dd","label":"stage 1 (dd)","blocked_writing":{"count":1500,"total_ns":1800000000,"max_ns":3000000,"wall_fraction":0.9},"blocked_reading":{"count":0,"total_ns":0,"max_ns":0,"wall_fraction":0},"in_poll":{"count":0,"total_ns":0,"max_ns":0,"wall_fraction":0},"pipes":[{"inode":5001,"direction":"write","count":1500,"total_ns":1800000000,"max_ns":3000000,"hist_log2_ns":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,100,1400]}]}],"dropped":{"waits":0,"children":0,"storage":0},"max_records":0,"max_processes":0}
+	// {"start":"2025-01-02T03:04:05Z","wall_ns":2000000000,"processes":[{"tgid":101,"comm":"dd","label":"stage 1 (dd)","blocked_writing":{"count":1500,"at_attach":0,"total_ns":1800000000,"max_ns":3000000,"wall_fraction":0.9},"blocked_reading":{"count":0,"at_attach":0,"total_ns":0,"max_ns":0,"wall_fraction":0},"in_poll":{"count":0,"at_attach":0,"total_ns":0,"max_ns":0,"wall_fraction":0},"pipes":[{"inode":5001,"direction":"write","count":1500,"at_attach":0,"total_ns":1800000000,"max_ns":3000000,"hist_log2_ns":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,100,1400]}]}],"dropped":{"waits":0,"children":0,"storage":0},"max_records":0,"max_processes":0}
 }

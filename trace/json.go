@@ -40,6 +40,7 @@ type JSONProcess struct {
 // JSONStall is a total over one direction.
 type JSONStall struct {
 	Count        uint64  `json:"count"`
+	AtAttach     uint64  `json:"at_attach"` // waits of count in progress at attach, counted from then
 	TotalNS      int64   `json:"total_ns"`
 	MaxNS        int64   `json:"max_ns"`
 	WallFraction float64 `json:"wall_fraction"`
@@ -51,6 +52,7 @@ type JSONPipe struct {
 	Inode      uint64   `json:"inode"` // 0 for direction "poll"
 	Direction  string   `json:"direction"`
 	Count      uint64   `json:"count"`
+	AtAttach   uint64   `json:"at_attach"` // waits of count in progress at attach, counted from then
 	TotalNS    int64    `json:"total_ns"`
 	MaxNS      int64    `json:"max_ns"`
 	HistLog2NS []uint64 `json:"hist_log2_ns"`
@@ -65,7 +67,7 @@ func (r Report) JSON(names map[int]string) JSONReport {
 		MaxRecords: r.MaxRecords, MaxProcesses: r.MaxProcesses,
 	}
 	stall := func(s Stall) JSONStall {
-		j := JSONStall{Count: s.Count, TotalNS: int64(s.Total), MaxNS: int64(s.Max)}
+		j := JSONStall{Count: s.Count, AtAttach: s.AtAttach, TotalNS: int64(s.Total), MaxNS: int64(s.Max)}
 		if r.Wall > 0 {
 			j.WallFraction = float64(s.Total) / float64(r.Wall)
 		}
@@ -85,7 +87,7 @@ func (r Report) JSON(names map[int]string) JSONReport {
 				h = h[:len(h)-1]
 			}
 			jp.Pipes = append(jp.Pipes, JSONPipe{
-				Inode: rec.Inode, Direction: rec.Dir.String(), Count: rec.Count,
+				Inode: rec.Inode, Direction: rec.Dir.String(), Count: rec.Count, AtAttach: rec.AtAttach,
 				TotalNS: int64(rec.Total), MaxNS: int64(rec.Max), HistLog2NS: slices.Clone(h),
 			})
 		}

@@ -39,8 +39,12 @@ type Record struct {
 	Inode uint64    // pipe inode as in /proc/PID/fd "pipe:[N]"; 0 for DirPoll
 	Dir   Direction // what the process was blocked on
 	Count uint64    // number of waits (sleeps); one blocking call may sleep many times
-	Total time.Duration
-	Max   time.Duration
+	// AtAttach is how many of Count were already in progress when the
+	// process was watched: they are counted from that moment, not from
+	// their unknown start.
+	AtAttach uint64
+	Total    time.Duration
+	Max      time.Duration
 	// Hist[i] counts waits of [2^i, 2^(i+1)) ns; the last bucket also
 	// holds longer ones. Length HistBuckets.
 	Hist []uint64
@@ -66,13 +70,15 @@ func (r *Report) sort() {
 
 // Stall sums the waits of one process in one direction over all pipes.
 type Stall struct {
-	Count uint64
-	Total time.Duration
-	Max   time.Duration
+	Count    uint64
+	AtAttach uint64 // waits of Count in progress at attach (Record.AtAttach)
+	Total    time.Duration
+	Max      time.Duration
 }
 
 func (s *Stall) add(r Record) {
 	s.Count += r.Count
+	s.AtAttach += r.AtAttach
 	s.Total += r.Total
 	s.Max = max(s.Max, r.Max)
 }

@@ -12,9 +12,12 @@ import (
 // direction (time blocked, % of wall time, waits, longest wait), then one
 // row per pipe with a log2 histogram of wait times. names maps a tgid to a
 // label such as "stage 1 (dd)"; it may be nil. A process named in names
-// that never waited gets a row saying so.
+// that never waited gets a row saying so. A wait count marked "*"
+// includes waits already in progress when the process was watched,
+// counted from then; a note under the table says how many.
 func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 	procs := r.ByProcess()
+	var atAttach uint64
 	seen := make(map[int]bool, len(procs))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "pipe stalls over %s of wall time; %s\n", fmtDur(r.Wall), r.droppedText())
@@ -27,8 +30,9 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 			if s.Count == 0 {
 				continue
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n",
-				p.Tgid, name, blockedWord(d), fmtDur(s.Total), pct(s.Total, r.Wall), s.Count, fmtDur(s.Max))
+			atAttach += s.AtAttach
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
+				p.Tgid, name, blockedWord(d), fmtDur(s.Total), pct(s.Total, r.Wall), waits(s.Count, s.AtAttach), fmtDur(s.Max))
 			name = ""
 		}
 	}
@@ -46,12 +50,23 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 				if rec.Dir == DirPoll {
 					pipe = "-"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", p.Tgid, name, pipe, blockedWord(rec.Dir), rec.Count, sparkline(rec.Hist))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", p.Tgid, name, pipe, blockedWord(rec.Dir), waits(rec.Count, rec.AtAttach), sparkline(rec.Hist))
 				name = ""
 			}
 		}
 	}
+	if atAttach > 0 {
+		fmt.Fprintf(tw, "\n* includes %d wait(s) already in progress when tracing attached, counted from then\n", atAttach)
+	}
 	return tw.Flush()
+}
+
+// waits prints a wait count, marked "*" if some were in progress at attach.
+func waits(n, atAttach uint64) string {
+	if atAttach > 0 {
+		return fmt.Sprintf("%d*", n)
+	}
+	return fmt.Sprint(n)
 }
 
 // droppedText says what the tracer could not record, for the table.

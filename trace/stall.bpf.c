@@ -142,11 +142,15 @@ struct task_struct {
 } __attribute__((preserve_access_index));
 
 // wait is the per-task state between switch-out and switch-in.
+// The loader also writes one (with attach = 1) for a thread found asleep
+// in a pipe wait when its process is watched: start is then the moment
+// of attach.
 struct wait {
-	u64 start; // bpf_ktime_get_ns at switch-out; 0: no wait pending
-	u64 inode; // pipe inode, 0 for poll-family waits
-	u32 tgid;  // tgid at switch-out, the stats key
-	u32 dir;   // DIR_*
+	u64 start;  // bpf_ktime_get_ns at switch-out; 0: no wait pending
+	u64 inode;  // pipe inode, 0 for poll-family waits
+	u32 tgid;   // tgid at switch-out, the stats key
+	u16 dir;    // DIR_*
+	u16 attach; // 1: began before attach, written by the loader
 };
 
 // stall_key identifies one stats record.
@@ -163,6 +167,7 @@ struct stall_val {
 	u64 count;
 	u64 total_ns;
 	u64 max_ns;
+	u64 at_attach; // waits of count already in progress at attach
 	char comm[COMM_LEN]; // group leader's comm at the latest wait
 	u64 hist[HIST_BUCKETS]; // hist[i]: waits of [2^i, 2^(i+1)) ns; last is open
 };
@@ -363,6 +368,8 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 		}
 	}
 	__sync_fetch_and_add(&v->count, 1);
+	if (w->attach)
+		__sync_fetch_and_add(&v->at_attach, 1);
 	__sync_fetch_and_add(&v->total_ns, d);
 	if (d > v->max_ns)
 		v->max_ns = d;
@@ -399,9 +406,11 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	}
 	if (!classify(prev, w)) {
 		w->start = 0;
+		w->attach = 0;
 		return 0;
 	}
 	w->tgid = tgid;
+	w->attach = 0;
 	w->start = now;
 	return 0;
 }

@@ -21,20 +21,22 @@ type stallStallKey struct {
 }
 
 type stallStallVal struct {
-	_       structs.HostLayout
-	Count   uint64
-	TotalNs uint64
-	MaxNs   uint64
-	Comm    [16]int8
-	Hist    [32]uint64
+	_        structs.HostLayout
+	Count    uint64
+	TotalNs  uint64
+	MaxNs    uint64
+	AtAttach uint64
+	Comm     [16]int8
+	Hist     [32]uint64
 }
 
 type stallWait struct {
-	_     structs.HostLayout
-	Start uint64
-	Inode uint64
-	Tgid  uint32
-	Dir   uint32
+	_      structs.HostLayout
+	Start  uint64
+	Inode  uint64
+	Tgid   uint32
+	Dir    uint16
+	Attach uint16
 }
 
 // Names of all BPF objects in the ELF.

@@ -113,6 +113,10 @@ func (t *Tracer) Watch(pid int) error {
 	if t.closed {
 		return ErrClosed
 	}
+	now, err := monotonicNow() // the moment of attach for waits in progress
+	if err != nil {
+		return err
+	}
 	if err := t.objs.Watched.Put(uint32(tgid), uint8(1)); err != nil {
 		if errors.Is(err, syscall.E2BIG) { // a full hash map
 			return fmt.Errorf("trace: watch pid %d: %w: already watching %d processes (Options.MaxProcesses)",
@@ -124,7 +128,9 @@ func (t *Tracer) Watch(pid int) error {
 	// never passes sched_process_exit again: it is not left in the set.
 	if !alive(tgid) {
 		t.objs.Watched.Delete(uint32(tgid))
+		return nil
 	}
+	t.seedWaits(tgid, now)
 	return nil
 }
 
@@ -223,14 +229,15 @@ func (t *Tracer) Snapshot() (Report, error) {
 	it := t.objs.Stats.Iterate()
 	for it.Next(&k, &v) {
 		r.Records = append(r.Records, Record{
-			Tgid:  int(k.Tgid),
-			Comm:  commString(v.Comm),
-			Inode: k.Inode,
-			Dir:   Direction(k.Dir),
-			Count: v.Count,
-			Total: time.Duration(v.TotalNs),
-			Max:   time.Duration(v.MaxNs),
-			Hist:  slices.Clone(v.Hist[:]),
+			Tgid:     int(k.Tgid),
+			Comm:     commString(v.Comm),
+			Inode:    k.Inode,
+			Dir:      Direction(k.Dir),
+			Count:    v.Count,
+			Total:    time.Duration(v.TotalNs),
+			Max:      time.Duration(v.MaxNs),
+			AtAttach: v.AtAttach,
+			Hist:     slices.Clone(v.Hist[:]),
 		})
 	}
 	if err := it.Err(); err != nil {
@@ -301,7 +308,7 @@ func (t *Tracer) addInflight(r *Report) error {
 			continue
 		}
 		d := time.Duration(now - w.Start)
-		k := stallStallKey{Tgid: w.Tgid, Dir: w.Dir, Inode: w.Inode}
+		k := stallStallKey{Tgid: w.Tgid, Dir: uint32(w.Dir), Inode: w.Inode}
 		i, ok := index[k]
 		if !ok {
 			i = len(r.Records)
@@ -313,6 +320,9 @@ func (t *Tracer) addInflight(r *Report) error {
 		}
 		rec := &r.Records[i]
 		rec.Count++
+		if w.Attach != 0 {
+			rec.AtAttach++
+		}
 		rec.Total += d
 		rec.Max = max(rec.Max, d)
 		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
@@ -334,6 +344,21 @@ func threads(tgid int) []int {
 
 // pendingWait returns thread tid's wait from task storage, if any.
 func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
+	fd, err := pidfdOpen(tid)
+	if err != nil {
+		return stallWait{}, false
+	}
+	defer syscall.Close(fd)
+	var w stallWait
+	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
+		return stallWait{}, false
+	}
+	return w, true
+}
+
+// pidfdOpen returns a pidfd for thread tid: the key of task storage.
+// Before Linux 6.9 (no PIDFD_THREAD) only a thread group leader has one.
+func pidfdOpen(tid int) (int, error) {
 	const (
 		sysPidfdOpen = 434  // pidfd_open, same number on every architecture
 		pidfdThread  = 0x80 // PIDFD_THREAD (O_EXCL), Linux 6.9+
@@ -343,14 +368,9 @@ func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
 		fd, _, errno = syscall.Syscall(sysPidfdOpen, uintptr(tid), 0, 0)
 	}
 	if errno != 0 {
-		return stallWait{}, false
+		return -1, os.NewSyscallError("pidfd_open", errno)
 	}
-	defer syscall.Close(int(fd))
-	var w stallWait
-	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
-		return stallWait{}, false
-	}
-	return w, true
+	return int(fd), nil
 }
 
 // monotonicNow returns CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
