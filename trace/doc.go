@@ -61,6 +61,10 @@
 //     /proc/PID/task/TID/syscall, stat and wchan, see attach.go) is
 //     counted from that moment, marked in Record.AtAttach, "*" in the
 //     table and at_attach in JSON. Its time before attach is unknown.
+//   - Report.Procs keeps each watched process's parent (for a followed
+//     child), name after its latest exec, and when its traced life began
+//     and ended. WriteTable and JSON label a descendant of a labelled
+//     process "stage 2 (sh) › cat" and list it under that stage.
 //   - Records accumulate from New until Close; Snapshot does not reset.
 //   - Max may miss a value when two threads of one process end waits on the
 //     same pipe at the same instant (counts and totals are atomic).

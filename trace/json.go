@@ -23,6 +23,7 @@ type JSONDropped struct {
 	Waits    uint64 `json:"waits"`
 	Children uint64 `json:"children"`
 	Storage  uint64 `json:"storage"`
+	Procs    uint64 `json:"procs"`
 }
 
 // JSONProcess is one process's stalls. Fractions are of the report's
@@ -31,6 +32,8 @@ type JSONProcess struct {
 	Tgid           int        `json:"tgid"`
 	Comm           string     `json:"comm"`
 	Label          string     `json:"label,omitempty"`
+	Parent         int        `json:"parent"`          // tgid that forked it while traced; 0 if given to Watch
+	Stage          int        `json:"stage,omitempty"` // tgid of the nearest labelled ancestor (or itself)
 	BlockedWriting JSONStall  `json:"blocked_writing"`
 	BlockedReading JSONStall  `json:"blocked_reading"`
 	InPoll         JSONStall  `json:"in_poll"`
@@ -63,7 +66,7 @@ type JSONPipe struct {
 // zero totals.
 func (r Report) JSON(names map[int]string) JSONReport {
 	out := JSONReport{Start: r.Start, WallNS: int64(r.Wall), Processes: []JSONProcess{},
-		Dropped:    JSONDropped{Waits: r.Dropped.Waits, Children: r.Dropped.Children, Storage: r.Dropped.Storage},
+		Dropped:    JSONDropped{Waits: r.Dropped.Waits, Children: r.Dropped.Children, Storage: r.Dropped.Storage, Procs: r.Dropped.Procs},
 		MaxRecords: r.MaxRecords, MaxProcesses: r.MaxProcesses,
 	}
 	stall := func(s Stall) JSONStall {
@@ -73,13 +76,17 @@ func (r Report) JSON(names map[int]string) JSONReport {
 		}
 		return j
 	}
-	seen := make(map[int]bool)
-	for _, p := range r.ByProcess() {
-		seen[p.Tgid] = true
+	for _, p := range r.withNamed(names) {
 		jp := JSONProcess{
-			Tgid: p.Tgid, Comm: p.Comm, Label: names[p.Tgid],
+			Tgid: p.Tgid, Comm: r.name(p.Tgid, p.Comm), Label: r.labelOf(p.Tgid, p.Comm, names), Parent: r.Procs[p.Tgid].Parent,
 			BlockedWriting: stall(p.Write), BlockedReading: stall(p.Read), InPoll: stall(p.Poll),
 			Pipes: []JSONPipe{},
+		}
+		if s, ok := r.Stage(p.Tgid, names); ok {
+			jp.Stage = s
+		}
+		if _, ok := names[p.Tgid]; !ok && jp.Stage == 0 {
+			jp.Label = "" // only labelled processes and their descendants have one
 		}
 		for _, rec := range p.Pipes {
 			h := rec.Hist
@@ -92,11 +99,6 @@ func (r Report) JSON(names map[int]string) JSONReport {
 			})
 		}
 		out.Processes = append(out.Processes, jp)
-	}
-	for _, tgid := range sortedKeys(names) {
-		if !seen[tgid] {
-			out.Processes = append(out.Processes, JSONProcess{Tgid: tgid, Label: names[tgid], Pipes: []JSONPipe{}})
-		}
 	}
 	return out
 }

@@ -34,6 +34,7 @@ type Dropped struct {
 	Waits    uint64 // waits that ended when MaxRecords records were full
 	Children uint64 // children of watched processes not watched: MaxProcesses reached
 	Storage  uint64 // waits not measured: no task storage could be allocated
+	Procs    uint64 // children whose parent, start and name were not kept: table full
 }
 
 // Any reports whether anything was dropped.

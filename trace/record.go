@@ -56,6 +56,10 @@ type Report struct {
 	Wall    time.Duration // from Start to the snapshot
 	Records []Record      // sorted by Tgid, Dir, Inode
 
+	// Procs holds what is known of each watched process: those given to
+	// Watch and, with FollowChildren, the descendants forked meanwhile.
+	Procs map[int]ProcInfo
+
 	Dropped      Dropped // what could not be recorded
 	MaxRecords   int     // the tracer's Options.MaxRecords
 	MaxProcesses int     // the tracer's Options.MaxProcesses

@@ -12,19 +12,20 @@ import (
 // direction (time blocked, % of wall time, waits, longest wait), then one
 // row per pipe with a log2 histogram of wait times. names maps a tgid to a
 // label such as "stage 1 (dd)"; it may be nil. A process named in names
-// that never waited gets a row saying so. A wait count marked "*"
+// that never waited gets a row saying so. A process forked by a labelled
+// one (or by its descendants) is labelled "stage 1 (sh) › cat" and listed
+// under it. A wait count marked "*"
 // includes waits already in progress when the process was watched,
 // counted from then; a note under the table says how many.
 func (r Report) WriteTable(w io.Writer, names map[int]string) error {
-	procs := r.ByProcess()
+	procs := r.withNamed(names)
 	var atAttach uint64
-	seen := make(map[int]bool, len(procs))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "pipe stalls over %s of wall time; %s\n", fmtDur(r.Wall), r.droppedText())
 	fmt.Fprintln(tw, "PID\tPROCESS\tBLOCKED\tTIME\t%WALL\tWAITS\tMAX")
 	for _, p := range procs {
-		seen[p.Tgid] = true
-		name := label(p.Tgid, p.Comm, names)
+		name := r.labelOf(p.Tgid, p.Comm, names)
+		rows := 0
 		for _, d := range []Direction{DirWrite, DirRead, DirPoll} {
 			s := p.Of(d)
 			if s.Count == 0 {
@@ -34,17 +35,16 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
 				p.Tgid, name, blockedWord(d), fmtDur(s.Total), pct(s.Total, r.Wall), waits(s.Count, s.AtAttach), fmtDur(s.Max))
 			name = ""
+			rows++
+		}
+		if rows == 0 {
+			fmt.Fprintf(tw, "%d\t%s\tnever\t0s\t0.0%%\t0\t-\n", p.Tgid, name)
 		}
 	}
-	for _, tgid := range sortedKeys(names) {
-		if !seen[tgid] {
-			fmt.Fprintf(tw, "%d\t%s\tnever\t0s\t0.0%%\t0\t-\n", tgid, names[tgid])
-		}
-	}
-	if len(procs) > 0 {
+	if len(r.Records) > 0 {
 		fmt.Fprintln(tw, "\nPID\tPROCESS\tPIPE\tBLOCKED\tWAITS\tWAIT TIME HISTOGRAM (log2 buckets)")
 		for _, p := range procs {
-			name := label(p.Tgid, p.Comm, names)
+			name := r.labelOf(p.Tgid, p.Comm, names)
 			for _, rec := range p.Pipes {
 				pipe := fmt.Sprintf("pipe:[%d]", rec.Inode)
 				if rec.Dir == DirPoll {
@@ -85,6 +85,9 @@ func (r Report) droppedText() string {
 	if d.Storage > 0 {
 		parts = append(parts, fmt.Sprintf("%d waits (no task storage)", d.Storage))
 	}
+	if d.Procs > 0 {
+		parts = append(parts, fmt.Sprintf("%d children's parent and name (process table full)", d.Procs))
+	}
 	return "DROPPED " + strings.Join(parts, ", ")
 }
 
@@ -100,14 +103,20 @@ func blockedWord(d Direction) string {
 	return d.String()
 }
 
-func label(tgid int, comm string, names map[int]string) string {
-	if l, ok := names[tgid]; ok && l != "" {
-		return l
+// withNamed returns the processes that waited and those in names that
+// did not, each stage followed by its descendants.
+func (r Report) withNamed(names map[int]string) []Process {
+	procs := r.ByProcess()
+	seen := make(map[int]bool, len(procs))
+	for _, p := range procs {
+		seen[p.Tgid] = true
 	}
-	if comm == "" {
-		return "?"
+	for _, tgid := range sortedKeys(names) {
+		if !seen[tgid] {
+			procs = append(procs, Process{Tgid: tgid})
+		}
 	}
-	return comm
+	return r.grouped(procs, names)
 }
 
 func pct(d, wall time.Duration) string {

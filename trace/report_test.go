@@ -14,8 +14,8 @@ func TestByProcess(t *testing.T) {
 	r.Records = append(r.Records, trace.Record{Tgid: 101, Comm: "dd", Inode: 5002, Dir: trace.DirWrite,
 		Count: 2, Total: 200 * time.Millisecond, Max: 150 * time.Millisecond})
 	got := r.ByProcess()
-	if len(got) != 2 {
-		t.Fatalf("got %d processes, want 2", len(got))
+	if len(got) != 3 {
+		t.Fatalf("got %d processes, want 3", len(got))
 	}
 	want := trace.Stall{Count: 1502, Total: 2 * time.Second, Max: 150 * time.Millisecond}
 	if got[0].Tgid != 101 || got[0].Write != want || len(got[0].Pipes) != 2 {

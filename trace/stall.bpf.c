@@ -80,7 +80,8 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define DROP_WAIT 0     // a wait ended but stats was full: not recorded
 #define DROP_CHILD 1    // a watched process forked but watched was full: child not watched
 #define DROP_STORAGE 2  // no task storage for a wait: not measured
-#define DROP_N 3
+#define DROP_PROC 3     // procs was full: a child's parent, start and name not kept
+#define DROP_N 4
 
 #define HIST_BUCKETS 32
 #define COMM_LEN 16
@@ -194,6 +195,25 @@ struct {
 	__type(key, struct stall_key);
 	__type(value, struct stall_val);
 } stats SEC(".maps");
+
+// proc_info is what is known of a watched process's life.
+struct proc_info {
+	u64 start_ns; // bpf_ktime_get_ns at fork; for a process given to Watch, at attach
+	u64 exit_ns;  // when its last thread exited; 0 while it lives
+	u32 parent;   // tgid that forked it; 0 for a process given to Watch
+	u32 pad;
+	char comm[COMM_LEN]; // at fork, then after each exec
+};
+
+// procs outlives the processes (the report needs their parent and name
+// after they exit); the loader sizes it and writes the entries of the
+// processes given to Watch.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32); // tgid
+	__type(value, struct proc_info);
+} procs SEC(".maps");
 
 // dropped[DROP_*] counts what could not be recorded; every path that
 // loses a wait or a child adds 1 here.
@@ -424,8 +444,28 @@ int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (ptgid == ctgid || !bpf_map_lookup_elem(&watched, &ptgid))
 		return 0;
-	if (bpf_map_update_elem(&watched, &ctgid, &one, BPF_ANY))
+	if (bpf_map_update_elem(&watched, &ctgid, &one, BPF_ANY)) {
 		drop(DROP_CHILD); // watched is full
+		return 0;
+	}
+	struct proc_info pi = {.start_ns = bpf_ktime_get_ns(), .parent = ptgid};
+	BPF_CORE_READ_STR_INTO(&pi.comm, child, comm);
+	if (bpf_map_update_elem(&procs, &ctgid, &pi, BPF_ANY))
+		drop(DROP_PROC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(stall_exec, struct task_struct *p, int old_pid, void *bprm)
+{
+	u32 tgid = BPF_CORE_READ(p, tgid);
+	struct proc_info *pi;
+
+	if (!bpf_map_lookup_elem(&watched, &tgid))
+		return 0;
+	pi = bpf_map_lookup_elem(&procs, &tgid);
+	if (pi)
+		BPF_CORE_READ_STR_INTO(&pi->comm, p, comm);
 	return 0;
 }
 
@@ -436,8 +476,14 @@ int BPF_PROG(stall_exit, struct task_struct *p)
 
 	// signal->live drops to 0 before this tracepoint when the last
 	// thread of the group exits.
+	struct proc_info *pi;
+
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
-	bpf_map_delete_elem(&watched, &tgid);
+	if (bpf_map_delete_elem(&watched, &tgid))
+		return 0; // not watched
+	pi = bpf_map_lookup_elem(&procs, &tgid);
+	if (pi)
+		pi->exit_ns = bpf_ktime_get_ns();
 	return 0;
 }

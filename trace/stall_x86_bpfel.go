@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type stallProcInfo struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExitNs  uint64
+	Parent  uint32
+	Pad     uint32
+	Comm    [16]int8
+}
+
 type stallStallKey struct {
 	_     structs.HostLayout
 	Tgid  uint32
@@ -44,9 +53,11 @@ type stallWait struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	stallMapDropped      = "dropped"
+	stallMapProcs        = "procs"
 	stallMapStats        = "stats"
 	stallMapWaits        = "waits"
 	stallMapWatched      = "watched"
+	stallProgStallExec   = "stall_exec"
 	stallProgStallExit   = "stall_exit"
 	stallProgStallFork   = "stall_fork"
 	stallProgStallSwitch = "stall_switch"
@@ -95,6 +106,7 @@ type stallSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallProgramSpecs struct {
+	StallExec   *ebpf.ProgramSpec `ebpf:"stall_exec"`
 	StallExit   *ebpf.ProgramSpec `ebpf:"stall_exit"`
 	StallFork   *ebpf.ProgramSpec `ebpf:"stall_fork"`
 	StallSwitch *ebpf.ProgramSpec `ebpf:"stall_switch"`
@@ -105,6 +117,7 @@ type stallProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallMapSpecs struct {
 	Dropped *ebpf.MapSpec `ebpf:"dropped"`
+	Procs   *ebpf.MapSpec `ebpf:"procs"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
 	Waits   *ebpf.MapSpec `ebpf:"waits"`
 	Watched *ebpf.MapSpec `ebpf:"watched"`
@@ -138,6 +151,7 @@ func (o *stallObjects) Close() error {
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallMaps struct {
 	Dropped *ebpf.Map `ebpf:"dropped"`
+	Procs   *ebpf.Map `ebpf:"procs"`
 	Stats   *ebpf.Map `ebpf:"stats"`
 	Waits   *ebpf.Map `ebpf:"waits"`
 	Watched *ebpf.Map `ebpf:"watched"`
@@ -146,6 +160,7 @@ type stallMaps struct {
 func (m *stallMaps) Close() error {
 	return _StallClose(
 		m.Dropped,
+		m.Procs,
 		m.Stats,
 		m.Waits,
 		m.Watched,
@@ -163,6 +178,7 @@ type stallVariables struct {
 //
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallPrograms struct {
+	StallExec   *ebpf.Program `ebpf:"stall_exec"`
 	StallExit   *ebpf.Program `ebpf:"stall_exit"`
 	StallFork   *ebpf.Program `ebpf:"stall_fork"`
 	StallSwitch *ebpf.Program `ebpf:"stall_switch"`
@@ -170,6 +186,7 @@ type stallPrograms struct {
 
 func (p *stallPrograms) Close() error {
 	return _StallClose(
+		p.StallExec,
 		p.StallExit,
 		p.StallFork,
 		p.StallSwitch,

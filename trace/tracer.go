@@ -25,6 +25,7 @@ import (
 // concurrent use: mu serialises map access against Close.
 type Tracer struct {
 	start time.Time // when the programs were attached; Report.Start
+	mono  uint64    // start on CLOCK_MONOTONIC (bpf_ktime_get_ns), ns
 	opts  Options   // with the limits filled in
 
 	mu     sync.Mutex
@@ -58,6 +59,9 @@ func New(opts Options) (_ *Tracer, err error) {
 	}
 	spec.Maps[stallMapWatched].MaxEntries = uint32(opts.MaxProcesses)
 	spec.Maps[stallMapStats].MaxEntries = uint32(opts.MaxRecords)
+	// Dead processes stay in procs: room for the live ones and for one
+	// per record.
+	spec.Maps[stallMapProcs].MaxEntries = uint32(opts.MaxProcesses + opts.MaxRecords)
 	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, loadError("load BPF program", err)
 	}
@@ -66,7 +70,7 @@ func New(opts Options) (_ *Tracer, err error) {
 			t.Close()
 		}
 	}()
-	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallExit}
+	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallExit, t.objs.StallExec}
 	if opts.FollowChildren {
 		progs = append(progs, t.objs.StallFork)
 	}
@@ -76,6 +80,9 @@ func New(opts Options) (_ *Tracer, err error) {
 			return nil, loadError("attach BPF program", err)
 		}
 		t.links = append(t.links, l)
+	}
+	if t.mono, err = monotonicNow(); err != nil {
+		return nil, err
 	}
 	t.start = time.Now()
 	return t, nil
@@ -130,6 +137,14 @@ func (t *Tracer) Watch(pid int) error {
 		t.objs.Watched.Delete(uint32(tgid))
 		return nil
 	}
+	// A process already followed as a child keeps its parent and start.
+	pi := stallProcInfo{StartNs: now}
+	for i, c := range []byte(procComm(tgid)) {
+		if i < len(pi.Comm)-1 {
+			pi.Comm[i] = int8(c)
+		}
+	}
+	t.objs.Procs.Update(uint32(tgid), &pi, ebpf.UpdateNoExist) // full: no lifetime, no harm
 	t.seedWaits(tgid, now)
 	return nil
 }
@@ -243,6 +258,11 @@ func (t *Tracer) Snapshot() (Report, error) {
 	if err := it.Err(); err != nil {
 		return Report{}, fmt.Errorf("trace: read stats map: %w", err)
 	}
+	procs, err := t.procs()
+	if err != nil {
+		return Report{}, err
+	}
+	r.Procs = procs
 	d, err := t.dropped()
 	if err != nil {
 		return Report{}, err
@@ -259,17 +279,39 @@ func (t *Tracer) Snapshot() (Report, error) {
 	return r, nil
 }
 
+// procs reads what is known of the watched processes' lives.
+func (t *Tracer) procs() (map[int]ProcInfo, error) {
+	var (
+		tgid uint32
+		pi   stallProcInfo
+	)
+	out := make(map[int]ProcInfo)
+	offset := func(ns uint64) time.Duration { return time.Duration(int64(ns - t.mono)) }
+	it := t.objs.Procs.Iterate()
+	for it.Next(&tgid, &pi) {
+		out[int(tgid)] = ProcInfo{
+			Parent: int(pi.Parent), Comm: commString(pi.Comm),
+			Start: max(offset(pi.StartNs), 0), Exit: offset(pi.ExitNs), Exited: pi.ExitNs != 0,
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("trace: read procs map: %w", err)
+	}
+	return out, nil
+}
+
 // Indexes of the dropped map: DROP_* in stall.bpf.c.
 const (
 	dropWait = iota
 	dropChild
 	dropStorage
+	dropProc
 )
 
 // dropped reads the BPF program's loss counters.
 func (t *Tracer) dropped() (Dropped, error) {
 	var d Dropped
-	for i, p := range []*uint64{dropWait: &d.Waits, dropChild: &d.Children, dropStorage: &d.Storage} {
+	for i, p := range []*uint64{dropWait: &d.Waits, dropChild: &d.Children, dropStorage: &d.Storage, dropProc: &d.Procs} {
 		if err := t.objs.Dropped.Lookup(uint32(i), p); err != nil {
 			return Dropped{}, fmt.Errorf("trace: read dropped map: %w", err)
 		}

@@ -1,0 +1,70 @@
+//go:build linux
+
+package trace_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/pipeloop/pipeloop/trace"
+)
+
+// A stage's descendants keep their stage: a cat forked by the stage's
+// shell is labelled "STAGE › cat", listed right under the stage, and its
+// JSON has the shell as parent and stage.
+func TestDescendantsGroupedUnderStage(t *testing.T) {
+	tr := newTracer(t, trace.Options{FollowChildren: true})
+	sh := exec.Command("sh", "-c", "read go; sleep 0.2 | cat")
+	stdin, err := sh.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := sh.Process.Pid
+	if err := tr.Watch(pid); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write([]byte("go\n"))
+	stdin.Close()
+	if err := sh.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[int]string{pid: "stage 2 (sh)"}
+	var table strings.Builder
+	rep.WriteTable(&table, names)
+	lines := strings.Split(table.String(), "\n")
+	if len(lines) < 4 || !strings.Contains(lines[2], "stage 2 (sh)") || !strings.Contains(lines[3], "stage 2 (sh) › cat") {
+		t.Errorf("want the stage row then its cat labelled \"stage 2 (sh) › cat\":\n%s", table.String())
+	}
+
+	b, err := json.Marshal(rep.JSON(names))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Processes []map[string]any `json:"processes"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range out.Processes {
+		if p["comm"] == "cat" {
+			found = true
+			if p["parent"] != float64(pid) || p["stage"] != float64(pid) {
+				t.Errorf("cat in JSON: parent %v, stage %v; want both %d", p["parent"], p["stage"], pid)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no cat in JSON: %s", b)
+	}
+}
