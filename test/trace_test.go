@@ -84,10 +84,16 @@ func TestTraceUnprivileged(t *testing.T) {
 		t.Fatalf("exit %d; stderr: %s", code, stderr)
 	}
 	onlyLine(t, stderr, "--trace", "CAP_BPF", "untraced")
+	if strings.Contains(stderr, "--trace: trace:") {
+		t.Errorf("doubled prefix: %s", stderr)
+	}
 
 	code, stderr = asNobody(t, "trace", "--pid", "1", "--duration", "100ms")
 	if code == 0 {
 		t.Fatalf("pipeloop trace succeeded as nobody; stderr: %s", stderr)
 	}
 	onlyLine(t, stderr, "CAP_BPF")
+	if !strings.HasPrefix(stderr, "pipeloop trace: ") || strings.Contains(stderr, "trace: trace:") {
+		t.Errorf("want one 'pipeloop trace: ' prefix: %s", stderr)
+	}
 }

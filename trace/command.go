@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -93,27 +94,44 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return usageErr(fmt.Sprintf("--max-records must be in 1..%d", maxLimit))
 	}
 
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "pipeloop trace: %s\n", message(err))
+		return 1
+	}
 	t, err := New(Options{FollowChildren: follow, MaxProcesses: maxProcesses(len(pids), follow), MaxRecords: records})
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	defer t.Close()
+	// A pid that is gone is skipped: the others are still worth tracing.
+	var missing []error
+	watched := 0
 	for _, pid := range pids {
-		if err := t.Watch(pid); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
+		switch err := t.Watch(pid); {
+		case errors.Is(err, syscall.ESRCH):
+			missing = append(missing, err)
+		case err != nil:
+			return fail(err)
+		default:
+			watched++
 		}
 	}
-	fmt.Fprintf(stderr, "tracing %d process(es); Ctrl-C to stop\n", len(pids))
-	if err := waitDone(ctx, t, duration); err != nil {
-		fmt.Fprintln(stderr, err)
+	if watched == 0 {
+		for _, err := range missing {
+			fail(err)
+		}
 		return 1
+	}
+	for _, err := range missing {
+		fmt.Fprintf(stderr, "pipeloop trace: %s; not traced\n", message(err))
+	}
+	fmt.Fprintf(stderr, "tracing %d process(es); Ctrl-C to stop\n", watched)
+	if err := waitDone(ctx, t, duration); err != nil {
+		return fail(err)
 	}
 	r, err := t.Snapshot()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -128,6 +146,17 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	return 0
 }
+
+// message returns err's text without the package's "trace: " prefix, for
+// a line that starts with the command's own ("pipeloop trace: ",
+// "pipeloop: --trace: ").
+func message(err error) string {
+	return strings.TrimPrefix(err.Error(), "trace: ")
+}
+
+// Message is err's text for a line that names the command itself:
+// without the "trace: " prefix errors from this package carry.
+func Message(err error) string { return message(err) }
 
 // maxProcesses sizes the watch map for n pids: room for all of them,
 // and with follow, for many live descendants (a preallocated entry is

@@ -150,7 +150,7 @@ func TestCommandNoSuchProcess(t *testing.T) {
 	requireTracing(t)
 	var stdout, stderr strings.Builder
 	code := trace.RunCommand(context.Background(), []string{"--pid", strconv.Itoa(1 << 30)}, &stdout, &stderr)
-	want := "trace: watch pid 1073741824: no such process\n"
+	want := "pipeloop trace: watch pid 1073741824: no such process\n"
 	if code != 1 || stderr.String() != want {
 		t.Errorf("exit %d, stderr %q; want 1, %q", code, stderr.String(), want)
 	}
@@ -200,5 +200,36 @@ func TestCommandZombieEnds(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatalf("trace --pid %d (a zombie) did not end by itself", z)
+	}
+}
+
+// One missing pid among others is reported and skipped, not fatal, and a
+// watched process that never blocked still gets a row.
+func TestCommandMissingPidSkipped(t *testing.T) {
+	requireTracing(t)
+	sleeper := exec.Command("sleep", "10")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sleeper.Wait()
+	defer sleeper.Process.Kill()
+	pid := strconv.Itoa(sleeper.Process.Pid)
+	var stdout, stderr strings.Builder
+	code := trace.RunCommand(context.Background(),
+		[]string{"--pid", pid + "," + strconv.Itoa(1<<30), "--duration", "200ms"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit = %d, want 0: %s", code, stderr.String())
+	}
+	if want := "pipeloop trace: watch pid 1073741824: no such process; not traced\n"; !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to start with %q", stderr.String(), want)
+	}
+	var row string
+	for l := range strings.Lines(stdout.String()) {
+		if strings.HasPrefix(l, pid+" ") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "sleep") || !strings.Contains(row, "never") {
+		t.Errorf("no 'sleep never' row for watched pid %s:\n%s", pid, stdout.String())
 	}
 }

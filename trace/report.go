@@ -12,7 +12,8 @@ import (
 // direction (time blocked, % of wall time, waits, longest wait), then one
 // row per pipe with a log2 histogram of wait times. names maps a tgid to a
 // label such as "stage 1 (dd)"; it may be nil. A process named in names
-// that never waited gets a row saying so. A process forked by a labelled
+// that never waited, or given to Watch and never waited, gets a row
+// saying so. A process forked by a labelled
 // one (or by its descendants) is labelled "stage 1 (sh) › cat" and listed
 // under it. A wait count marked "*"
 // includes waits already in progress when the process was watched,
@@ -103,17 +104,26 @@ func blockedWord(d Direction) string {
 	return d.String()
 }
 
-// withNamed returns the processes that waited and those in names that
-// did not, each stage followed by its descendants.
+// withNamed returns the processes that waited, and those in names or
+// given to Watch that did not, each stage followed by its descendants.
 func (r Report) withNamed(names map[int]string) []Process {
 	procs := r.ByProcess()
 	seen := make(map[int]bool, len(procs))
 	for _, p := range procs {
 		seen[p.Tgid] = true
 	}
-	for _, tgid := range sortedKeys(names) {
+	add := func(tgid int) {
 		if !seen[tgid] {
+			seen[tgid] = true
 			procs = append(procs, Process{Tgid: tgid})
+		}
+	}
+	for _, tgid := range sortedKeys(names) {
+		add(tgid)
+	}
+	for tgid, pi := range r.Procs {
+		if pi.Parent == 0 {
+			add(tgid)
 		}
 	}
 	return r.grouped(procs, names)

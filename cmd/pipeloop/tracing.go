@@ -31,7 +31,7 @@ func startTracing(on bool, stderr io.Writer) *tracing {
 		if t != nil {
 			t.Close()
 		}
-		fmt.Fprintf(stderr, "pipeloop: --trace: %v; running untraced\n", err)
+		fmt.Fprintf(stderr, "pipeloop: --trace: %s; running untraced\n", trace.Message(err))
 		return nil
 	}
 	return &tracing{t: t}
@@ -44,7 +44,7 @@ func (tr *tracing) report(w io.Writer, names map[int]string) {
 	}
 	r, err := tr.t.Snapshot()
 	if err != nil {
-		fmt.Fprintf(w, "pipeloop: --trace: %v\n", err)
+		fmt.Fprintf(w, "pipeloop: --trace: %s\n", trace.Message(err))
 		return
 	}
 	tr.last = &r
