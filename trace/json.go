@@ -78,7 +78,7 @@ func (r Report) JSON(names map[int]string) JSONReport {
 	}
 	for _, p := range r.withNamed(names) {
 		jp := JSONProcess{
-			Tgid: p.Tgid, Comm: r.name(p.Tgid, p.Comm), Label: r.labelOf(p.Tgid, p.Comm, names), Parent: r.Procs[p.Tgid].Parent,
+			Tgid: p.Tgid, Comm: r.name(p.Tgid, p.Comm), Label: r.labelOf(p.Tgid, p.Comm, names, func(s string) string { return s }), Parent: r.Procs[p.Tgid].Parent,
 			BlockedWriting: stall(p.Write), BlockedReading: stall(p.Read), InPoll: stall(p.Poll),
 			Pipes: []JSONPipe{},
 		}

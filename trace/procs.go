@@ -2,8 +2,13 @@ package trace
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ProcInfo is what the tracer knows of a watched process's life. Times
@@ -60,18 +65,51 @@ func (r Report) name(tgid int, comm string) string {
 
 // labelOf returns the table label of a process: its names label, or
 // "STAGE › comm" for a descendant of a labelled process, or its name.
-func (r Report) labelOf(tgid int, comm string, names map[int]string) string {
+// fit is applied to each part: safeLabel for the table, nothing for JSON.
+func (r Report) labelOf(tgid int, comm string, names map[int]string, fit func(string) string) string {
 	if l, ok := names[tgid]; ok && l != "" {
-		return l
+		return fit(l)
 	}
-	comm = r.name(tgid, comm)
+	comm = fit(r.name(tgid, comm))
 	if comm == "" {
 		comm = "?"
 	}
 	if s, ok := r.Stage(tgid, names); ok && names[s] != "" {
-		return names[s] + " › " + comm
+		return fit(names[s]) + " › " + comm
 	}
 	return comm
+}
+
+// maxLabel is the widest label the table prints, in runes: a long
+// command must not widen every row.
+const maxLabel = 40
+
+// safeLabel escapes control characters and invalid UTF-8 as Go does in
+// a quoted string (a newline becomes \n, ESC \x1b), so a label never
+// splits a row or drives the terminal, and cuts it to maxLabel runes,
+// ending in "…".
+func safeLabel(s string) string {
+	var b strings.Builder
+	n := 0
+	for i, c := range s {
+		e := string(c)
+		if c == utf8.RuneError || unicode.IsControl(c) {
+			if c == utf8.RuneError {
+				e = fmt.Sprintf(`\x%02x`, s[i]) // invalid byte (or a literal U+FFFD)
+			} else {
+				q := strconv.QuoteRune(c)
+				e = q[1 : len(q)-1]
+			}
+		}
+		w := utf8.RuneCountInString(e)
+		if n+w > maxLabel-1 && i+len(string(c)) < len(s) {
+			b.WriteString("…")
+			return b.String()
+		}
+		b.WriteString(e)
+		n += w
+	}
+	return b.String()
 }
 
 // grouped orders procs so that each labelled process is followed by its

@@ -25,7 +25,7 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 	fmt.Fprintf(tw, "pipe stalls over %s of wall time; %s\n", fmtDur(r.Wall), r.droppedText())
 	fmt.Fprintln(tw, "PID\tPROCESS\tBLOCKED\tTIME\t%WALL\tWAITS\tMAX")
 	for _, p := range procs {
-		name := r.labelOf(p.Tgid, p.Comm, names)
+		name := r.labelOf(p.Tgid, p.Comm, names, safeLabel)
 		rows := 0
 		for _, d := range []Direction{DirWrite, DirRead, DirPoll} {
 			s := p.Of(d)
@@ -45,7 +45,7 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 	if len(r.Records) > 0 {
 		fmt.Fprintln(tw, "\nPID\tPROCESS\tPIPE\tBLOCKED\tWAITS\tWAIT TIME HISTOGRAM (log2 buckets)")
 		for _, p := range procs {
-			name := r.labelOf(p.Tgid, p.Comm, names)
+			name := r.labelOf(p.Tgid, p.Comm, names, safeLabel)
 			for _, rec := range p.Pipes {
 				pipe := fmt.Sprintf("pipe:[%d]", rec.Inode)
 				if rec.Dir == DirPoll {
