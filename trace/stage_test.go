@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipeloop/pipeloop/trace"
 )
@@ -66,5 +67,44 @@ func TestDescendantsGroupedUnderStage(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no cat in JSON: %s", b)
+	}
+}
+
+// A process is named after its latest exec, not its latest wait: a shell
+// that blocked reading and then exec'd sleep is "sleep".
+func TestNameFromExec(t *testing.T) {
+	tr := newTracer(t, trace.Options{})
+	sh := exec.Command("sh", "-c", "read go; exec sleep 0.1")
+	stdin, err := sh.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := sh.Process.Pid
+	if err := tr.Watch(pid); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // sh blocks reading its stdin
+	stdin.Write([]byte("go\n"))
+	stdin.Close()
+	if err := sh.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(rep.JSON(nil))
+	var out struct {
+		Processes []struct {
+			Tgid int    `json:"tgid"`
+			Comm string `json:"comm"`
+		} `json:"processes"`
+	}
+	json.Unmarshal(b, &out)
+	if len(out.Processes) != 1 || out.Processes[0].Tgid != pid || out.Processes[0].Comm != "sleep" {
+		t.Errorf("want process %d named sleep (its exec), got %s", pid, b)
 	}
 }
