@@ -29,11 +29,19 @@ type JSONDropped struct {
 // JSONProcess is one process's stalls. Fractions are of the report's
 // wall time.
 type JSONProcess struct {
-	Tgid           int        `json:"tgid"`
-	Comm           string     `json:"comm"`
-	Label          string     `json:"label,omitempty"`
-	Parent         int        `json:"parent"`          // tgid that forked it while traced; 0 if given to Watch
-	Stage          int        `json:"stage,omitempty"` // tgid of the nearest labelled ancestor (or itself)
+	Tgid   int    `json:"tgid"`
+	Comm   string `json:"comm"`
+	Label  string `json:"label,omitempty"`
+	Parent int    `json:"parent"`          // tgid that forked it while traced; 0 if given to Watch
+	Stage  int    `json:"stage,omitempty"` // tgid of the nearest labelled ancestor (or itself)
+	// The traced part of its life, from start_ns (fork, or when it was
+	// watched) to exit_ns (its exit, or the end of the report if it
+	// still runs), as offsets from the report's start; life_ns is the
+	// difference. All three are 0 if unknown.
+	StartNS        int64      `json:"start_ns"`
+	ExitNS         int64      `json:"exit_ns"`
+	Exited         bool       `json:"exited"`
+	LifeNS         int64      `json:"life_ns"`
 	BlockedWriting JSONStall  `json:"blocked_writing"`
 	BlockedReading JSONStall  `json:"blocked_reading"`
 	InPoll         JSONStall  `json:"in_poll"`
@@ -46,7 +54,8 @@ type JSONStall struct {
 	AtAttach     uint64  `json:"at_attach"` // waits of count in progress at attach, counted from then
 	TotalNS      int64   `json:"total_ns"`
 	MaxNS        int64   `json:"max_ns"`
-	WallFraction float64 `json:"wall_fraction"`
+	WallFraction float64 `json:"wall_fraction"` // of the report's wall time
+	LifeFraction float64 `json:"life_fraction"` // of the process's traced life
 }
 
 // JSONPipe is one pipe and direction of a process. HistLog2NS[i] counts
@@ -69,18 +78,25 @@ func (r Report) JSON(names map[int]string) JSONReport {
 		Dropped:    JSONDropped{Waits: r.Dropped.Waits, Children: r.Dropped.Children, Storage: r.Dropped.Storage, Procs: r.Dropped.Procs},
 		MaxRecords: r.MaxRecords, MaxProcesses: r.MaxProcesses,
 	}
-	stall := func(s Stall) JSONStall {
+	stall := func(s Stall, life time.Duration) JSONStall {
 		j := JSONStall{Count: s.Count, AtAttach: s.AtAttach, TotalNS: int64(s.Total), MaxNS: int64(s.Max)}
 		if r.Wall > 0 {
 			j.WallFraction = float64(s.Total) / float64(r.Wall)
+		}
+		if life > 0 {
+			j.LifeFraction = float64(s.Total) / float64(life)
 		}
 		return j
 	}
 	for _, p := range r.withNamed(names) {
 		jp := JSONProcess{
 			Tgid: p.Tgid, Comm: r.name(p.Tgid, p.Comm), Label: r.labelOf(p.Tgid, p.Comm, names, func(s string) string { return s }), Parent: r.Procs[p.Tgid].Parent,
-			BlockedWriting: stall(p.Write), BlockedReading: stall(p.Read), InPoll: stall(p.Poll),
 			Pipes: []JSONPipe{},
+		}
+		life := r.Life(p.Tgid)
+		jp.BlockedWriting, jp.BlockedReading, jp.InPoll = stall(p.Write, life), stall(p.Read, life), stall(p.Poll, life)
+		if pi, ok := r.Procs[p.Tgid]; ok {
+			jp.StartNS, jp.ExitNS, jp.Exited, jp.LifeNS = int64(pi.Start), int64(pi.Start+life), pi.Exited, int64(life)
 		}
 		if s, ok := r.Stage(p.Tgid, names); ok {
 			jp.Stage = s

@@ -9,7 +9,8 @@ import (
 )
 
 // WriteTable prints the report for people: one row per process and
-// direction (time blocked, % of wall time, waits, longest wait), then one
+// direction (the traced part of its life as offsets from the start,
+// time blocked, % of that life, waits, longest wait), then one
 // row per pipe with a log2 histogram of wait times. names maps a tgid to a
 // label such as "stage 1 (dd)"; it may be nil. A process named in names
 // that never waited, or given to Watch and never waited, gets a row
@@ -23,9 +24,10 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 	var atAttach uint64
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "pipe stalls over %s of wall time; %s\n", fmtDur(r.Wall), r.droppedText())
-	fmt.Fprintln(tw, "PID\tPROCESS\tBLOCKED\tTIME\t%WALL\tWAITS\tMAX")
+	fmt.Fprintln(tw, "PID\tPROCESS\tTRACED LIFE\tBLOCKED\tTIME\t%LIFE\tWAITS\tMAX")
 	for _, p := range procs {
 		name := r.labelOf(p.Tgid, p.Comm, names, safeLabel)
+		life, lived := r.lifeText(p.Tgid), r.Life(p.Tgid)
 		rows := 0
 		for _, d := range []Direction{DirWrite, DirRead, DirPoll} {
 			s := p.Of(d)
@@ -33,13 +35,13 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 				continue
 			}
 			atAttach += s.AtAttach
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
-				p.Tgid, name, blockedWord(d), fmtDur(s.Total), pct(s.Total, r.Wall), waits(s.Count, s.AtAttach), fmtDur(s.Max))
-			name = ""
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+				p.Tgid, name, life, blockedWord(d), fmtDur(s.Total), pct(s.Total, lived), waits(s.Count, s.AtAttach), fmtDur(s.Max))
+			name, life = "", ""
 			rows++
 		}
 		if rows == 0 {
-			fmt.Fprintf(tw, "%d\t%s\tnever\t0s\t0.0%%\t0\t-\n", p.Tgid, name)
+			fmt.Fprintf(tw, "%d\t%s\t%s\tnever\t0s\t0.0%%\t0\t-\n", p.Tgid, name, life)
 		}
 	}
 	if len(r.Records) > 0 {
@@ -68,6 +70,20 @@ func waits(n, atAttach uint64) string {
 		return fmt.Sprintf("%d*", n)
 	}
 	return fmt.Sprint(n)
+}
+
+// lifeText prints the traced part of a process's life as offsets from
+// the start of the trace: "120ms–1.90s", "0s–" while it runs, "-" if
+// unknown.
+func (r Report) lifeText(tgid int) string {
+	pi, ok := r.Procs[tgid]
+	if !ok {
+		return "-"
+	}
+	if !pi.Exited {
+		return fmtDur(pi.Start) + "–"
+	}
+	return fmtDur(pi.Start) + "–" + fmtDur(pi.Exit)
 }
 
 // droppedText says what the tracer could not record, for the table.

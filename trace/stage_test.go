@@ -108,3 +108,46 @@ func TestNameFromExec(t *testing.T) {
 		t.Errorf("want process %d named sleep (its exec), got %s", pid, b)
 	}
 }
+
+// Each process's traced life is known: a cat forked after the trace
+// began starts later than it, ends at its exit, and was blocked reading
+// for most of its own life (not of the trace's wall time).
+func TestProcessLife(t *testing.T) {
+	tr := newTracer(t, trace.Options{FollowChildren: true})
+	sh := exec.Command("sh", "-c", "read go; sleep 0.2 | cat")
+	stdin, err := sh.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Watch(sh.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the cat's life is the second half
+	stdin.Write([]byte("go\n"))
+	stdin.Close()
+	if err := sh.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.JSON(nil).Processes {
+		if p.Comm != "cat" {
+			continue
+		}
+		life := time.Duration(p.LifeNS)
+		if !p.Exited || p.StartNS < int64(150*time.Millisecond) || life < 150*time.Millisecond || life > rep.Wall/2+50*time.Millisecond {
+			t.Errorf("cat: start %v, exit %v, exited %v, life %v; want a life of about 200ms starting after 200ms of a %v trace",
+				time.Duration(p.StartNS), time.Duration(p.ExitNS), p.Exited, life, rep.Wall)
+		}
+		if f := p.BlockedReading.LifeFraction; f < 0.7 || f > 1 {
+			t.Errorf("cat blocked reading for %.2f of its life, want most of it", f)
+		}
+		return
+	}
+	t.Errorf("no cat in %+v", rep.JSON(nil).Processes)
+}
