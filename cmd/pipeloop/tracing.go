@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/pipeloop/pipeloop/relay"
 	"github.com/pipeloop/pipeloop/trace"
@@ -47,9 +48,21 @@ func (tr *tracing) report(w io.Writer, names map[int]string) {
 		fmt.Fprintf(w, "pipeloop: --trace: %s\n", trace.Message(err))
 		return
 	}
+	r.Records = withoutSpawnPlumbing(r.Records, os.Getpid())
 	tr.last = &r
 	fmt.Fprintln(w, "pipeloop: pipe stalls (eBPF)")
 	r.WriteTable(w, names)
+}
+
+// withoutSpawnPlumbing drops pipeloop's own read waits on pipes. The
+// relay never blocks reading a pipe (every pipe it reads is nonblocking,
+// a shared one through a private description): its only blocking pipe
+// read is os/exec waiting on the close-on-exec pipe for each stage's
+// exec, which is plumbing, not a stall of the pipeline.
+func withoutSpawnPlumbing(recs []trace.Record, self int) []trace.Record {
+	return slices.DeleteFunc(slices.Clone(recs), func(rec trace.Record) bool {
+		return rec.Tgid == self && rec.Dir == trace.DirRead
+	})
 }
 
 func (tr *tracing) close() {
