@@ -28,7 +28,8 @@ Flags:
   --max-records N      keep at most N (process, pipe, direction) records
                        (default 16384, ~320 bytes each); waits past it are
                        counted as dropped
-  --json               print JSON instead of tables
+  --json               print JSON instead of tables (schema pipeloop-trace,
+                       documented in README.md)
   --help               print this help
 `
 

@@ -5,12 +5,23 @@ import (
 	"time"
 )
 
+// Schema names the JSON format of JSONReport (pipeloop trace --json,
+// and "stalls" in --stats-json); SchemaVersion is its version. Within a
+// version fields are only added; anything else bumps it. README.md
+// documents every field.
+const (
+	Schema        = "pipeloop-trace"
+	SchemaVersion = 1
+)
+
 // JSONReport is the machine-readable form of a Report, for embedding in
 // other JSON output. Field names are snake_case and stable.
 type JSONReport struct {
-	Start     time.Time     `json:"start"`
-	WallNS    int64         `json:"wall_ns"`
-	Processes []JSONProcess `json:"processes"`
+	Schema        string        `json:"schema"`         // always Schema
+	SchemaVersion int           `json:"schema_version"` // always SchemaVersion
+	Start         time.Time     `json:"start"`
+	WallNS        int64         `json:"wall_ns"`
+	Processes     []JSONProcess `json:"processes"`
 	// Dropped counts what was not recorded (see Dropped); MaxRecords
 	// and MaxProcesses are the limits that caused it.
 	Dropped      JSONDropped `json:"dropped"`
@@ -74,7 +85,7 @@ type JSONPipe struct {
 // for WriteTable. Processes listed in names that never waited appear with
 // zero totals.
 func (r Report) JSON(names map[int]string) JSONReport {
-	out := JSONReport{Start: r.Start, WallNS: int64(r.Wall), Processes: []JSONProcess{},
+	out := JSONReport{Schema: Schema, SchemaVersion: SchemaVersion, Start: r.Start, WallNS: int64(r.Wall), Processes: []JSONProcess{},
 		Dropped:    JSONDropped{Waits: r.Dropped.Waits, Children: r.Dropped.Children, Storage: r.Dropped.Storage, Procs: r.Dropped.Procs},
 		MaxRecords: r.MaxRecords, MaxProcesses: r.MaxProcesses,
 	}
