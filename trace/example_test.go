@@ -43,12 +43,12 @@ func ExampleReport_WriteTable() {
 	exampleReport().WriteTable(os.Stdout, names)
 	// Output:
 	// pipe stalls over 2.00s of wall time; nothing dropped
-	// PID  PROCESS              TRACED LIFE  BLOCKED  TIME    %LIFE  WAITS  MAX
-	// 101  stage 1 (dd)         -            writing  1.80s   90.0%  1500   3.00ms
-	// 102  stage 2 (dd)         -            reading  40.0µs  0.0%   20     9.00µs
-	// 102                                    in poll  250ms   12.5%  1      250ms
-	// 103  stage 3 (sh)         -            never    0s      0.0%   0      -
-	// 104  stage 3 (sh) › grep  100ms–1.90s  reading  30.0ms  1.7%   3      20.0ms
+	// PID  PROCESS              TRACED LIFE  BLOCKED  TIME    %LIFE  RUNNABLE  WAITS  MAX
+	// 101  stage 1 (dd)         -            writing  1.80s   90.0%  0s        1500   3.00ms
+	// 102  stage 2 (dd)         -            reading  40.0µs  0.0%   0s        20     9.00µs
+	// 102                                    in poll  250ms   12.5%  0s        1      250ms
+	// 103  stage 3 (sh)         -            never    0s      0.0%   0s        0      -
+	// 104  stage 3 (sh) › grep  100ms–1.90s  reading  30.0ms  1.7%   0s        3      20.0ms
 	//
 	// PID  PROCESS              PIPE         BLOCKED  WAITS  WAIT TIME HISTOGRAM (log2 buckets)
 	// 101  stage 1 (dd)         pipe:[5001]  writing  1500   524µs ▁█ 2.10ms
@@ -63,5 +63,5 @@ func ExampleReport_JSON() {
 	out, _ := json.Marshal(r.JSON(map[int]string{101: "stage 1 (dd)"}))
 	fmt.Println(string(out))
 	// Output:
-	// {"schema":"pipeloop-trace","schema_version":1,"start":"2025-01-02T03:04:05Z","wall_ns":2000000000,"processes":[{"tgid":101,"comm":"dd","label":"stage 1 (dd)","parent":0,"stage":101,"start_ns":0,"exit_ns":0,"exited":false,"life_ns":0,"blocked_writing":{"count":1500,"at_attach":0,"total_ns":1800000000,"max_ns":3000000,"wall_fraction":0.9,"life_fraction":0.9},"blocked_reading":{"count":0,"at_attach":0,"total_ns":0,"max_ns":0,"wall_fraction":0,"life_fraction":0},"in_poll":{"count":0,"at_attach":0,"total_ns":0,"max_ns":0,"wall_fraction":0,"life_fraction":0},"pipes":[{"inode":5001,"direction":"write","count":1500,"at_attach":0,"total_ns":1800000000,"max_ns":3000000,"hist_log2_ns":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,100,1400]}]}],"dropped":{"waits":0,"children":0,"storage":0,"procs":0},"max_records":0,"max_processes":0}
+	// {"schema":"pipeloop-trace","schema_version":1,"start":"2025-01-02T03:04:05Z","wall_ns":2000000000,"processes":[{"tgid":101,"comm":"dd","label":"stage 1 (dd)","parent":0,"stage":101,"start_ns":0,"exit_ns":0,"exited":false,"life_ns":0,"blocked_writing":{"count":1500,"at_attach":0,"total_ns":1800000000,"runnable_ns":0,"max_ns":3000000,"wall_fraction":0.9,"life_fraction":0.9},"blocked_reading":{"count":0,"at_attach":0,"total_ns":0,"runnable_ns":0,"max_ns":0,"wall_fraction":0,"life_fraction":0},"in_poll":{"count":0,"at_attach":0,"total_ns":0,"runnable_ns":0,"max_ns":0,"wall_fraction":0,"life_fraction":0},"pipes":[{"inode":5001,"direction":"write","count":1500,"at_attach":0,"total_ns":1800000000,"runnable_ns":0,"max_ns":3000000,"hist_log2_ns":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,100,1400]}]}],"dropped":{"waits":0,"children":0,"storage":0,"procs":0},"max_records":0,"max_processes":0}
 }

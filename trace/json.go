@@ -64,6 +64,7 @@ type JSONStall struct {
 	Count        uint64  `json:"count"`
 	AtAttach     uint64  `json:"at_attach"` // waits of count in progress at attach, counted from then
 	TotalNS      int64   `json:"total_ns"`
+	RunnableNS   int64   `json:"runnable_ns"` // of total_ns, woken and waiting for a CPU
 	MaxNS        int64   `json:"max_ns"`
 	WallFraction float64 `json:"wall_fraction"` // of the report's wall time
 	LifeFraction float64 `json:"life_fraction"` // of the process's traced life
@@ -77,6 +78,7 @@ type JSONPipe struct {
 	Count      uint64   `json:"count"`
 	AtAttach   uint64   `json:"at_attach"` // waits of count in progress at attach, counted from then
 	TotalNS    int64    `json:"total_ns"`
+	RunnableNS int64    `json:"runnable_ns"` // of total_ns, woken and waiting for a CPU
 	MaxNS      int64    `json:"max_ns"`
 	HistLog2NS []uint64 `json:"hist_log2_ns"`
 }
@@ -90,7 +92,7 @@ func (r Report) JSON(names map[int]string) JSONReport {
 		MaxRecords: r.MaxRecords, MaxProcesses: r.MaxProcesses,
 	}
 	stall := func(s Stall, life time.Duration) JSONStall {
-		j := JSONStall{Count: s.Count, AtAttach: s.AtAttach, TotalNS: int64(s.Total), MaxNS: int64(s.Max)}
+		j := JSONStall{Count: s.Count, AtAttach: s.AtAttach, TotalNS: int64(s.Total), RunnableNS: int64(s.Runnable), MaxNS: int64(s.Max)}
 		if r.Wall > 0 {
 			j.WallFraction = float64(s.Total) / float64(r.Wall)
 		}
@@ -122,7 +124,7 @@ func (r Report) JSON(names map[int]string) JSONReport {
 			}
 			jp.Pipes = append(jp.Pipes, JSONPipe{
 				Inode: rec.Inode, Direction: rec.Dir.String(), Count: rec.Count, AtAttach: rec.AtAttach,
-				TotalNS: int64(rec.Total), MaxNS: int64(rec.Max), HistLog2NS: slices.Clone(h),
+				TotalNS: int64(rec.Total), RunnableNS: int64(rec.Runnable), MaxNS: int64(rec.Max), HistLog2NS: slices.Clone(h),
 			})
 		}
 		out.Processes = append(out.Processes, jp)

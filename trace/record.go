@@ -44,6 +44,9 @@ type Record struct {
 	// their unknown start.
 	AtAttach uint64
 	Total    time.Duration
+	// Runnable is the part of Total from each wait's wakeup to its
+	// switch-in: runnable, waiting for a CPU rather than for the pipe.
+	Runnable time.Duration
 	Max      time.Duration
 	// Hist[i] counts waits of [2^i, 2^(i+1)) ns; the last bucket also
 	// holds longer ones. Length HistBuckets.
@@ -77,6 +80,7 @@ type Stall struct {
 	Count    uint64
 	AtAttach uint64 // waits of Count in progress at attach (Record.AtAttach)
 	Total    time.Duration
+	Runnable time.Duration // of Total, woken and waiting for a CPU (Record.Runnable)
 	Max      time.Duration
 }
 
@@ -84,6 +88,7 @@ func (s *Stall) add(r Record) {
 	s.Count += r.Count
 	s.AtAttach += r.AtAttach
 	s.Total += r.Total
+	s.Runnable += r.Runnable
 	s.Max = max(s.Max, r.Max)
 }
 

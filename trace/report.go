@@ -10,7 +10,8 @@ import (
 
 // WriteTable prints the report for people: one row per process and
 // direction (the traced part of its life as offsets from the start,
-// time blocked, % of that life, waits, longest wait), then one
+// time blocked, % of that life, the part of that time it was runnable
+// but waiting for a CPU, waits, longest wait), then one
 // row per pipe with a log2 histogram of wait times. names maps a tgid to a
 // label such as "stage 1 (dd)"; it may be nil. A process named in names
 // that never waited, or given to Watch and never waited, gets a row
@@ -24,7 +25,7 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 	var atAttach uint64
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "pipe stalls over %s of wall time; %s\n", fmtDur(r.Wall), r.droppedText())
-	fmt.Fprintln(tw, "PID\tPROCESS\tTRACED LIFE\tBLOCKED\tTIME\t%LIFE\tWAITS\tMAX")
+	fmt.Fprintln(tw, "PID\tPROCESS\tTRACED LIFE\tBLOCKED\tTIME\t%LIFE\tRUNNABLE\tWAITS\tMAX")
 	for _, p := range procs {
 		name := r.labelOf(p.Tgid, p.Comm, names, safeLabel)
 		life, lived := r.lifeText(p.Tgid), r.Life(p.Tgid)
@@ -35,13 +36,13 @@ func (r Report) WriteTable(w io.Writer, names map[int]string) error {
 				continue
 			}
 			atAttach += s.AtAttach
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-				p.Tgid, name, life, blockedWord(d), fmtDur(s.Total), pct(s.Total, lived), waits(s.Count, s.AtAttach), fmtDur(s.Max))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+				p.Tgid, name, life, blockedWord(d), fmtDur(s.Total), pct(s.Total, lived), fmtDur(s.Runnable), waits(s.Count, s.AtAttach), fmtDur(s.Max))
 			name, life = "", ""
 			rows++
 		}
 		if rows == 0 {
-			fmt.Fprintf(tw, "%d\t%s\t%s\tnever\t0s\t0.0%%\t0\t-\n", p.Tgid, name, life)
+			fmt.Fprintf(tw, "%d\t%s\t%s\tnever\t0s\t0.0%%\t0s\t0\t-\n", p.Tgid, name, life)
 		}
 	}
 	if len(r.Records) > 0 {

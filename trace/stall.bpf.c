@@ -10,6 +10,9 @@
 //     start time.
 //   - switch-in: if next has a remembered wait, the time it was off CPU is
 //     added to stats[tgid, direction, pipe inode].
+// tp_btf/sched_wakeup marks when a waiting task became runnable, so each
+// wait splits into blocked (start to wakeup) and runnable (wakeup to
+// switch-in: waiting for a CPU).
 // tp_btf/sched_process_fork adds children of watched processes to the watch
 // map (attached only when following children); tp_btf/sched_process_exit
 // removes a tgid when its last thread exits, so a reused pid is not watched.
@@ -148,6 +151,7 @@ struct task_struct {
 // of attach.
 struct wait {
 	u64 start;  // bpf_ktime_get_ns at switch-out; 0: no wait pending
+	u64 woken;  // bpf_ktime_get_ns at the first sched_wakeup since start; 0: none seen
 	u64 inode;  // pipe inode, 0 for poll-family waits
 	u32 tgid;   // tgid at switch-out, the stats key
 	u16 dir;    // DIR_*
@@ -169,6 +173,7 @@ struct stall_val {
 	u64 total_ns;
 	u64 max_ns;
 	u64 at_attach; // waits of count already in progress at attach
+	u64 runnable_ns; // of total_ns, time from sched_wakeup to the switch-in
 	char comm[COMM_LEN]; // group leader's comm at the latest wait
 	u64 hist[HIST_BUCKETS]; // hist[i]: waits of [2^i, 2^(i+1)) ns; last is open
 };
@@ -375,9 +380,11 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	struct stall_key k = {.tgid = w->tgid, .dir = w->dir, .inode = w->inode};
 	struct stall_val *v;
 	u64 d = now - w->start;
+	u64 runnable = w->woken && w->woken <= now ? now - w->woken : 0;
 	u32 b;
 
 	w->start = 0;
+	w->woken = 0;
 	v = bpf_map_lookup_elem(&stats, &k);
 	if (!v) {
 		bpf_map_update_elem(&stats, &k, &zero_val, BPF_NOEXIST);
@@ -391,6 +398,7 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	if (w->attach)
 		__sync_fetch_and_add(&v->at_attach, 1);
 	__sync_fetch_and_add(&v->total_ns, d);
+	__sync_fetch_and_add(&v->runnable_ns, runnable);
 	if (d > v->max_ns)
 		v->max_ns = d;
 	b = log2_u64(d);
@@ -431,7 +439,21 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	}
 	w->tgid = tgid;
 	w->attach = 0;
+	w->woken = 0;
 	w->start = now;
+	return 0;
+}
+
+// sched_wakeup: a task with a wait pending became runnable; from now to
+// its switch-in it waits for a CPU, not for the pipe. Only a task
+// storage lookup (no map lookup, no allocation) for the others.
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(stall_wakeup, struct task_struct *p)
+{
+	struct wait *w = bpf_task_storage_get(&waits, p, 0, 0);
+
+	if (w && w->start && !w->woken)
+		w->woken = bpf_ktime_get_ns();
 	return 0;
 }
 

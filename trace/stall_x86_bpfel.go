@@ -30,18 +30,20 @@ type stallStallKey struct {
 }
 
 type stallStallVal struct {
-	_        structs.HostLayout
-	Count    uint64
-	TotalNs  uint64
-	MaxNs    uint64
-	AtAttach uint64
-	Comm     [16]int8
-	Hist     [32]uint64
+	_          structs.HostLayout
+	Count      uint64
+	TotalNs    uint64
+	MaxNs      uint64
+	AtAttach   uint64
+	RunnableNs uint64
+	Comm       [16]int8
+	Hist       [32]uint64
 }
 
 type stallWait struct {
 	_      structs.HostLayout
 	Start  uint64
+	Woken  uint64
 	Inode  uint64
 	Tgid   uint32
 	Dir    uint16
@@ -61,6 +63,7 @@ const (
 	stallProgStallExit   = "stall_exit"
 	stallProgStallFork   = "stall_fork"
 	stallProgStallSwitch = "stall_switch"
+	stallProgStallWakeup = "stall_wakeup"
 	stallVarZeroVal      = "zero_val"
 )
 
@@ -110,6 +113,7 @@ type stallProgramSpecs struct {
 	StallExit   *ebpf.ProgramSpec `ebpf:"stall_exit"`
 	StallFork   *ebpf.ProgramSpec `ebpf:"stall_fork"`
 	StallSwitch *ebpf.ProgramSpec `ebpf:"stall_switch"`
+	StallWakeup *ebpf.ProgramSpec `ebpf:"stall_wakeup"`
 }
 
 // stallMapSpecs contains maps before they are loaded into the kernel.
@@ -182,6 +186,7 @@ type stallPrograms struct {
 	StallExit   *ebpf.Program `ebpf:"stall_exit"`
 	StallFork   *ebpf.Program `ebpf:"stall_fork"`
 	StallSwitch *ebpf.Program `ebpf:"stall_switch"`
+	StallWakeup *ebpf.Program `ebpf:"stall_wakeup"`
 }
 
 func (p *stallPrograms) Close() error {
@@ -190,6 +195,7 @@ func (p *stallPrograms) Close() error {
 		p.StallExit,
 		p.StallFork,
 		p.StallSwitch,
+		p.StallWakeup,
 	)
 }
 

@@ -70,7 +70,7 @@ func New(opts Options) (_ *Tracer, err error) {
 			t.Close()
 		}
 	}()
-	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallExit, t.objs.StallExec}
+	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallWakeup, t.objs.StallExit, t.objs.StallExec}
 	if opts.FollowChildren {
 		progs = append(progs, t.objs.StallFork)
 	}
@@ -252,6 +252,7 @@ func (t *Tracer) Snapshot() (Report, error) {
 			Total:    time.Duration(v.TotalNs),
 			Max:      time.Duration(v.MaxNs),
 			AtAttach: v.AtAttach,
+			Runnable: time.Duration(v.RunnableNs),
 			Hist:     slices.Clone(v.Hist[:]),
 		})
 	}
@@ -366,6 +367,9 @@ func (t *Tracer) addInflight(r *Report) error {
 			rec.AtAttach++
 		}
 		rec.Total += d
+		if w.Woken != 0 && w.Woken < now {
+			rec.Runnable += time.Duration(now - w.Woken)
+		}
 		rec.Max = max(rec.Max, d)
 		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
 	}
