@@ -12,19 +12,23 @@ import (
 	"github.com/pipeloop/pipeloop/trace"
 )
 
-// blockedIn waits until thread pid sleeps in syscall nr.
+// blockedIn waits until a thread of process pid sleeps in syscall nr (the
+// helper's I/O runs on a locked thread, not always the main one).
 func blockedIn(t *testing.T, pid, nr int) {
 	t.Helper()
-	p := "/proc/" + strconv.Itoa(pid)
+	p := "/proc/" + strconv.Itoa(pid) + "/task/"
 	for range 250 {
-		sc, _ := os.ReadFile(p + "/syscall")
-		st, _ := os.ReadFile(p + "/stat")
-		if f := strings.Fields(string(sc)); len(f) > 0 && f[0] == strconv.Itoa(nr) && strings.Contains(string(st), ") S ") {
-			return
+		tasks, _ := os.ReadDir(p)
+		for _, task := range tasks {
+			sc, _ := os.ReadFile(p + task.Name() + "/syscall")
+			st, _ := os.ReadFile(p + task.Name() + "/stat")
+			if f := strings.Fields(string(sc)); len(f) > 0 && f[0] == strconv.Itoa(nr) && strings.Contains(string(st), ") S ") {
+				return
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("pid %d never slept in syscall %d", pid, nr)
+	t.Fatalf("no thread of pid %d slept in syscall %d", pid, nr)
 }
 
 // A reader blocked on an empty pipe since before Watch shows up, counted
