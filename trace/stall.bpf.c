@@ -412,14 +412,16 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	u64 now = bpf_ktime_get_ns();
 	struct wait *w;
 	u32 tgid;
+
+	// The clock is read only on the paths that use it: most switches
+	// are of tasks that are not watched and take neither.
 
 	// Switch-in first: next may be a watched task ending a wait.
 	w = bpf_task_storage_get(&waits, next, 0, 0);
 	if (w && w->start)
-		record(next, w, now);
+		record(next, w, bpf_ktime_get_ns());
 
 	// Switch-out: only voluntary, interruptible sleeps.
 	if (preempt || (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) != TASK_INTERRUPTIBLE)
@@ -440,7 +442,7 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	w->tgid = tgid;
 	w->attach = 0;
 	w->woken = 0;
-	w->start = now;
+	w->start = bpf_ktime_get_ns();
 	return 0;
 }
 
