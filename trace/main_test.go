@@ -35,7 +35,7 @@ import (
 //	        with CAP_BPF and CAP_PERFMON)
 //
 // With PIPELOOP_TRACE_CPU=N, the I/O thread of writer and reader runs on
-// CPU N only, at nice PIPELOOP_TRACE_NICE.
+// CPU N only, in SCHED_IDLE with PIPELOOP_TRACE_IDLE=1 (see pin).
 //
 // All but unpriv print "wall_ns=N cpu_ns=N" for their loop on stderr:
 // wall time and the CPU time of the (locked) thread doing the I/O.
@@ -137,8 +137,10 @@ func (m *meter) done() int {
 	return 0
 }
 
-// pin puts the calling (locked) thread on PIPELOOP_TRACE_CPU at
-// PIPELOOP_TRACE_NICE, if set: both are per thread on Linux.
+// pin puts the calling (locked) thread on PIPELOOP_TRACE_CPU, and with
+// PIPELOOP_TRACE_IDLE=1 in SCHED_IDLE, if set: both are per thread on
+// Linux. A SCHED_IDLE thread woken beside a busy normal one does not
+// preempt it: it waits for the CPU, a known runnable delay.
 func pin() {
 	cpu := envInt("PIPELOOP_TRACE_CPU", -1)
 	if cpu < 0 {
@@ -149,8 +151,12 @@ func pin() {
 	if err := unix.SchedSetaffinity(0, &set); err != nil {
 		fmt.Fprintln(os.Stderr, "sched_setaffinity:", err)
 	}
-	if err := unix.Setpriority(unix.PRIO_PROCESS, 0, envInt("PIPELOOP_TRACE_NICE", 0)); err != nil {
-		fmt.Fprintln(os.Stderr, "setpriority:", err)
+	if envInt("PIPELOOP_TRACE_IDLE", 0) == 1 {
+		const schedIdle = 5 // SCHED_IDLE
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: schedIdle}
+		if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "sched_setattr:", err)
+		}
 	}
 }
 

@@ -11,9 +11,10 @@ import (
 	"github.com/pipeloop/pipeloop/trace"
 )
 
-// Each wait splits into blocked and runnable: a reader at nice 19 sharing
-// its CPU with a busy hog is woken by every write but waits for the CPU,
-// and that shows as runnable time; without the hog it hardly waits.
+// Each wait splits into blocked and runnable: a SCHED_IDLE reader sharing
+// its CPU with a busy hog is woken by every write but waits for the CPU
+// (it cannot preempt the hog), and that shows as runnable time; a normal
+// reader without the hog hardly waits.
 func TestRunnableSplit(t *testing.T) {
 	tr := newTracer(t, trace.Options{})
 	cpu := strconv.Itoa(runtime.NumCPU() - 1)
@@ -26,8 +27,10 @@ func TestRunnableSplit(t *testing.T) {
 			hr.Close()
 			defer hw.Close() // EOF stops the hog
 		}
-		writer := g.start("writer", nil, w, "PIPELOOP_TRACE_BLOCKS=60", "PIPELOOP_TRACE_SLEEP=3ms")
-		reader := g.start("reader", r, nil, "PIPELOOP_TRACE_CPU="+cpu, "PIPELOOP_TRACE_NICE=19")
+		writer := g.start("writer", nil, w, "PIPELOOP_TRACE_BLOCKS=40", "PIPELOOP_TRACE_SLEEP=3ms")
+		// Alone, the reader is a normal thread, so other load on its CPU
+		// delays it no more than usual; beside the hog it is SCHED_IDLE.
+		reader := g.start("reader", r, nil, "PIPELOOP_TRACE_CPU="+cpu, "PIPELOOP_TRACE_IDLE="+map[bool]string{true: "1"}[hog])
 		r.Close()
 		w.Close()
 		if err := tr.Watch(reader.cmd.Process.Pid); err != nil {
