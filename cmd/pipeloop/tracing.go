@@ -62,6 +62,7 @@ func (tr *tracing) stageStalls(names map[int]string) map[int]verdict.Stalls {
 			s := out[p.Tgid]
 			s.Read += p.Read.Total
 			s.Write += p.Write.Total
+			s.Runnable += p.Read.Runnable + p.Write.Runnable
 			out[p.Tgid] = s
 			continue
 		}
@@ -74,8 +75,10 @@ func (tr *tracing) stageStalls(names map[int]string) map[int]verdict.Stalls {
 			switch {
 			case rec.Dir == trace.DirRead && rec.Inode == b.in && b.in != 0:
 				s.Read += rec.Total
+				s.Runnable += rec.Runnable
 			case rec.Dir == trace.DirWrite && rec.Inode == b.out && b.out != 0:
 				s.Write += rec.Total
+				s.Runnable += rec.Runnable
 			}
 		}
 		out[stage] = s
