@@ -77,7 +77,8 @@ func (rep *Report) VerdictInput() verdict.Input {
 		vs := verdict.Stage{Index: st.Index, Name: st.Command, Wall: time.Duration(st.WallNS),
 			CPU: time.Duration(st.UserNS + st.SysNS)}
 		if st.Stalls != nil {
-			vs.Stalls = &verdict.Stalls{Read: time.Duration(st.Stalls.ReadNS), Write: time.Duration(st.Stalls.WriteNS)}
+			vs.Stalls = &verdict.Stalls{Read: time.Duration(st.Stalls.ReadNS), Write: time.Duration(st.Stalls.WriteNS),
+				Runnable: time.Duration(st.Stalls.RunnableNS)}
 		}
 		in.Stages = append(in.Stages, vs)
 	}
@@ -152,7 +153,7 @@ func newStage(st *relay.StageResult, stalls map[int]verdict.Stalls, end time.Tim
 		s.CPUFraction = fraction(time.Duration(s.UserNS+s.SysNS), wall)
 	}
 	if ts, ok := stalls[st.Pid]; ok && st.Pid > 0 {
-		s.Stalls = &Stalls{ReadNS: int64(ts.Read), WriteNS: int64(ts.Write)}
+		s.Stalls = &Stalls{ReadNS: int64(ts.Read), WriteNS: int64(ts.Write), RunnableNS: int64(ts.Runnable)}
 	}
 	return s
 }

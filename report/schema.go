@@ -82,8 +82,9 @@ type Stage struct {
 
 // Stalls are a stage's traced off-CPU waits on pipes.
 type Stalls struct {
-	ReadNS  int64 `json:"read_ns"`  // blocked reading an empty pipe
-	WriteNS int64 `json:"write_ns"` // blocked writing a full pipe
+	ReadNS     int64 `json:"read_ns"`     // blocked reading an empty pipe
+	WriteNS    int64 `json:"write_ns"`    // blocked writing a full pipe
+	RunnableNS int64 `json:"runnable_ns"` // of read_ns + write_ns, woken and waiting for a CPU
 }
 
 // Relay is pipeloop's own cost.

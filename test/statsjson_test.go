@@ -228,3 +228,19 @@ func TestStatsJSONTrace(t *testing.T) {
 	}
 	t.Log(rep.Verdict)
 }
+
+// TestStatsJSONTraceDescendants: a stage that is a shell running its
+// command as a child gets the child's waits on the stage's own pipes.
+func TestStatsJSONTraceDescendants(t *testing.T) {
+	res, rep := runStats(t, runOpts{}, "--trace", "sh -c 'head -c 20M /dev/zero; true'", "sh -c 'sleep 0.5; exec cat'")
+	if strings.Contains(res.stderr, "running untraced") {
+		t.Skipf("no eBPF tracing here: %s", res.stderr)
+	}
+	if res.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	st := rep.Stages[0].Stalls
+	if st == nil || st.WriteNS < int64(200*time.Millisecond) {
+		t.Errorf("stage 1 stalls %+v: want its head blocked writing for most of the 0.5 s its reader slept\n%s", st, res.stderr)
+	}
+}

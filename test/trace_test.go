@@ -34,6 +34,13 @@ func TestTraceFlag(t *testing.T) {
 	if strings.Contains(res.stderr, "untraced") {
 		t.Fatalf("tracing did not start as root; stderr:\n%s", res.stderr)
 	}
+	// pipeloop's only blocking pipe reads are os/exec's wait for each
+	// stage's exec: plumbing, not a stall of the pipeline.
+	for _, l := range strings.Split(res.stderr, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[1] == "pipeloop" && strings.Contains(l, "reading") {
+			t.Errorf("pipeloop's own spawn plumbing shown as a stall: %q", l)
+		}
+	}
 }
 
 // asNobody runs the binary as uid/gid 65534 and returns exit code and stderr.
@@ -84,10 +91,16 @@ func TestTraceUnprivileged(t *testing.T) {
 		t.Fatalf("exit %d; stderr: %s", code, stderr)
 	}
 	onlyLine(t, stderr, "--trace", "CAP_BPF", "untraced")
+	if strings.Contains(stderr, "--trace: trace:") {
+		t.Errorf("doubled prefix: %s", stderr)
+	}
 
 	code, stderr = asNobody(t, "trace", "--pid", "1", "--duration", "100ms")
 	if code == 0 {
 		t.Fatalf("pipeloop trace succeeded as nobody; stderr: %s", stderr)
 	}
 	onlyLine(t, stderr, "CAP_BPF")
+	if !strings.HasPrefix(stderr, "pipeloop trace: ") || strings.Contains(stderr, "trace: trace:") {
+		t.Errorf("want one 'pipeloop trace: ' prefix: %s", stderr)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Sentinel errors. Every error from Check and New wraps one of them (or is
@@ -20,6 +21,9 @@ var (
 	ErrUnsupported = fmt.Errorf("trace: not supported: %w", errors.ErrUnsupported)
 	// ErrClosed: the Tracer was closed. It wraps os.ErrClosed.
 	ErrClosed = fmt.Errorf("trace: tracer closed: %w", os.ErrClosed)
+	// ErrLimit: Watch found Options.MaxProcesses processes already
+	// watched. It wraps syscall.E2BIG, what the full map returned.
+	ErrLimit = fmt.Errorf("tracer limit reached: %w", syscall.E2BIG)
 )
 
 // Minimum kernel: bpf_task_pt_regs arrived in 5.15 (tp_btf in 5.5, task

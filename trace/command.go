@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -24,7 +25,11 @@ Flags:
   --pid PID[,PID...]   processes to watch (may be repeated)
   --follow-children    also watch processes they fork from now on
   --duration D         stop after D (e.g. 10s); 0 means no limit
-  --json               print JSON instead of tables
+  --max-records N      keep at most N (process, pipe, direction) records
+                       (default 16384, ~320 bytes each); waits past it are
+                       counted as dropped
+  --json               print JSON instead of tables (schema pipeloop-trace,
+                       documented in README.md)
   --help               print this help
 `
 
@@ -61,11 +66,13 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		follow   bool
 		duration time.Duration
 		asJSON   bool
+		records  int
 	)
 	fs.Var(&pids, "pid", "")
 	fs.BoolVar(&follow, "follow-children", false, "")
 	fs.DurationVar(&duration, "duration", 0, "")
 	fs.BoolVar(&asJSON, "json", false, "")
+	fs.IntVar(&records, "max-records", DefaultMaxRecords, "")
 	usageErr := func(msg string) int {
 		fmt.Fprintf(stderr, "pipeloop trace: %s (see pipeloop trace --help)\n", msg)
 		return 2
@@ -84,29 +91,48 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return usageErr("--pid is required")
 	case duration < 0:
 		return usageErr("--duration must not be negative")
+	case records < 1 || records > maxLimit:
+		return usageErr(fmt.Sprintf("--max-records must be in 1..%d", maxLimit))
 	}
 
-	t, err := New(Options{FollowChildren: follow})
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "pipeloop trace: %s\n", message(err))
 		return 1
+	}
+	t, err := New(Options{FollowChildren: follow, MaxProcesses: maxProcesses(len(pids), follow), MaxRecords: records})
+	if err != nil {
+		return fail(err)
 	}
 	defer t.Close()
+	// A pid that is gone is skipped: the others are still worth tracing.
+	var missing []error
+	watched := 0
 	for _, pid := range pids {
-		if err := t.Watch(pid); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
+		switch err := t.Watch(pid); {
+		case errors.Is(err, syscall.ESRCH):
+			missing = append(missing, err)
+		case err != nil:
+			return fail(err)
+		default:
+			watched++
 		}
 	}
-	fmt.Fprintf(stderr, "tracing %d process(es); Ctrl-C to stop\n", len(pids))
-	if err := waitDone(ctx, t, duration); err != nil {
-		fmt.Fprintln(stderr, err)
+	if watched == 0 {
+		for _, err := range missing {
+			fail(err)
+		}
 		return 1
+	}
+	for _, err := range missing {
+		fmt.Fprintf(stderr, "pipeloop trace: %s; not traced\n", message(err))
+	}
+	fmt.Fprintf(stderr, "tracing %d process(es); Ctrl-C to stop\n", watched)
+	if err := waitDone(ctx, t, duration); err != nil {
+		return fail(err)
 	}
 	r, err := t.Snapshot()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		return fail(err)
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -120,6 +146,27 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	return 0
+}
+
+// message returns err's text without the package's "trace: " prefix, for
+// a line that starts with the command's own ("pipeloop trace: ",
+// "pipeloop: --trace: ").
+func message(err error) string {
+	return strings.TrimPrefix(err.Error(), "trace: ")
+}
+
+// Message is err's text for a line that names the command itself:
+// without the "trace: " prefix errors from this package carry.
+func Message(err error) string { return message(err) }
+
+// maxProcesses sizes the watch map for n pids: room for all of them,
+// and with follow, for many live descendants (a preallocated entry is
+// about 64 bytes).
+func maxProcesses(n int, follow bool) int {
+	if follow {
+		n += 1 << 16
+	}
+	return min(max(n, DefaultMaxProcesses), maxLimit)
 }
 
 // waitDone returns when ctx is done, duration (if > 0) has passed, or no

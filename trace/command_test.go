@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -149,8 +150,86 @@ func TestCommandNoSuchProcess(t *testing.T) {
 	requireTracing(t)
 	var stdout, stderr strings.Builder
 	code := trace.RunCommand(context.Background(), []string{"--pid", strconv.Itoa(1 << 30)}, &stdout, &stderr)
-	want := "trace: watch pid 1073741824: no such process\n"
+	want := "pipeloop trace: watch pid 1073741824: no such process\n"
 	if code != 1 || stderr.String() != want {
 		t.Errorf("exit %d, stderr %q; want 1, %q", code, stderr.String(), want)
+	}
+}
+
+// zombie starts `sh -c 'sleep 0.2 & exec sleep 30'` and returns the pid of
+// its first child once that child is a zombie (its parent, now sleep 30,
+// never reaps it).
+func zombie(t *testing.T) int {
+	t.Helper()
+	sh := exec.Command("sh", "-c", "sleep 0.2 & exec sleep 30")
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sh.Process.Kill(); sh.Wait() })
+	pid := sh.Process.Pid
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		kids, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+		if f := strings.Fields(string(kids)); len(f) == 1 {
+			stat, _ := os.ReadFile("/proc/" + f[0] + "/stat")
+			if i := strings.LastIndexByte(string(stat), ')'); i > 0 && strings.HasPrefix(string(stat[i:]), ") Z") {
+				z, _ := strconv.Atoi(f[0])
+				return z
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no zombie child appeared")
+	return 0
+}
+
+// Tracing a zombie without --duration ends by itself: it has nothing left
+// to watch.
+func TestCommandZombieEnds(t *testing.T) {
+	requireTracing(t)
+	z := zombie(t)
+	var stdout, stderr strings.Builder
+	done := make(chan int, 1)
+	go func() {
+		done <- trace.RunCommand(context.Background(), []string{"--pid", strconv.Itoa(z)}, &stdout, &stderr)
+	}()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit = %d: %s", code, stderr.String())
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("trace --pid %d (a zombie) did not end by itself", z)
+	}
+}
+
+// One missing pid among others is reported and skipped, not fatal, and a
+// watched process that never blocked still gets a row.
+func TestCommandMissingPidSkipped(t *testing.T) {
+	requireTracing(t)
+	sleeper := exec.Command("sleep", "10")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sleeper.Wait()
+	defer sleeper.Process.Kill()
+	pid := strconv.Itoa(sleeper.Process.Pid)
+	var stdout, stderr strings.Builder
+	code := trace.RunCommand(context.Background(),
+		[]string{"--pid", pid + "," + strconv.Itoa(1<<30), "--duration", "200ms"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit = %d, want 0: %s", code, stderr.String())
+	}
+	if want := "pipeloop trace: watch pid 1073741824: no such process; not traced\n"; !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to start with %q", stderr.String(), want)
+	}
+	var row string
+	for l := range strings.Lines(stdout.String()) {
+		if strings.HasPrefix(l, pid+" ") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "sleep") || !strings.Contains(row, "never") {
+		t.Errorf("no 'sleep never' row for watched pid %s:\n%s", pid, stdout.String())
 	}
 }

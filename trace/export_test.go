@@ -5,4 +5,5 @@ var (
 	FmtDur       = fmtDur
 	Sparkline    = sparkline
 	ParseRelease = parseRelease
+	MaxProcesses = maxProcesses
 )

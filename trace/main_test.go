@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/trace"
+	"golang.org/x/sys/unix"
 )
 
 // childEnv switches the test binary into a helper role (see TestMain):
@@ -27,9 +28,14 @@ import (
 //	splicer: wait for the start (fd 3), splice stdin to stdout until EOF
 //	poller: wait for the start (fd 3), then epoll_wait for stdin and read it
 //	        until EOF
+//	hog:    wait for the start (fd 3), spin on the CPU numbered
+//	        PIPELOOP_TRACE_CPU until stdin is closed
 //	unpriv: report what Check, New and RunCommand say (run as user nobody)
 //	caps:   trace itself for a moment and print "ok" (run as user nobody
 //	        with CAP_BPF and CAP_PERFMON)
+//
+// With PIPELOOP_TRACE_CPU=N, the I/O thread of writer and reader runs on
+// CPU N only, in SCHED_IDLE with PIPELOOP_TRACE_IDLE=1 (see pin).
 //
 // All but unpriv print "wall_ns=N cpu_ns=N" for their loop on stderr:
 // wall time and the CPU time of the (locked) thread doing the I/O.
@@ -47,6 +53,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childSplicer())
 	case "poller":
 		os.Exit(childPoller())
+	case "hog":
+		os.Exit(childHog())
 	case "unpriv":
 		os.Exit(childUnpriv())
 	case "caps":
@@ -129,6 +137,50 @@ func (m *meter) done() int {
 	return 0
 }
 
+// pin puts the calling (locked) thread on PIPELOOP_TRACE_CPU, and with
+// PIPELOOP_TRACE_IDLE=1 in SCHED_IDLE, if set: both are per thread on
+// Linux. A SCHED_IDLE thread woken beside a busy normal one does not
+// preempt it: it waits for the CPU, a known runnable delay.
+func pin() {
+	cpu := envInt("PIPELOOP_TRACE_CPU", -1)
+	if cpu < 0 {
+		return
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		fmt.Fprintln(os.Stderr, "sched_setaffinity:", err)
+	}
+	if envInt("PIPELOOP_TRACE_IDLE", 0) == 1 {
+		const schedIdle = 5 // SCHED_IDLE
+		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: schedIdle}
+		if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "sched_setattr:", err)
+		}
+	}
+}
+
+// childHog keeps its CPU busy until stdin reaches EOF.
+func childHog() int {
+	awaitStart()
+	runtime.LockOSThread()
+	pin()
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(done)
+	}()
+	for n := 0; ; n++ {
+		if n%(1<<16) == 0 {
+			select {
+			case <-done:
+				return 0
+			default:
+			}
+		}
+	}
+}
+
 func childSplicer() int {
 	awaitStart()
 	m := startMeter()
@@ -186,6 +238,7 @@ func childIO(write bool) int {
 	awaitStart()
 	buf := make([]byte, blockSize)
 	m := startMeter()
+	pin()
 	if write {
 		for range blocks {
 			if sleep > 0 {

@@ -39,8 +39,15 @@ type Record struct {
 	Inode uint64    // pipe inode as in /proc/PID/fd "pipe:[N]"; 0 for DirPoll
 	Dir   Direction // what the process was blocked on
 	Count uint64    // number of waits (sleeps); one blocking call may sleep many times
-	Total time.Duration
-	Max   time.Duration
+	// AtAttach is how many of Count were already in progress when the
+	// process was watched: they are counted from that moment, not from
+	// their unknown start.
+	AtAttach uint64
+	Total    time.Duration
+	// Runnable is the part of Total from each wait's wakeup to its
+	// switch-in: runnable, waiting for a CPU rather than for the pipe.
+	Runnable time.Duration
+	Max      time.Duration
 	// Hist[i] counts waits of [2^i, 2^(i+1)) ns; the last bucket also
 	// holds longer ones. Length HistBuckets.
 	Hist []uint64
@@ -51,6 +58,14 @@ type Report struct {
 	Start   time.Time     // when tracing began
 	Wall    time.Duration // from Start to the snapshot
 	Records []Record      // sorted by Tgid, Dir, Inode
+
+	// Procs holds what is known of each watched process: those given to
+	// Watch and, with FollowChildren, the descendants forked meanwhile.
+	Procs map[int]ProcInfo
+
+	Dropped      Dropped // what could not be recorded
+	MaxRecords   int     // the tracer's Options.MaxRecords
+	MaxProcesses int     // the tracer's Options.MaxProcesses
 }
 
 // sort orders the records by Tgid, Dir, Inode.
@@ -62,14 +77,18 @@ func (r *Report) sort() {
 
 // Stall sums the waits of one process in one direction over all pipes.
 type Stall struct {
-	Count uint64
-	Total time.Duration
-	Max   time.Duration
+	Count    uint64
+	AtAttach uint64 // waits of Count in progress at attach (Record.AtAttach)
+	Total    time.Duration
+	Runnable time.Duration // of Total, woken and waiting for a CPU (Record.Runnable)
+	Max      time.Duration
 }
 
 func (s *Stall) add(r Record) {
 	s.Count += r.Count
+	s.AtAttach += r.AtAttach
 	s.Total += r.Total
+	s.Runnable += r.Runnable
 	s.Max = max(s.Max, r.Max)
 }
 

@@ -3,8 +3,11 @@ package trace_test
 import (
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pipeloop/pipeloop/trace"
 )
@@ -14,8 +17,8 @@ func TestByProcess(t *testing.T) {
 	r.Records = append(r.Records, trace.Record{Tgid: 101, Comm: "dd", Inode: 5002, Dir: trace.DirWrite,
 		Count: 2, Total: 200 * time.Millisecond, Max: 150 * time.Millisecond})
 	got := r.ByProcess()
-	if len(got) != 2 {
-		t.Fatalf("got %d processes, want 2", len(got))
+	if len(got) != 3 {
+		t.Fatalf("got %d processes, want 3", len(got))
 	}
 	want := trace.Stall{Count: 1502, Total: 2 * time.Second, Max: 150 * time.Millisecond}
 	if got[0].Tgid != 101 || got[0].Write != want || len(got[0].Pipes) != 2 {
@@ -104,5 +107,35 @@ func TestCheck(t *testing.T) {
 	}
 	if !errors.Is(trace.ErrPermission, os.ErrPermission) || !errors.Is(trace.ErrUnsupported, errors.ErrUnsupported) || !errors.Is(trace.ErrClosed, os.ErrClosed) {
 		t.Error("sentinels do not wrap the standard errors")
+	}
+}
+
+// Labels are printed safely: a control character in a command cannot
+// split a row or reach the terminal, and a long command does not widen
+// every row.
+func TestWriteTableSafeLabels(t *testing.T) {
+	r := exampleReport()
+	names := map[int]string{
+		101: "stage 1 (printf 'a\nb\x1b[2J')",
+		102: "stage 2 (" + strings.Repeat("x", 300) + ")",
+	}
+	var b strings.Builder
+	r.WriteTable(&b, names)
+	out := b.String()
+	if strings.ContainsRune(out, 0x1b) {
+		t.Errorf("an escape character reached the output:\n%s", out)
+	}
+	for l := range strings.Lines(out) {
+		if n := utf8.RuneCountInString(l); n > 120 {
+			t.Errorf("row of %d characters:\n%s", n, l)
+		}
+		if f := strings.Fields(l); len(f) > 0 && f[0] != "PID" && f[0] != "pipe" {
+			if _, err := strconv.Atoi(f[0]); err != nil {
+				t.Errorf("row does not start with a pid (split by a newline?): %q", l)
+			}
+		}
+	}
+	if !strings.Contains(out, `stage 1 (printf 'a\nb\x1b[2J')`) {
+		t.Errorf("want the command shown with its control characters escaped:\n%s", out)
 	}
 }

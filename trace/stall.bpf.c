@@ -10,6 +10,9 @@
 //     start time.
 //   - switch-in: if next has a remembered wait, the time it was off CPU is
 //     added to stats[tgid, direction, pipe inode].
+// tp_btf/sched_wakeup marks when a waiting task became runnable, so each
+// wait splits into blocked (start to wakeup) and runnable (wakeup to
+// switch-in: waiting for a CPU).
 // tp_btf/sched_process_fork adds children of watched processes to the watch
 // map (attached only when following children); tp_btf/sched_process_exit
 // removes a tgid when its last thread exits, so a reused pid is not watched.
@@ -39,6 +42,7 @@ typedef __u32 __wsum;
 char __license[] SEC("license") = "Dual MIT/GPL";
 
 #define BPF_MAP_TYPE_HASH 1
+#define BPF_MAP_TYPE_ARRAY 2
 #define BPF_MAP_TYPE_TASK_STORAGE 29
 #define BPF_ANY 0
 #define BPF_NOEXIST 1
@@ -74,6 +78,13 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define DIR_READ 1
 #define DIR_WRITE 2
 #define DIR_POLL 3
+
+// Indexes of the dropped counters, mirrored in tracer.go.
+#define DROP_WAIT 0     // a wait ended but stats was full: not recorded
+#define DROP_CHILD 1    // a watched process forked but watched was full: child not watched
+#define DROP_STORAGE 2  // no task storage for a wait: not measured
+#define DROP_PROC 3     // procs was full: a child's parent, start and name not kept
+#define DROP_N 4
 
 #define HIST_BUCKETS 32
 #define COMM_LEN 16
@@ -135,11 +146,16 @@ struct task_struct {
 } __attribute__((preserve_access_index));
 
 // wait is the per-task state between switch-out and switch-in.
+// The loader also writes one (with attach = 1) for a thread found asleep
+// in a pipe wait when its process is watched: start is then the moment
+// of attach.
 struct wait {
-	u64 start; // bpf_ktime_get_ns at switch-out; 0: no wait pending
-	u64 inode; // pipe inode, 0 for poll-family waits
-	u32 tgid;  // tgid at switch-out, the stats key
-	u32 dir;   // DIR_*
+	u64 start;  // bpf_ktime_get_ns at switch-out; 0: no wait pending
+	u64 woken;  // bpf_ktime_get_ns at the first sched_wakeup since start; 0: none seen
+	u64 inode;  // pipe inode, 0 for poll-family waits
+	u32 tgid;   // tgid at switch-out, the stats key
+	u16 dir;    // DIR_*
+	u16 attach; // 1: began before attach, written by the loader
 };
 
 // stall_key identifies one stats record.
@@ -156,10 +172,14 @@ struct stall_val {
 	u64 count;
 	u64 total_ns;
 	u64 max_ns;
+	u64 at_attach; // waits of count already in progress at attach
+	u64 runnable_ns; // of total_ns, time from sched_wakeup to the switch-in
 	char comm[COMM_LEN]; // group leader's comm at the latest wait
 	u64 hist[HIST_BUCKETS]; // hist[i]: waits of [2^i, 2^(i+1)) ns; last is open
 };
 
+// watched and stats are resized by the loader (Options.MaxProcesses,
+// Options.MaxRecords) before loading.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -180,6 +200,42 @@ struct {
 	__type(key, struct stall_key);
 	__type(value, struct stall_val);
 } stats SEC(".maps");
+
+// proc_info is what is known of a watched process's life.
+struct proc_info {
+	u64 start_ns; // bpf_ktime_get_ns at fork; for a process given to Watch, at attach
+	u64 exit_ns;  // when its last thread exited; 0 while it lives
+	u32 parent;   // tgid that forked it; 0 for a process given to Watch
+	u32 pad;
+	char comm[COMM_LEN]; // at fork, then after each exec
+};
+
+// procs outlives the processes (the report needs their parent and name
+// after they exit); the loader sizes it and writes the entries of the
+// processes given to Watch.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32); // tgid
+	__type(value, struct proc_info);
+} procs SEC(".maps");
+
+// dropped[DROP_*] counts what could not be recorded; every path that
+// loses a wait or a child adds 1 here.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DROP_N);
+	__type(key, u32);
+	__type(value, u64);
+} dropped SEC(".maps");
+
+static __always_inline void drop(u32 what)
+{
+	u64 *n = bpf_map_lookup_elem(&dropped, &what);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
 
 // zero_val initialises new stats entries (too big for the stack budget).
 struct stall_val zero_val = {};
@@ -324,18 +380,25 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	struct stall_key k = {.tgid = w->tgid, .dir = w->dir, .inode = w->inode};
 	struct stall_val *v;
 	u64 d = now - w->start;
+	u64 runnable = w->woken && w->woken <= now ? now - w->woken : 0;
 	u32 b;
 
 	w->start = 0;
+	w->woken = 0;
 	v = bpf_map_lookup_elem(&stats, &k);
 	if (!v) {
 		bpf_map_update_elem(&stats, &k, &zero_val, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&stats, &k);
-		if (!v)
+		if (!v) {
+			drop(DROP_WAIT); // stats is full
 			return;
+		}
 	}
 	__sync_fetch_and_add(&v->count, 1);
+	if (w->attach)
+		__sync_fetch_and_add(&v->at_attach, 1);
 	__sync_fetch_and_add(&v->total_ns, d);
+	__sync_fetch_and_add(&v->runnable_ns, runnable);
 	if (d > v->max_ns)
 		v->max_ns = d;
 	b = log2_u64(d);
@@ -349,14 +412,16 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	u64 now = bpf_ktime_get_ns();
 	struct wait *w;
 	u32 tgid;
+
+	// The clock is read only on the paths that use it: most switches
+	// are of tasks that are not watched and take neither.
 
 	// Switch-in first: next may be a watched task ending a wait.
 	w = bpf_task_storage_get(&waits, next, 0, 0);
 	if (w && w->start)
-		record(next, w, now);
+		record(next, w, bpf_ktime_get_ns());
 
 	// Switch-out: only voluntary, interruptible sleeps.
 	if (preempt || (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) != TASK_INTERRUPTIBLE)
@@ -365,14 +430,32 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	if (!bpf_map_lookup_elem(&watched, &tgid))
 		return 0;
 	w = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!w)
+	if (!w) {
+		drop(DROP_STORAGE);
 		return 0;
+	}
 	if (!classify(prev, w)) {
 		w->start = 0;
+		w->attach = 0;
 		return 0;
 	}
 	w->tgid = tgid;
-	w->start = now;
+	w->attach = 0;
+	w->woken = 0;
+	w->start = bpf_ktime_get_ns();
+	return 0;
+}
+
+// sched_wakeup: a task with a wait pending became runnable; from now to
+// its switch-in it waits for a CPU, not for the pipe. Only a task
+// storage lookup (no map lookup, no allocation) for the others.
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(stall_wakeup, struct task_struct *p)
+{
+	struct wait *w = bpf_task_storage_get(&waits, p, 0, 0);
+
+	if (w && w->start && !w->woken)
+		w->woken = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -385,7 +468,28 @@ int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (ptgid == ctgid || !bpf_map_lookup_elem(&watched, &ptgid))
 		return 0;
-	bpf_map_update_elem(&watched, &ctgid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&watched, &ctgid, &one, BPF_ANY)) {
+		drop(DROP_CHILD); // watched is full
+		return 0;
+	}
+	struct proc_info pi = {.start_ns = bpf_ktime_get_ns(), .parent = ptgid};
+	BPF_CORE_READ_STR_INTO(&pi.comm, child, comm);
+	if (bpf_map_update_elem(&procs, &ctgid, &pi, BPF_ANY))
+		drop(DROP_PROC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(stall_exec, struct task_struct *p, int old_pid, void *bprm)
+{
+	u32 tgid = BPF_CORE_READ(p, tgid);
+	struct proc_info *pi;
+
+	if (!bpf_map_lookup_elem(&watched, &tgid))
+		return 0;
+	pi = bpf_map_lookup_elem(&procs, &tgid);
+	if (pi)
+		BPF_CORE_READ_STR_INTO(&pi->comm, p, comm);
 	return 0;
 }
 
@@ -396,8 +500,14 @@ int BPF_PROG(stall_exit, struct task_struct *p)
 
 	// signal->live drops to 0 before this tracepoint when the last
 	// thread of the group exits.
+	struct proc_info *pi;
+
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
-	bpf_map_delete_elem(&watched, &tgid);
+	if (bpf_map_delete_elem(&watched, &tgid))
+		return 0; // not watched
+	pi = bpf_map_lookup_elem(&procs, &tgid);
+	if (pi)
+		pi->exit_ns = bpf_ktime_get_ns();
 	return 0;
 }

@@ -13,6 +13,15 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type stallProcInfo struct {
+	_       structs.HostLayout
+	StartNs uint64
+	ExitNs  uint64
+	Parent  uint32
+	Pad     uint32
+	Comm    [16]int8
+}
+
 type stallStallKey struct {
 	_     structs.HostLayout
 	Tgid  uint32
@@ -21,32 +30,40 @@ type stallStallKey struct {
 }
 
 type stallStallVal struct {
-	_       structs.HostLayout
-	Count   uint64
-	TotalNs uint64
-	MaxNs   uint64
-	Comm    [16]int8
-	Hist    [32]uint64
+	_          structs.HostLayout
+	Count      uint64
+	TotalNs    uint64
+	MaxNs      uint64
+	AtAttach   uint64
+	RunnableNs uint64
+	Comm       [16]int8
+	Hist       [32]uint64
 }
 
 type stallWait struct {
-	_     structs.HostLayout
-	Start uint64
-	Inode uint64
-	Tgid  uint32
-	Dir   uint32
+	_      structs.HostLayout
+	Start  uint64
+	Woken  uint64
+	Inode  uint64
+	Tgid   uint32
+	Dir    uint16
+	Attach uint16
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	stallMapDropped      = "dropped"
+	stallMapProcs        = "procs"
 	stallMapStats        = "stats"
 	stallMapWaits        = "waits"
 	stallMapWatched      = "watched"
+	stallProgStallExec   = "stall_exec"
 	stallProgStallExit   = "stall_exit"
 	stallProgStallFork   = "stall_fork"
 	stallProgStallSwitch = "stall_switch"
+	stallProgStallWakeup = "stall_wakeup"
 	stallVarZeroVal      = "zero_val"
 )
 
@@ -92,15 +109,19 @@ type stallSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallProgramSpecs struct {
+	StallExec   *ebpf.ProgramSpec `ebpf:"stall_exec"`
 	StallExit   *ebpf.ProgramSpec `ebpf:"stall_exit"`
 	StallFork   *ebpf.ProgramSpec `ebpf:"stall_fork"`
 	StallSwitch *ebpf.ProgramSpec `ebpf:"stall_switch"`
+	StallWakeup *ebpf.ProgramSpec `ebpf:"stall_wakeup"`
 }
 
 // stallMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallMapSpecs struct {
+	Dropped *ebpf.MapSpec `ebpf:"dropped"`
+	Procs   *ebpf.MapSpec `ebpf:"procs"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
 	Waits   *ebpf.MapSpec `ebpf:"waits"`
 	Watched *ebpf.MapSpec `ebpf:"watched"`
@@ -133,6 +154,8 @@ func (o *stallObjects) Close() error {
 //
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallMaps struct {
+	Dropped *ebpf.Map `ebpf:"dropped"`
+	Procs   *ebpf.Map `ebpf:"procs"`
 	Stats   *ebpf.Map `ebpf:"stats"`
 	Waits   *ebpf.Map `ebpf:"waits"`
 	Watched *ebpf.Map `ebpf:"watched"`
@@ -140,6 +163,8 @@ type stallMaps struct {
 
 func (m *stallMaps) Close() error {
 	return _StallClose(
+		m.Dropped,
+		m.Procs,
 		m.Stats,
 		m.Waits,
 		m.Watched,
@@ -157,16 +182,20 @@ type stallVariables struct {
 //
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallPrograms struct {
+	StallExec   *ebpf.Program `ebpf:"stall_exec"`
 	StallExit   *ebpf.Program `ebpf:"stall_exit"`
 	StallFork   *ebpf.Program `ebpf:"stall_fork"`
 	StallSwitch *ebpf.Program `ebpf:"stall_switch"`
+	StallWakeup *ebpf.Program `ebpf:"stall_wakeup"`
 }
 
 func (p *stallPrograms) Close() error {
 	return _StallClose(
+		p.StallExec,
 		p.StallExit,
 		p.StallFork,
 		p.StallSwitch,
+		p.StallWakeup,
 	)
 }
 

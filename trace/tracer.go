@@ -3,6 +3,7 @@
 package trace
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -24,6 +25,8 @@ import (
 // concurrent use: mu serialises map access against Close.
 type Tracer struct {
 	start time.Time // when the programs were attached; Report.Start
+	mono  uint64    // start on CLOCK_MONOTONIC (bpf_ktime_get_ns), ns
+	opts  Options   // with the limits filled in
 
 	mu     sync.Mutex
 	objs   stallObjects // maps and programs; zero after Close
@@ -44,8 +47,22 @@ func New(opts Options) (_ *Tracer, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, loadError("raise RLIMIT_MEMLOCK", err)
 	}
-	t := &Tracer{}
-	if err := loadStallObjects(&t.objs, nil); err != nil {
+	opts.MaxProcesses = cmp.Or(opts.MaxProcesses, DefaultMaxProcesses)
+	opts.MaxRecords = cmp.Or(opts.MaxRecords, DefaultMaxRecords)
+	if opts.MaxProcesses < 0 || opts.MaxProcesses > maxLimit || opts.MaxRecords < 0 || opts.MaxRecords > maxLimit {
+		return nil, fmt.Errorf("trace: MaxProcesses %d, MaxRecords %d: each must be in 1..%d", opts.MaxProcesses, opts.MaxRecords, maxLimit)
+	}
+	t := &Tracer{opts: opts}
+	spec, err := loadStall()
+	if err != nil {
+		return nil, loadError("load BPF program", err)
+	}
+	spec.Maps[stallMapWatched].MaxEntries = uint32(opts.MaxProcesses)
+	spec.Maps[stallMapStats].MaxEntries = uint32(opts.MaxRecords)
+	// Dead processes stay in procs: room for the live ones and for one
+	// per record.
+	spec.Maps[stallMapProcs].MaxEntries = uint32(opts.MaxProcesses + opts.MaxRecords)
+	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, loadError("load BPF program", err)
 	}
 	defer func() {
@@ -53,7 +70,7 @@ func New(opts Options) (_ *Tracer, err error) {
 			t.Close()
 		}
 	}()
-	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallExit}
+	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallWakeup, t.objs.StallExit, t.objs.StallExec}
 	if opts.FollowChildren {
 		progs = append(progs, t.objs.StallFork)
 	}
@@ -63,6 +80,9 @@ func New(opts Options) (_ *Tracer, err error) {
 			return nil, loadError("attach BPF program", err)
 		}
 		t.links = append(t.links, l)
+	}
+	if t.mono, err = monotonicNow(); err != nil {
+		return nil, err
 	}
 	t.start = time.Now()
 	return t, nil
@@ -100,10 +120,53 @@ func (t *Tracer) Watch(pid int) error {
 	if t.closed {
 		return ErrClosed
 	}
+	now, err := monotonicNow() // the moment of attach for waits in progress
+	if err != nil {
+		return err
+	}
 	if err := t.objs.Watched.Put(uint32(tgid), uint8(1)); err != nil {
+		if errors.Is(err, syscall.E2BIG) { // a full hash map
+			return fmt.Errorf("trace: watch pid %d: %w: already watching %d processes (Options.MaxProcesses)",
+				pid, ErrLimit, t.opts.MaxProcesses)
+		}
 		return fmt.Errorf("trace: watch pid %d: %w", pid, err)
 	}
+	// A zombie, or a process that exited after threadGroup read it,
+	// never passes sched_process_exit again: it is not left in the set.
+	if !alive(tgid) {
+		t.objs.Watched.Delete(uint32(tgid))
+		return nil
+	}
+	// A process already followed as a child keeps its parent and start.
+	pi := stallProcInfo{StartNs: now}
+	for i, c := range []byte(procComm(tgid)) {
+		if i < len(pi.Comm)-1 {
+			pi.Comm[i] = int8(c)
+		}
+	}
+	t.objs.Procs.Update(uint32(tgid), &pi, ebpf.UpdateNoExist) // full: no lifetime, no harm
+	t.seedWaits(tgid, now)
 	return nil
+}
+
+// alive reports whether process tgid has a thread that is neither a
+// zombie nor dead. A leader that exited before its other threads is a
+// zombie while they run, so every thread is looked at.
+func alive(tgid int) bool {
+	dir := "/proc/" + strconv.Itoa(tgid) + "/task/"
+	for _, tid := range threads(tgid) {
+		stat, err := os.ReadFile(dir + strconv.Itoa(tid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) S ...": comm may hold spaces and parentheses.
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+			if st := stat[i+2]; st != 'Z' && st != 'X' && st != 'x' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // threadGroup returns the tgid of the process that thread pid belongs to.
@@ -130,7 +193,10 @@ func threadGroup(pid int) (int, error) {
 
 // Watched returns the tgids watched now, sorted: those given to Watch
 // and, with FollowChildren, their descendants; a process leaves the set
-// when its last thread exits.
+// when its last thread exits. Watched also drops from the set any
+// process found to be a zombie or gone (one that exited while Watch
+// added it), so a caller polling Watched sees the set empty once every
+// watched process has exited.
 func (t *Tracer) Watched() ([]int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -142,12 +208,20 @@ func (t *Tracer) Watched() ([]int, error) {
 		one  uint8
 		out  []int
 	)
+	var gone []uint32
 	it := t.objs.Watched.Iterate()
 	for it.Next(&tgid, &one) {
+		if !alive(int(tgid)) {
+			gone = append(gone, tgid)
+			continue
+		}
 		out = append(out, int(tgid))
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("trace: read watch map: %w", err)
+	}
+	for _, g := range gone {
+		t.objs.Watched.Delete(g)
 	}
 	slices.Sort(out)
 	return out, nil
@@ -170,19 +244,33 @@ func (t *Tracer) Snapshot() (Report, error) {
 	it := t.objs.Stats.Iterate()
 	for it.Next(&k, &v) {
 		r.Records = append(r.Records, Record{
-			Tgid:  int(k.Tgid),
-			Comm:  commString(v.Comm),
-			Inode: k.Inode,
-			Dir:   Direction(k.Dir),
-			Count: v.Count,
-			Total: time.Duration(v.TotalNs),
-			Max:   time.Duration(v.MaxNs),
-			Hist:  slices.Clone(v.Hist[:]),
+			Tgid:     int(k.Tgid),
+			Comm:     commString(v.Comm),
+			Inode:    k.Inode,
+			Dir:      Direction(k.Dir),
+			Count:    v.Count,
+			Total:    time.Duration(v.TotalNs),
+			Max:      time.Duration(v.MaxNs),
+			AtAttach: v.AtAttach,
+			Runnable: time.Duration(v.RunnableNs),
+			Hist:     slices.Clone(v.Hist[:]),
 		})
 	}
 	if err := it.Err(); err != nil {
 		return Report{}, fmt.Errorf("trace: read stats map: %w", err)
 	}
+	procs, err := t.procs()
+	if err != nil {
+		return Report{}, err
+	}
+	r.Procs = procs
+	d, err := t.dropped()
+	if err != nil {
+		return Report{}, err
+	}
+	r.Dropped = d
+	r.MaxRecords = t.opts.MaxRecords
+	r.MaxProcesses = t.opts.MaxProcesses
 	// Read after stats: a wait ending in between is missed by this
 	// snapshot rather than counted twice.
 	if err := t.addInflight(&r); err != nil {
@@ -190,6 +278,46 @@ func (t *Tracer) Snapshot() (Report, error) {
 	}
 	r.sort()
 	return r, nil
+}
+
+// procs reads what is known of the watched processes' lives.
+func (t *Tracer) procs() (map[int]ProcInfo, error) {
+	var (
+		tgid uint32
+		pi   stallProcInfo
+	)
+	out := make(map[int]ProcInfo)
+	offset := func(ns uint64) time.Duration { return time.Duration(int64(ns - t.mono)) }
+	it := t.objs.Procs.Iterate()
+	for it.Next(&tgid, &pi) {
+		out[int(tgid)] = ProcInfo{
+			Parent: int(pi.Parent), Comm: commString(pi.Comm),
+			Start: max(offset(pi.StartNs), 0), Exit: offset(pi.ExitNs), Exited: pi.ExitNs != 0,
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("trace: read procs map: %w", err)
+	}
+	return out, nil
+}
+
+// Indexes of the dropped map: DROP_* in stall.bpf.c.
+const (
+	dropWait = iota
+	dropChild
+	dropStorage
+	dropProc
+)
+
+// dropped reads the BPF program's loss counters.
+func (t *Tracer) dropped() (Dropped, error) {
+	var d Dropped
+	for i, p := range []*uint64{dropWait: &d.Waits, dropChild: &d.Children, dropStorage: &d.Storage, dropProc: &d.Procs} {
+		if err := t.objs.Dropped.Lookup(uint32(i), p); err != nil {
+			return Dropped{}, fmt.Errorf("trace: read dropped map: %w", err)
+		}
+	}
+	return d, nil
 }
 
 // addInflight adds the waits in progress of the watched processes to r's
@@ -223,7 +351,7 @@ func (t *Tracer) addInflight(r *Report) error {
 			continue
 		}
 		d := time.Duration(now - w.Start)
-		k := stallStallKey{Tgid: w.Tgid, Dir: w.Dir, Inode: w.Inode}
+		k := stallStallKey{Tgid: w.Tgid, Dir: uint32(w.Dir), Inode: w.Inode}
 		i, ok := index[k]
 		if !ok {
 			i = len(r.Records)
@@ -235,7 +363,13 @@ func (t *Tracer) addInflight(r *Report) error {
 		}
 		rec := &r.Records[i]
 		rec.Count++
+		if w.Attach != 0 {
+			rec.AtAttach++
+		}
 		rec.Total += d
+		if w.Woken != 0 && w.Woken < now {
+			rec.Runnable += time.Duration(now - w.Woken)
+		}
 		rec.Max = max(rec.Max, d)
 		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
 	}
@@ -256,6 +390,21 @@ func threads(tgid int) []int {
 
 // pendingWait returns thread tid's wait from task storage, if any.
 func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
+	fd, err := pidfdOpen(tid)
+	if err != nil {
+		return stallWait{}, false
+	}
+	defer syscall.Close(fd)
+	var w stallWait
+	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
+		return stallWait{}, false
+	}
+	return w, true
+}
+
+// pidfdOpen returns a pidfd for thread tid: the key of task storage.
+// Before Linux 6.9 (no PIDFD_THREAD) only a thread group leader has one.
+func pidfdOpen(tid int) (int, error) {
 	const (
 		sysPidfdOpen = 434  // pidfd_open, same number on every architecture
 		pidfdThread  = 0x80 // PIDFD_THREAD (O_EXCL), Linux 6.9+
@@ -265,14 +414,9 @@ func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
 		fd, _, errno = syscall.Syscall(sysPidfdOpen, uintptr(tid), 0, 0)
 	}
 	if errno != 0 {
-		return stallWait{}, false
+		return -1, os.NewSyscallError("pidfd_open", errno)
 	}
-	defer syscall.Close(int(fd))
-	var w stallWait
-	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
-		return stallWait{}, false
-	}
-	return w, true
+	return int(fd), nil
 }
 
 // monotonicNow returns CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.

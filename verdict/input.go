@@ -45,6 +45,9 @@ type Stage struct {
 type Stalls struct {
 	Read  time.Duration // blocked reading an empty pipe
 	Write time.Duration // blocked writing a full pipe
+	// Runnable is the part of Read+Write from the wakeup to getting a
+	// CPU: the pipe was ready, the CPU was not.
+	Runnable time.Duration
 }
 
 // Relay is pipeloop's own use of the CPU.

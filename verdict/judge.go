@@ -306,6 +306,10 @@ func stageEvidence(st Stage) []string {
 		r, w := stallShares(st)
 		ev = append(ev, fmt.Sprintf("stage %d blocked reading a pipe %s and writing one %s of the time (traced)",
 			st.Index, pct(r), pct(w)))
+		if st.Stalls.Runnable > 0 {
+			ev = append(ev, fmt.Sprintf("stage %d was runnable but waiting for a CPU %s of the time, within those waits (traced)",
+				st.Index, pct(fraction(st.Stalls.Runnable, st.Wall))))
+		}
 	}
 	return ev
 }

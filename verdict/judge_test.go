@@ -255,3 +255,24 @@ func TestJudge(t *testing.T) {
 		})
 	}
 }
+
+// With traced runnable time, a stage's evidence says how much of its
+// blocked time it was woken and waiting for a CPU.
+func TestEvidenceRunnable(t *testing.T) {
+	s1 := traced(stage(1, "cat", 2000, 10), 0, 1900)
+	s2 := traced(stage(2, "slow", 2000, 10), 1000, 0)
+	s2.Stalls.Runnable = 600 * ms
+	v := verdict.Judge(verdict.Input{
+		Wall:   2000 * ms,
+		Links:  []verdict.Link{link(1<<20, 2000, 1900, 0)},
+		Stages: []verdict.Stage{s1, s2},
+		Relay:  relay(2000, 10),
+	})
+	ev := strings.Join(v.Evidence, "\n")
+	if !strings.Contains(ev, "stage 2 was runnable but waiting for a CPU 30% of the time") {
+		t.Errorf("evidence does not give stage 2's CPU wait:\n%s", ev)
+	}
+	if strings.Contains(ev, "stage 1 was runnable") {
+		t.Errorf("evidence gives a CPU wait stage 1 did not have:\n%s", ev)
+	}
+}

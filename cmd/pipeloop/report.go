@@ -112,15 +112,12 @@ func (rp *reporter) finish(code int, links []relay.LinkStats, stages []*relay.St
 }
 
 // traced takes --trace's final snapshot into the reports: each stage's
-// pipe stalls for the verdict, and the stall tables for --stats-json.
+// pipe stalls for the verdict (with its descendants' on its pipes), and the stall tables for --stats-json.
 func (rp *reporter) traced(tr *tracing, names map[int]string) {
 	if tr == nil || tr.last == nil {
 		return
 	}
-	rp.stalls = make(map[int]verdict.Stalls)
-	for _, p := range tr.last.ByProcess() {
-		rp.stalls[p.Tgid] = verdict.Stalls{Read: p.Read.Total, Write: p.Write.Total}
-	}
+	rp.stalls = tr.stageStalls(names)
 	if b, err := json.Marshal(tr.last.JSON(names)); err == nil {
 		rp.stallsJSON = b
 	}

@@ -180,7 +180,9 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 		})
 		if startErr != nil {
 			l.Stop()
+			return
 		}
+		tr.noteStages(p)
 	})
 	fw := newSignalForwarder(sigs)
 	var escalation *loop.Timer
