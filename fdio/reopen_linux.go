@@ -3,6 +3,7 @@
 package fdio
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -24,9 +25,18 @@ import (
 // ENXIO): use SocketOps there. For a pipe's write end whose readers have
 // all gone, the kernel answers ENXIO too.
 //
+// Of character devices only terminals are reopened, and not the master
+// side of a pseudo-terminal: a new open of a pty master (/dev/ptmx)
+// allocates another pty, of /dev/kmsg starts again at the log's oldest
+// record, of a tun device makes another interface — another stream, not
+// the same one. Reopen answers ErrNotReopenable for those.
+//
 // The caller owns the returned fd. The new description must refer to the
 // same file (same device and inode), else Reopen fails.
 func Reopen(fd int) (int, error) {
+	if err := reopenable(fd); err != nil {
+		return -1, err
+	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
 		return -1, os.NewSyscallError("fcntl(F_GETFL)", err)
@@ -44,4 +54,30 @@ func Reopen(fd int) (int, error) {
 		return -1, &os.PathError{Op: "open", Path: path, Err: unix.ESTALE}
 	}
 	return nfd, nil
+}
+
+// ErrNotReopenable is Reopen's answer for a device whose new open would be
+// a different stream (see Reopen).
+var ErrNotReopenable = errors.New("a new open of this device would be another stream")
+
+// reopenable refuses the character devices Reopen must not reopen.
+func reopenable(fd int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return os.NewSyscallError("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return nil
+	}
+	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil || ptyMaster(st.Rdev) {
+		return ErrNotReopenable
+	}
+	return nil
+}
+
+// ptyMaster reports whether rdev is the master side of a pseudo-terminal:
+// /dev/ptmx (5:2, also devpts' own ptmx) or a legacy BSD master (major 2).
+func ptyMaster(rdev uint64) bool {
+	major, minor := unix.Major(rdev), unix.Minor(rdev)
+	return major == 5 && minor == 2 || major == 2
 }

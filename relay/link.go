@@ -117,7 +117,7 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 		k.stats.Mode = ModeSplice
 	}
 	k.rings = r.pool
-	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil && k.dw.spliceable() {
+	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil && k.dw.lendable() {
 		k.rings = r.vmPool
 	}
 	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
@@ -154,7 +154,7 @@ func (k *Link) canSplice() error {
 		name string
 	}{{k.sw, k.src.Name}, {k.dw, k.dst.Name}} {
 		if !e.w.spliceable() {
-			return fmt.Errorf("%s → %s: splice mode cannot serve %s: it is blocking, shared and cannot be reopened, and its flags are not pipeloop's to change",
+			return fmt.Errorf("%s → %s: splice mode cannot serve %s: it is a blocking socket shared with other processes, and splice(2) may block on it whatever its flags",
 				k.src.Name, k.dst.Name, e.name)
 		}
 	}

@@ -169,3 +169,24 @@ func TestPipelineStdioDefault(t *testing.T) {
 		t.Errorf("the client on fd 0 got %q from the stage, want nothing", got)
 	}
 }
+
+// TestPipelineStdioClosed: Inherit(Closed) starts the stage with that fd
+// closed, as a shell's `>&-` does.
+func TestPipelineStdioClosed(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	exited := make(chan int, 1)
+	var err error
+	e.do(func() {
+		_, err = e.r.StartPipeline(relay.PipelineConfig{
+			Stages: []relay.Stage{{Args: []string{"sh", "-c", "test -e /proc/self/fd/1 && exit 3; exit 0"}}},
+			Stdout: relay.Inherit(relay.Closed), Stderr: relay.Inherit(2),
+			OnExit: func(p *relay.Pipeline) { exited <- p.ExitCode() },
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := wait(t, exited, "pipeline"); code != 0 {
+		t.Errorf("exit %d: the stage's stdout was open (3), want it closed", code)
+	}
+}

@@ -20,16 +20,27 @@ import (
 // the terminal) fail with EAGAIN, and a SIGKILL would leave it set. An fd
 // already nonblocking is used as it is. A blocking one:
 //
-//	kind                          I/O goes through
-//	pipe, FIFO, terminal, device  io: a private description of the same file (fdio.Reopen)
-//	pipe that cannot be reopened  fd, every call with RWF_NOWAIT (fdio.PipeOps); copy, never splice
-//	socket                        fd, every call with MSG_DONTWAIT (fdio.SocketOps); copy, never splice
-//	regular file                  fd (never blocks in epoll's sense; not pollable)
+//	kind                             I/O goes through
+//	pipe, FIFO, terminal             io: a private description of the same file (fdio.Reopen)
+//	pipe that cannot be reopened     fd, every read and write with RWF_NOWAIT (fdio.PipeOps); splice preferred
+//	socket                           fd, every call with MSG_DONTWAIT (fdio.SocketOps); copy, never splice
+//	regular file, /dev/null, …       fd: never blocks (epoll refuses it: always ready)
+//	other device, foreign terminal   fd, O_NONBLOCK set on the shared description and cleared when done
 //
 // A pipe cannot be reopened when its inode is another user's (pipeloop
 // run as a user other than its parent's) or, for a write end, when every
-// reader has gone (ENXIO). A terminal or device that cannot be reopened
-// is refused with an error: nothing would keep it from blocking the loop.
+// reader has gone (ENXIO). RWF_NOWAIT fails with EOPNOTSUPP on a
+// description anyone has spliced, so such a pipe is spliced whenever the
+// other end allows (SPLICE_F_NONBLOCK needs no flag on the description)
+// and never vmspliced.
+//
+// The last row is the one case where the relay still changes a shared
+// description's flags, because nothing else keeps a read from blocking
+// the loop: a terminal another user owns (pipeloop run under setpriv or
+// sudo -u on the caller's terminal), or a device that must not be reopened
+// because a new open is another stream (a pty master, /dev/kmsg, tun;
+// fdio.ErrNotReopenable). It restores the flag when the last link is done;
+// a SIGKILL leaves it set.
 //
 // Lifetime: when the last link using the watch is done, io is closed if it
 // is private, and fd if any link owned it — once, and never while a link
@@ -43,6 +54,7 @@ type watch struct {
 	kind     fdio.Kind
 	pollable bool     // false: epoll refused the fd (regular file…); always ready
 	perCall  fdio.Ops // blocking and shared: per-call nonblocking Ops, or nil
+	restore  bool     // O_NONBLOCK set on the shared description: clear it when done
 	owned    bool     // a link owns fd: close it when the last user leaves
 	reader   *Link    // link with this fd as source
 	writer   *Link    // link with this fd as sink
@@ -85,11 +97,17 @@ func (w *watch) raw(owned bool) bool {
 	return w.pollable && w.perCall == nil && (w.private || owned)
 }
 
-// spliceable reports whether splice(2) and vmsplice(2) may be used on
-// this fd. Not with per-call nonblocking I/O: on a blocking socket they
-// may block whatever their flags say, and on a pipe they clear the
-// description's FMODE_NOWAIT, after which RWF_NOWAIT answers EOPNOTSUPP.
-func (w *watch) spliceable() bool { return w.perCall == nil }
+// spliceable reports whether splice(2) may be used on this fd: not on a
+// blocking socket, where it may block whatever its flags say.
+func (w *watch) spliceable() bool {
+	_, sock := w.perCall.(fdio.SocketOps)
+	return !sock
+}
+
+// lendable reports whether the relay may vmsplice into this fd: not with
+// per-call nonblocking writes, which a vmsplice would make fail (it clears
+// the description's FMODE_NOWAIT, and a partial page still goes by write).
+func (w *watch) lendable() bool { return w.perCall == nil }
 
 // attach registers fd for link k in the given role.
 func (r *Relay) attach(fd int, k *Link, asReader bool) (*watch, error) {
@@ -126,40 +144,52 @@ func (r *Relay) newWatch(fd int) (*watch, error) {
 	if !w.pollable {
 		return w, nil
 	}
-	if err := w.nonblocking(); err != nil {
+	shared, err := w.nonblocking()
+	if err != nil {
 		return nil, err
 	}
 	err = r.l.Register(w.io, loop.Readable|loop.Writable|loop.PeerClosed|loop.EdgeTriggered, w)
-	if err != nil {
-		if !errors.Is(err, unix.EPERM) {
-			w.closePrivate()
+	switch {
+	case errors.Is(err, unix.EPERM):
+		w.pollable = false // epoll cannot watch it (/dev/null and friends): always ready
+	case err != nil:
+		w.closePrivate()
+		return nil, err
+	case shared:
+		// Pollable, blocking and not to be reopened: the last resort.
+		if err := fdio.SetNonblock(w.fd, true); err != nil {
+			r.l.Unregister(w.io)
 			return nil, err
 		}
-		w.pollable = false // epoll cannot watch it (/dev/null and friends): always ready
+		w.restore = true
 	}
 	return w, nil
 }
 
 // nonblocking picks how w does nonblocking I/O (see the table on watch).
-func (w *watch) nonblocking() error {
+// shared reports the last resort: the shared description itself must be
+// made nonblocking, if epoll can watch the fd at all.
+func (w *watch) nonblocking() (shared bool, err error) {
 	nb, err := fdio.IsNonblock(w.fd)
 	if err != nil || nb {
-		return err
+		return false, err
 	}
 	if w.kind == fdio.KindSocket {
 		w.perCall = fdio.SocketOps{}
-		return nil
+		return false, nil
 	}
 	pfd, err := fdio.Reopen(w.fd)
 	switch {
 	case err == nil:
 		w.io, w.private = pfd, true
-		return nil
+		return false, nil
 	case w.kind == fdio.KindPipe:
 		w.perCall = fdio.PipeOps{}
-		return nil
+		return false, nil
+	case errors.Is(err, fdio.ErrNotReopenable), errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		return true, nil
 	default:
-		return fmt.Errorf("private nonblocking description (the shared one is left blocking): %w", err)
+		return false, fmt.Errorf("private nonblocking description (the shared one is left blocking): %w", err)
 	}
 }
 
@@ -183,6 +213,9 @@ func (r *Relay) detach(w *watch, k *Link) {
 	}
 	delete(r.watches, w.fd)
 	w.closePrivate()
+	if w.restore {
+		fdio.SetNonblock(w.fd, false)
+	}
 	if w.owned {
 		unix.Close(w.fd)
 	}

@@ -352,3 +352,99 @@ func TestSharedPipesOfAnotherUser(t *testing.T) {
 		})
 	}
 }
+
+// TestPtyMasterStdout: a pty master is a terminal pipeloop must not reopen
+// (a new open of /dev/ptmx is a new pty): bytes written to it reach the
+// slave, as with cat.
+func TestPtyMasterStdout(t *testing.T) {
+	t.Parallel()
+	master, slave := openPTY(t, 80)
+	r, w := blockingPipe(t)
+	pl := exec.Command(bin)
+	var plErr bytes.Buffer
+	pl.Stdin, pl.Stdout, pl.Stderr = r, master, &plErr
+	start(t, pl)
+	w.WriteString("to the slave\n")
+	w.Close()
+	if err := pl.Wait(); err != nil {
+		t.Fatalf("pipeloop: %v: %s", err, plErr.String())
+	}
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 64)
+		n, _ := slave.Read(buf)
+		got <- string(buf[:n])
+	}()
+	select {
+	case s := <-got:
+		if s != "to the slave\n" {
+			t.Errorf("the slave read %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		slave.Close() // ends the read
+		t.Error("nothing reached the slave: pipeloop wrote to another pty")
+	}
+	checkBlocking(t, master, "after pipeloop")
+}
+
+// TestForeignTerminal: pipeloop run as uid 65534 writing to root's
+// terminal cannot reopen it; it still writes every byte and leaves the
+// terminal's description blocking when done.
+func TestForeignTerminal(t *testing.T) {
+	t.Parallel()
+	as := nobody(t)
+	master, slave := openPTY(t, 80)
+	var screen bytes.Buffer
+	read := make(chan struct{})
+	go func() { io.Copy(&screen, master); close(read) }()
+	pl := exec.Command(as[0], append(as[1:], nobodyBin(t))...)
+	var plErr bytes.Buffer
+	pl.Stdin, pl.Stdout, pl.Stderr = strings.NewReader("hello\n"), slave, &plErr
+	start(t, pl)
+	if err := pl.Wait(); err != nil {
+		t.Fatalf("pipeloop: %v: %s", err, plErr.String())
+	}
+	checkBlocking(t, slave, "after pipeloop")
+	slave.Close()
+	select {
+	case <-read:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the terminal's output did not end")
+	}
+	if screen.String() != "hello\r\n" {
+		t.Errorf("the terminal showed %q", screen.String())
+	}
+}
+
+// TestSplicedPipeOfAnotherUser: the same, when the shared pipe has been
+// spliced into before, which makes the kernel refuse RWF_NOWAIT on its
+// description (EOPNOTSUPP): pipeloop must splice into it instead.
+func TestSplicedPipeOfAnotherUser(t *testing.T) {
+	t.Parallel()
+	as := nobody(t)
+	data, _ := payload(t, 4<<20)
+	r, w := blockingPipe(t)
+	pr, pw := blockingPipe(t)
+	pw.WriteString("pre:")
+	if _, err := unix.Splice(int(pr.Fd()), nil, int(w.Fd()), nil, 4, 0); err != nil {
+		t.Fatal(os.NewSyscallError("splice", err))
+	}
+	pl := exec.Command(as[0], append(as[1:], nobodyBin(t))...)
+	var plErr bytes.Buffer
+	pl.Stdin, pl.Stdout, pl.Stderr = data, w, &plErr
+	start(t, pl)
+	w.Close()
+	got := sha256.New()
+	if _, err := io.Copy(got, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := pl.Wait(); err != nil {
+		t.Fatalf("pipeloop: %v: %s", err, plErr.String())
+	}
+	want := sha256.New()
+	want.Write([]byte("pre:"))
+	io.Copy(want, reopen(t, data))
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Error("the bytes differ")
+	}
+}
