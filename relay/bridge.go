@@ -57,7 +57,7 @@ func (b *bridges) input(src io.Reader) (*Endpoint, error) {
 			return nil, fmt.Errorf("stdin: %w", err)
 		}
 		b.loopFDs = append(b.loopFDs, fd)
-		return &Endpoint{FD: fd, Name: "stdin", Owned: true}, nil
+		return &Endpoint{FD: fd, Name: "stdin", Owned: true, Shared: true}, nil
 	}
 	r, w, err := fdio.Pipe(true, true)
 	if err != nil {
@@ -74,7 +74,7 @@ func (b *bridges) input(src io.Reader) (*Endpoint, error) {
 		}
 		return err
 	})
-	return &Endpoint{FD: r, Name: "stdin", Owned: true}, nil
+	return &Endpoint{FD: r, Name: "stdin", Owned: true, made: true}, nil
 }
 
 // output makes dst an endpoint for PipelineConfig.Out.
@@ -85,7 +85,7 @@ func (b *bridges) output(dst io.Writer) (*Endpoint, error) {
 			return nil, fmt.Errorf("stdout: %w", err)
 		}
 		b.loopFDs = append(b.loopFDs, fd)
-		return &Endpoint{FD: fd, Name: "stdout", Owned: true}, nil
+		return &Endpoint{FD: fd, Name: "stdout", Owned: true, Shared: true}, nil
 	}
 	r, w, err := fdio.Pipe(true, true)
 	if err != nil {
@@ -93,7 +93,7 @@ func (b *bridges) output(dst io.Writer) (*Endpoint, error) {
 	}
 	b.loopFDs = append(b.loopFDs, w)
 	b.copyOut(r, "|stdout", dst)
-	return &Endpoint{FD: w, Name: "stdout", Owned: true}, nil
+	return &Endpoint{FD: w, Name: "stdout", Owned: true, made: true}, nil
 }
 
 // stderr makes dst the stages' stderr. A blocking fd is handed on as it

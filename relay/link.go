@@ -15,10 +15,22 @@ type Endpoint struct {
 	FD    int    // raw fd; its open file description's flags are never changed
 	Name  string // used in errors and stats: "stdin", "stage 2 (gzip -d)"; default "fd N"
 	Owned bool   // the relay closes FD once no link uses it any more
+	// Shared says FD's open file description may be shared with other
+	// processes (an inherited stdin or stdout): the relay then uses a
+	// private description (or per-call nonblocking I/O) even when FD is
+	// already nonblocking, since another process may make it blocking at
+	// any time (a shell's fg does) and a read would then block the loop.
+	// A blocking FD is always treated so.
+	Shared bool
 	// One fd may be the source of one link and the sink of another (a
 	// socket relayed both ways), or both ends of one link (an echo): they
 	// share one registration, and the fd is closed once, after the last
 	// of those links is done, if any of them owns it.
+
+	// made: the relay created this fd itself (a pipe of its own), so no
+	// other process holds its open file description or can make it
+	// blocking again (see watch.raw).
+	made bool
 }
 
 // name gives an unnamed endpoint its fd's number as name, so errors
@@ -89,10 +101,10 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	cfg.Dst.name()
 	k = &Link{r: r, src: cfg.Src, dst: cfg.Dst, onDone: cfg.OnDone, srcReady: true, dstReady: true}
 	k.stats = LinkStats{Src: cfg.Src.Name, Dst: cfg.Dst.Name, Start: time.Now(), Mode: ModeCopy}
-	if k.sw, err = r.attach(cfg.Src.FD, k, true); err != nil {
+	if k.sw, err = r.attach(cfg.Src.FD, k, true, cfg.Src.Shared); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Src.Name, err)
 	}
-	if k.dw, err = r.attach(cfg.Dst.FD, k, false); err != nil {
+	if k.dw, err = r.attach(cfg.Dst.FD, k, false, cfg.Dst.Shared); err != nil {
 		r.detach(k.sw, k)
 		return nil, fmt.Errorf("%s: %w", cfg.Dst.Name, err)
 	}
@@ -121,7 +133,7 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 		k.rings = r.vmPool
 	}
 	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
-	k.srcOps, k.dstOps = k.sw.ops(r.opts.Ops, cfg.Src.Owned), k.dw.ops(r.opts.Ops, cfg.Dst.Owned)
+	k.srcOps, k.dstOps = k.sw.ops(r.opts.Ops, cfg.Src.made), k.dw.ops(r.opts.Ops, cfg.Dst.made)
 	k.spliceOps = r.opts.Ops
 	if k.kernelOps && k.sw.raw(cfg.Src.Owned) && k.dw.raw(cfg.Dst.Owned) {
 		k.spliceOps = fdio.Raw{} // splice blocks on neither end

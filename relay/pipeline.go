@@ -176,8 +176,8 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	}
 	for i, le := range linkEnds {
 		k, err := r.NewLink(LinkConfig{
-			Src:    Endpoint{FD: le[0], Name: fmt.Sprintf("stage %d (%s)", i+1, p.stages[i].Name), Owned: true},
-			Dst:    Endpoint{FD: le[1], Name: fmt.Sprintf("stage %d (%s)", i+2, p.stages[i+1].Name), Owned: true},
+			Src:    Endpoint{FD: le[0], Name: fmt.Sprintf("stage %d (%s)", i+1, p.stages[i].Name), Owned: true, made: true},
+			Dst:    Endpoint{FD: le[1], Name: fmt.Sprintf("stage %d (%s)", i+2, p.stages[i+1].Name), Owned: true, made: true},
 			OnDone: p.linkDone,
 		})
 		if err != nil {
@@ -194,13 +194,13 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		p.open++
 	}
 	if cfg.In != nil {
-		p.in = p.edgeLink(*cfg.In, Endpoint{FD: inW, Name: fmt.Sprintf("stage 1 (%s)", p.stages[0].Name), Owned: true}, cfg.InTransform)
+		p.in = p.edgeLink(*cfg.In, Endpoint{FD: inW, Name: fmt.Sprintf("stage 1 (%s)", p.stages[0].Name), Owned: true, made: true}, cfg.InTransform)
 		if !p.in.done {
 			r.sizer.adopt(p.in, inW)
 		}
 	}
 	if cfg.Out != nil {
-		p.out = p.edgeLink(Endpoint{FD: outR, Name: fmt.Sprintf("stage %d (%s)", n, p.stages[n-1].Name), Owned: true}, *cfg.Out, cfg.OutTransform)
+		p.out = p.edgeLink(Endpoint{FD: outR, Name: fmt.Sprintf("stage %d (%s)", n, p.stages[n-1].Name), Owned: true, made: true}, *cfg.Out, cfg.OutTransform)
 		if !p.out.done {
 			r.sizer.adopt(p.out, outR)
 		}

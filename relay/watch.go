@@ -72,12 +72,12 @@ func (w *watch) HandleEvents(ev loop.Events) {
 
 // ops returns the Ops a link uses on this fd: ops itself, or when ops is
 // the kernel's, the per-call nonblocking ones or the raw ones (see raw).
-func (w *watch) ops(ops fdio.Ops, owned bool) fdio.Ops {
+func (w *watch) ops(ops fdio.Ops, made bool) fdio.Ops {
 	if _, sys := ops.(fdio.Sys); sys {
 		switch {
 		case w.perCall != nil:
 			return w.perCall
-		case w.raw(owned):
+		case w.raw(made):
 			return fdio.Raw{}
 		}
 	}
@@ -88,13 +88,15 @@ func (w *watch) ops(ops fdio.Ops, owned bool) fdio.Ops {
 // (fdio.Raw), which skip the Go runtime's blocking-system-call path: only
 // when no call can block, that is when epoll watches io and its
 // description is O_NONBLOCK and pipeloop's alone — private (Reopen), or
-// owned by the link (pipeloop made it: a stage's pipe, an accepted
-// connection), so no other process can make it blocking again. An fd that
-// was nonblocking when it came but is shared keeps the runtime's path, and
-// so does an unpollable one: a regular file's read blocks on the disk
-// whatever O_NONBLOCK says.
-func (w *watch) raw(owned bool) bool {
-	return w.pollable && w.perCall == nil && (w.private || owned)
+// made by the relay itself (a stage's pipe), so no other process can make
+// it blocking again. Anything shared keeps the runtime's path — an fd
+// that came nonblocking, one owned but inherited (pipeloop's stdin), the
+// last resort's shared O_NONBLOCK (restore), which a shell's fg clears —
+// since a raw read that blocks would hold the P and stall the whole
+// program, garbage collector included. So does an unpollable fd: a
+// regular file's read blocks on the disk whatever O_NONBLOCK says.
+func (w *watch) raw(made bool) bool {
+	return w.pollable && w.perCall == nil && !w.restore && (w.private || made)
 }
 
 // spliceable reports whether splice(2) may be used on this fd: not on a
@@ -110,11 +112,11 @@ func (w *watch) spliceable() bool {
 func (w *watch) lendable() bool { return w.perCall == nil }
 
 // attach registers fd for link k in the given role.
-func (r *Relay) attach(fd int, k *Link, asReader bool) (*watch, error) {
+func (r *Relay) attach(fd int, k *Link, asReader, shared bool) (*watch, error) {
 	w := r.watches[fd]
 	if w == nil {
 		var err error
-		if w, err = r.newWatch(fd); err != nil {
+		if w, err = r.newWatch(fd, shared); err != nil {
 			return nil, err
 		}
 		r.watches[fd] = w
@@ -135,7 +137,7 @@ func (r *Relay) attach(fd int, k *Link, asReader bool) (*watch, error) {
 
 // newWatch classifies fd, finds a nonblocking way to use it and registers
 // it with the loop.
-func (r *Relay) newWatch(fd int) (*watch, error) {
+func (r *Relay) newWatch(fd int, shared bool) (*watch, error) {
 	kind, err := fdio.KindOf(fd)
 	if err != nil {
 		return nil, err
@@ -144,7 +146,7 @@ func (r *Relay) newWatch(fd int) (*watch, error) {
 	if !w.pollable {
 		return w, nil
 	}
-	shared, err := w.nonblocking()
+	lastResort, err := w.nonblocking(shared)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +157,7 @@ func (r *Relay) newWatch(fd int) (*watch, error) {
 	case err != nil:
 		w.closePrivate()
 		return nil, err
-	case shared:
+	case lastResort:
 		// Pollable, blocking and not to be reopened: the last resort.
 		if err := fdio.SetNonblock(w.fd, true); err != nil {
 			r.l.Unregister(w.io)
@@ -167,11 +169,12 @@ func (r *Relay) newWatch(fd int) (*watch, error) {
 }
 
 // nonblocking picks how w does nonblocking I/O (see the table on watch).
-// shared reports the last resort: the shared description itself must be
-// made nonblocking, if epoll can watch the fd at all.
-func (w *watch) nonblocking() (shared bool, err error) {
+// An fd already nonblocking is used as it is unless it is shared
+// (Endpoint.Shared). lastResort reports that the shared description itself
+// must be made nonblocking, if epoll can watch the fd at all.
+func (w *watch) nonblocking(shared bool) (lastResort bool, err error) {
 	nb, err := fdio.IsNonblock(w.fd)
-	if err != nil || nb {
+	if err != nil || nb && !shared {
 		return false, err
 	}
 	if w.kind == fdio.KindSocket {
@@ -186,6 +189,8 @@ func (w *watch) nonblocking() (shared bool, err error) {
 	case w.kind == fdio.KindPipe:
 		w.perCall = fdio.PipeOps{}
 		return false, nil
+	case nb:
+		return false, nil // shared but nonblocking already, and no better way: as it is
 	case errors.Is(err, fdio.ErrNotReopenable), errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		return true, nil
 	default:

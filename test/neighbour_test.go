@@ -448,3 +448,55 @@ func TestSplicedPipeOfAnotherUser(t *testing.T) {
 		t.Error("the bytes differ")
 	}
 }
+
+// TestNonblockingSharedTerminal: pipeloop reading a terminal whose shared
+// description was already O_NONBLOCK when it started (another program
+// left it so) must not trust that flag: when the shell clears it (as bash
+// does on fg) pipeloop must still not block in read, and SIGINT must end
+// it at once.
+func TestNonblockingSharedTerminal(t *testing.T) {
+	t.Parallel()
+	master, slave := openPTY(t, 80)
+	go io.Copy(io.Discard, master)
+	_, out := blockingPipe(t)
+	var tty, sink uintptr
+	setNonblock := func(on bool) {
+		c, err := slave.SyscallConn() // never Fd(): it would make it blocking
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Control(func(fd uintptr) { tty, err = fd, unix.SetNonblock(int(fd), on) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setNonblock(true)
+	oc, _ := out.SyscallConn()
+	oc.Control(func(fd uintptr) { sink = fd })
+	// syscall.StartProcess, not os/exec: os/exec calls Fd() on its files.
+	pid, err := syscall.ForkExec(bin, []string{bin}, &syscall.ProcAttr{
+		Env: append(os.Environ(), "GORACE=atexit_sleep_ms=0"), Files: []uintptr{tty, sink, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		var ws syscall.WaitStatus
+		syscall.Wait4(pid, &ws, 0, nil)
+		close(exited)
+	}()
+	defer func() {
+		syscall.Kill(pid, syscall.SIGKILL)
+		<-exited
+	}()
+	time.Sleep(300 * time.Millisecond)
+	setNonblock(false) // the shell takes the terminal back
+	master.WriteString("typed\n")
+	time.Sleep(300 * time.Millisecond)
+	syscall.Kill(pid, syscall.SIGINT)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("pipeloop ignored SIGINT: its loop blocked reading the terminal")
+	}
+}

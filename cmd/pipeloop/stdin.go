@@ -15,8 +15,8 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 	var linkErr error
 	l.Post(func() {
 		k, linkErr = r.NewLink(relay.LinkConfig{
-			Src:    relay.Endpoint{FD: std.in, Name: "stdin", Owned: true},
-			Dst:    relay.Endpoint{FD: std.out, Name: "stdout", Owned: true},
+			Src:    relay.Endpoint{FD: std.in, Name: "stdin", Owned: true, Shared: true},
+			Dst:    relay.Endpoint{FD: std.out, Name: "stdout", Owned: true, Shared: true},
 			OnDone: func(*relay.Link) { l.Stop() },
 		})
 		if linkErr != nil {
