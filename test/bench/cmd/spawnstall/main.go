@@ -1,0 +1,250 @@
+// Command spawnstall measures how much new connections arriving at
+// `pipeloop serve` stall a connection that is already established: one
+// client echoes 64 bytes through `serve … cat cat` every millisecond and
+// times each round trip, first alone (idle), then while -conns new
+// connections arrive at -rate per second (each writes 64 bytes,
+// half-closes and reads the echo back, so each spawns a 2-stage pipeline).
+// It prints p50, p99 and max of the established connection's round trips
+// in each phase, per run, and the medians (min–max) over the rounds.
+//
+// Two or more binaries, given as -bin NAME=PATH, are interleaved round by
+// round (A B A B …; the order flips every round), so drift on a shared
+// machine falls on both alike.
+//
+//	go run ./test/bench/cmd/spawnstall -bin before=/tmp/pl-old -bin after=/tmp/pl-new -rounds 5
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+type binFlag []struct{ name, path string }
+
+func (b *binFlag) String() string { return fmt.Sprint(*b) }
+func (b *binFlag) Set(s string) error {
+	name, path, ok := strings.Cut(s, "=")
+	if !ok {
+		return errors.New("want NAME=PATH")
+	}
+	*b = append(*b, struct{ name, path string }{name, path})
+	return nil
+}
+
+type options struct {
+	conns  int
+	rate   int
+	idle   time.Duration
+	period time.Duration
+	stages []string
+}
+
+// result is one run: the established connection's round trips.
+type result struct {
+	idle, load []time.Duration
+	failed     int // arriving connections whose echo was wrong
+	took       time.Duration
+}
+
+func main() {
+	var bins binFlag
+	o := options{}
+	rounds := flag.Int("rounds", 5, "rounds; each runs every binary once")
+	flag.Var(&bins, "bin", "NAME=PATH of a pipeloop binary (repeat)")
+	flag.IntVar(&o.conns, "conns", 500, "new connections per run")
+	flag.IntVar(&o.rate, "rate", 1000, "new connections per second")
+	flag.DurationVar(&o.idle, "idle", 500*time.Millisecond, "idle phase before the arrivals")
+	flag.DurationVar(&o.period, "period", time.Millisecond, "echo period of the established connection")
+	stages := flag.String("stages", "cat,cat", "comma-separated stages of the served pipeline")
+	flag.Parse()
+	o.stages = strings.Split(*stages, ",")
+	if len(bins) == 0 {
+		fmt.Fprintln(os.Stderr, "spawnstall: need at least one -bin NAME=PATH")
+		os.Exit(2)
+	}
+	runs := map[string][]result{}
+	for r := 0; r < *rounds; r++ {
+		order := slices.Clone(bins)
+		if r%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, b := range order {
+			res, err := run(b.path, o)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "spawnstall: %s: %v\n", b.name, err)
+				os.Exit(1)
+			}
+			runs[b.name] = append(runs[b.name], res)
+			fmt.Printf("round %d %-8s idle p99 %6.0fµs max %6.0fµs | arrivals p50 %6.0fµs p99 %6.0fµs max %6.0fµs (%d rtts, %d conns in %v, %d bad)\n",
+				r+1, b.name, us(pct(res.idle, 99)), us(pct(res.idle, 100)),
+				us(pct(res.load, 50)), us(pct(res.load, 99)), us(pct(res.load, 100)), len(res.load), o.conns, res.took.Round(time.Millisecond), res.failed)
+		}
+	}
+	fmt.Printf("\n%d rounds, %d conns at %d/s, echo every %v, stages %q; medians (min–max) over rounds, µs\n",
+		*rounds, o.conns, o.rate, o.period, o.stages)
+	fmt.Printf("%-8s %-22s %-22s %-22s %-22s\n", "binary", "idle p99", "arrivals p50", "arrivals p99", "arrivals max")
+	for _, b := range bins {
+		rs := runs[b.name]
+		col := func(f func(result) time.Duration) string {
+			var v []float64
+			for _, r := range rs {
+				v = append(v, us(f(r)))
+			}
+			slices.Sort(v)
+			return fmt.Sprintf("%.0f (%.0f–%.0f)", v[len(v)/2], v[0], v[len(v)-1])
+		}
+		fmt.Printf("%-8s %-22s %-22s %-22s %-22s\n", b.name,
+			col(func(r result) time.Duration { return pct(r.idle, 99) }),
+			col(func(r result) time.Duration { return pct(r.load, 50) }),
+			col(func(r result) time.Duration { return pct(r.load, 99) }),
+			col(func(r result) time.Duration { return pct(r.load, 100) }))
+	}
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// pct is the p-th percentile (nearest rank) of ds; p = 100 is the max.
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p+99)/100 - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// run starts a server from bin, measures one run and stops the server.
+func run(bin string, o options) (res result, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	args := append([]string{"serve", "--listen", addr, "--log", "off", "--grace", "1s"}, o.stages...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		if werr := cmd.Wait(); werr != nil && err == nil {
+			err = fmt.Errorf("serve: %w", werr)
+		}
+	}()
+	var c net.Conn
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if c, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			return res, err
+		}
+	}
+	defer c.Close()
+	msg := bytes.Repeat([]byte("p"), 64)
+	buf := make([]byte, 64)
+	ping := func() (time.Duration, error) {
+		t := time.Now()
+		if _, err := c.Write(msg); err != nil {
+			return 0, err
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return 0, err
+		}
+		return time.Since(t), nil
+	}
+	if _, err := ping(); err != nil { // the stages are up
+		return res, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var (
+		mu      sync.Mutex
+		loading bool
+		pingErr error
+		wg      sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() { // the established connection's steady echo
+		defer wg.Done()
+		tick := time.NewTicker(o.period)
+		defer tick.Stop()
+		for ctx.Err() == nil {
+			d, err := ping()
+			if err != nil {
+				pingErr = err
+				return
+			}
+			mu.Lock()
+			if loading {
+				res.load = append(res.load, d)
+			} else {
+				res.idle = append(res.idle, d)
+			}
+			mu.Unlock()
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	time.Sleep(o.idle)
+	mu.Lock()
+	loading = true
+	mu.Unlock()
+	start := time.Now()
+	var bad sync.WaitGroup
+	var failed int
+	var fmu sync.Mutex
+	every := time.Second / time.Duration(o.rate)
+	for i := 0; i < o.conns; i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * every)))
+		bad.Add(1)
+		go func() {
+			defer bad.Done()
+			if !shortConn(addr, msg) {
+				fmu.Lock()
+				failed++
+				fmu.Unlock()
+			}
+		}()
+	}
+	bad.Wait()
+	res.took = time.Since(start)
+	res.failed = failed
+	stop()
+	wg.Wait()
+	if pingErr != nil {
+		return res, pingErr
+	}
+	return res, nil
+}
+
+// shortConn is one arriving connection: msg, half-close, echo back.
+func shortConn(addr string, msg []byte) bool {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write(msg); err != nil {
+		return false
+	}
+	c.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(c)
+	return err == nil && bytes.Equal(got, msg)
+}
