@@ -39,6 +39,12 @@ func (r *Relay) Close() {
 	for p := range r.pipelines {
 		p.Signal(syscall.SIGKILL)
 	}
+	if r.spawner != nil {
+		// Stages queued are not forked; those forked meanwhile get the
+		// SIGKILL just sent, and are watched and reaped as the others.
+		r.spawner.stop()
+		r.finishSpawns()
+	}
 	for len(r.links) > 0 { // an OnDone may close other links; none can start
 		for k := range r.links {
 			k.Close()
@@ -53,6 +59,10 @@ func (r *Relay) Close() {
 		<-x.exited
 	}
 	r.stopped = nil
+	if r.spawner != nil {
+		close(r.spawner.release) // every stage it forked is reaped: its thread may end
+		r.spawner = nil
+	}
 }
 
 // reap waits for every stage not yet reaped — Close has killed them —
