@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -181,6 +182,12 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		// The spawner closes the children's ends (and our copies of
 		// their stdio) once it has forked; from here on nothing fails.
 		j.closeAfter = append(theirs, std.handOff()...)
+		// The spawner reads argv and env later, on its thread: copies,
+		// which the caller may not change under it.
+		for i := range j.argv {
+			j.argv[i] = slices.Clone(j.argv[i])
+		}
+		j.env = slices.Clone(j.env)
 		p.spawning = true
 		if r.spawner == nil {
 			r.spawner = newSpawner(r.l, r.finishSpawnsFn)

@@ -11,6 +11,12 @@
 // round (A B A B …; the order flips every round), so drift on a shared
 // machine falls on both alike.
 //
+// With -split each binary also runs as NAME-split: the arrivals go to a
+// second server of the same binary, so the established connection's
+// server does no spawning and what it still sees is the machine's load
+// (2,000 execs a second on a few CPUs), not its own loop stalling: the
+// floor that spawning off the loop thread can reach.
+//
 //	go run ./test/bench/cmd/spawnstall -bin before=/tmp/pl-old -bin after=/tmp/pl-new -rounds 5
 package main
 
@@ -48,6 +54,7 @@ type options struct {
 	idle   time.Duration
 	period time.Duration
 	stages []string
+	split  bool // arrivals to a second server
 }
 
 // result is one run: the established connection's round trips.
@@ -67,6 +74,7 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 500*time.Millisecond, "idle phase before the arrivals")
 	flag.DurationVar(&o.period, "period", time.Millisecond, "echo period of the established connection")
 	stages := flag.String("stages", "cat,cat", "comma-separated stages of the served pipeline")
+	split := flag.Bool("split", false, "also run each binary with the arrivals on a second server (NAME-split)")
 	flag.Parse()
 	o.stages = strings.Split(*stages, ",")
 	if len(bins) == 0 {
@@ -79,7 +87,15 @@ func main() {
 		if r%2 == 1 {
 			slices.Reverse(order)
 		}
+		var cases []struct{ name, path string }
 		for _, b := range order {
+			cases = append(cases, b)
+			if *split {
+				cases = append(cases, struct{ name, path string }{b.name + "-split", b.path})
+			}
+		}
+		for _, b := range cases {
+			o.split = strings.HasSuffix(b.name, "-split")
 			res, err := run(b.path, o)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "spawnstall: %s: %v\n", b.name, err)
@@ -94,8 +110,15 @@ func main() {
 	fmt.Printf("\n%d rounds, %d conns at %d/s, echo every %v, stages %q; medians (min–max) over rounds, µs\n",
 		*rounds, o.conns, o.rate, o.period, o.stages)
 	fmt.Printf("%-8s %-22s %-22s %-22s %-22s\n", "binary", "idle p99", "arrivals p50", "arrivals p99", "arrivals max")
+	var names []string
 	for _, b := range bins {
-		rs := runs[b.name]
+		names = append(names, b.name)
+		if *split {
+			names = append(names, b.name+"-split")
+		}
+	}
+	for _, name := range names {
+		rs := runs[name]
 		col := func(f func(result) time.Duration) string {
 			var v []float64
 			for _, r := range rs {
@@ -104,7 +127,7 @@ func main() {
 			slices.Sort(v)
 			return fmt.Sprintf("%.0f (%.0f–%.0f)", v[len(v)/2], v[0], v[len(v)-1])
 		}
-		fmt.Printf("%-8s %-22s %-22s %-22s %-22s\n", b.name,
+		fmt.Printf("%-8s %-22s %-22s %-22s %-22s\n", name,
 			col(func(r result) time.Duration { return pct(r.idle, 99) }),
 			col(func(r result) time.Duration { return pct(r.load, 50) }),
 			col(func(r result) time.Duration { return pct(r.load, 99) }),
@@ -125,34 +148,69 @@ func pct(ds []time.Duration, p int) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// run starts a server from bin, measures one run and stops the server.
-func run(bin string, o options) (res result, err error) {
+// startServer starts `bin serve` on a free loopback port and returns its
+// address and the function that stops it.
+func startServer(bin string, o options) (addr string, stop func() error, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return res, err
+		return "", nil, err
 	}
-	addr := ln.Addr().String()
+	addr = ln.Addr().String()
 	ln.Close()
 	args := append([]string{"serve", "--listen", addr, "--log", "off", "--grace", "1s"}, o.stages...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop = func() error {
+		cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	}
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return addr, stop, nil
+		}
+		if time.Since(start) > 5*time.Second {
+			stop()
+			return "", nil, err
+		}
+	}
+}
+
+// run starts a server from bin (two with o.split), measures one run and
+// stops the servers.
+func run(bin string, o options) (res result, err error) {
+	addr, stop, err := startServer(bin, o)
+	if err != nil {
 		return res, err
 	}
 	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		if werr := cmd.Wait(); werr != nil && err == nil {
-			err = fmt.Errorf("serve: %w", werr)
+		if serr := stop(); serr != nil && err == nil {
+			err = serr
 		}
 	}()
-	var c net.Conn
-	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
-		if c, err = net.Dial("tcp", addr); err == nil {
-			break
-		}
-		if time.Since(start) > 5*time.Second {
+	arrive := addr
+	if o.split {
+		a, stop2, err := startServer(bin, o)
+		if err != nil {
 			return res, err
 		}
+		defer func() {
+			if serr := stop2(); serr != nil && err == nil {
+				err = serr
+			}
+		}()
+		arrive = a
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return res, err
 	}
 	defer c.Close()
 	msg := bytes.Repeat([]byte("p"), 64)
@@ -170,7 +228,7 @@ func run(bin string, o options) (res result, err error) {
 	if _, err := ping(); err != nil { // the stages are up
 		return res, err
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	var (
 		mu      sync.Mutex
 		loading bool
@@ -215,7 +273,7 @@ func run(bin string, o options) (res result, err error) {
 		bad.Add(1)
 		go func() {
 			defer bad.Done()
-			if !shortConn(addr, msg) {
+			if !shortConn(arrive, msg) {
 				fmu.Lock()
 				failed++
 				fmu.Unlock()
@@ -225,7 +283,7 @@ func run(bin string, o options) (res result, err error) {
 	bad.Wait()
 	res.took = time.Since(start)
 	res.failed = failed
-	stop()
+	cancel()
 	wg.Wait()
 	if pingErr != nil {
 		return res, pingErr
