@@ -62,7 +62,13 @@ type result struct {
 	idle, load []time.Duration
 	failed     int // arriving connections whose echo was wrong
 	took       time.Duration
+	// The established connection's server's two busiest threads during
+	// the arrivals (the loop's and, after, the spawner's): time on a CPU
+	// and time runnable but waiting for one (/proc/…/schedstat).
+	threads []threadTime
 }
+
+type threadTime struct{ cpu, wait time.Duration }
 
 func main() {
 	var bins binFlag
@@ -102,14 +108,19 @@ func main() {
 				os.Exit(1)
 			}
 			runs[b.name] = append(runs[b.name], res)
-			fmt.Printf("round %d %-8s idle p99 %6.0fµs max %6.0fµs | arrivals p50 %6.0fµs p99 %6.0fµs max %6.0fµs (%d rtts, %d conns in %v, %d bad)\n",
+			var ts []string
+			for _, t := range res.threads {
+				ts = append(ts, fmt.Sprintf("cpu %v wait %v", t.cpu.Round(time.Millisecond), t.wait.Round(time.Millisecond)))
+			}
+			fmt.Printf("round %d %-12s idle p99 %6.0fµs max %6.0fµs | arrivals p50 %6.0fµs p99 %6.0fµs max %6.0fµs (%d rtts, %d conns in %v, %d bad; busiest threads: %s)\n",
 				r+1, b.name, us(pct(res.idle, 99)), us(pct(res.idle, 100)),
-				us(pct(res.load, 50)), us(pct(res.load, 99)), us(pct(res.load, 100)), len(res.load), o.conns, res.took.Round(time.Millisecond), res.failed)
+				us(pct(res.load, 50)), us(pct(res.load, 99)), us(pct(res.load, 100)), len(res.load), o.conns, res.took.Round(time.Millisecond), res.failed,
+				strings.Join(ts, ", "))
 		}
 	}
 	fmt.Printf("\n%d rounds, %d conns at %d/s, echo every %v, stages %q; medians (min–max) over rounds, µs\n",
 		*rounds, o.conns, o.rate, o.period, o.stages)
-	fmt.Printf("%-8s %-22s %-22s %-22s %-22s\n", "binary", "idle p99", "arrivals p50", "arrivals p99", "arrivals max")
+	fmt.Printf("%-12s %-22s %-22s %-22s %-22s\n", "binary", "idle p99", "arrivals p50", "arrivals p99", "arrivals max")
 	var names []string
 	for _, b := range bins {
 		names = append(names, b.name)
@@ -127,7 +138,7 @@ func main() {
 			slices.Sort(v)
 			return fmt.Sprintf("%.0f (%.0f–%.0f)", v[len(v)/2], v[0], v[len(v)-1])
 		}
-		fmt.Printf("%-8s %-22s %-22s %-22s %-22s\n", name,
+		fmt.Printf("%-12s %-22s %-22s %-22s %-22s\n", name,
 			col(func(r result) time.Duration { return pct(r.idle, 99) }),
 			col(func(r result) time.Duration { return pct(r.load, 50) }),
 			col(func(r result) time.Duration { return pct(r.load, 99) }),
@@ -150,10 +161,10 @@ func pct(ds []time.Duration, p int) time.Duration {
 
 // startServer starts `bin serve` on a free loopback port and returns its
 // address and the function that stops it.
-func startServer(bin string, o options) (addr string, stop func() error, err error) {
+func startServer(bin string, o options) (addr string, pid int, stop func() error, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	addr = ln.Addr().String()
 	ln.Close()
@@ -161,7 +172,7 @@ func startServer(bin string, o options) (addr string, stop func() error, err err
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop = func() error {
 		cmd.Process.Signal(os.Interrupt)
@@ -174,11 +185,11 @@ func startServer(bin string, o options) (addr string, stop func() error, err err
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			return addr, stop, nil
+			return addr, cmd.Process.Pid, stop, nil
 		}
 		if time.Since(start) > 5*time.Second {
 			stop()
-			return "", nil, err
+			return "", 0, nil, err
 		}
 	}
 }
@@ -186,7 +197,7 @@ func startServer(bin string, o options) (addr string, stop func() error, err err
 // run starts a server from bin (two with o.split), measures one run and
 // stops the servers.
 func run(bin string, o options) (res result, err error) {
-	addr, stop, err := startServer(bin, o)
+	addr, pid, stop, err := startServer(bin, o)
 	if err != nil {
 		return res, err
 	}
@@ -197,7 +208,7 @@ func run(bin string, o options) (res result, err error) {
 	}()
 	arrive := addr
 	if o.split {
-		a, stop2, err := startServer(bin, o)
+		a, _, stop2, err := startServer(bin, o)
 		if err != nil {
 			return res, err
 		}
@@ -263,6 +274,7 @@ func run(bin string, o options) (res result, err error) {
 	mu.Lock()
 	loading = true
 	mu.Unlock()
+	before := schedstat(pid)
 	start := time.Now()
 	var bad sync.WaitGroup
 	var failed int
@@ -282,6 +294,12 @@ func run(bin string, o options) (res result, err error) {
 	}
 	bad.Wait()
 	res.took = time.Since(start)
+	for tid, t := range schedstat(pid) {
+		t0 := before[tid]
+		res.threads = append(res.threads, threadTime{t.cpu - t0.cpu, t.wait - t0.wait})
+	}
+	slices.SortFunc(res.threads, func(a, b threadTime) int { return int(b.cpu - a.cpu) })
+	res.threads = res.threads[:min(2, len(res.threads))]
 	res.failed = failed
 	cancel()
 	wg.Wait()
@@ -289,6 +307,23 @@ func run(bin string, o options) (res result, err error) {
 		return res, pingErr
 	}
 	return res, nil
+}
+
+// schedstat is every thread of pid's time on a CPU and waiting for one.
+func schedstat(pid int) map[string]threadTime {
+	m := map[string]threadTime{}
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		var cpu, wait int64
+		fmt.Sscan(string(b), &cpu, &wait)
+		m[e.Name()] = threadTime{time.Duration(cpu), time.Duration(wait)}
+	}
+	return m
 }
 
 // shortConn is one arriving connection: msg, half-close, echo back.
