@@ -78,8 +78,10 @@
 // has exec'd. On the loop thread that is a stall of every established
 // link per stage: with 500 new connections arriving at 1,000/s at `pipeloop
 // serve … cat cat` on 2 vCPUs, an established connection's 64-byte echo
-// took p99 0.5–0.9 s and the loop fell ever further behind
-// (test/bench/cmd/spawnstall, docs/bench/issue12). Options.AsyncSpawn
+// took p50 122 ms, p99 227 ms as the loop fell behind; forking on a
+// thread of its own, p50 0.5 ms, p99 8.3 ms, against a floor of 4.3 ms
+// for the machine's load alone (at 200/s: p99 9.7 → 2.7 ms, max 61 →
+// 6.5 ms; test/bench/cmd/spawnstall, docs/bench/issue12). Options.AsyncSpawn
 // forks on a thread of the relay's own instead (see spawner): the loop
 // creates the pipes and links, queues the fork and goes on; the stages'
 // pids come back through a posted function, and PipelineConfig.OnStart
