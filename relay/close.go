@@ -19,7 +19,10 @@ var errClosed = fmt.Errorf("relay: %w", os.ErrClosed)
 // fds links owned are closed and the transforms' worker goroutines have
 // returned — Close waits for a Transform call in progress to finish. The
 // relay then refuses new links and pipelines (errors wrapping
-// os.ErrClosed). Closing it again does nothing.
+// os.ErrClosed). Closing it again does nothing. With Options.AsyncSpawn,
+// Close waits for a fork in progress; stages still queued are never
+// forked (each gets a StartError wrapping os.ErrClosed), and the spawner
+// thread ends once every stage it forked is reaped.
 //
 // New registers Close with loop.OnStop, so a stopped loop leaves no
 // process, fd or goroutine of the relay's behind; call it earlier to end
