@@ -19,7 +19,10 @@ var errClosed = fmt.Errorf("relay: %w", os.ErrClosed)
 // fds links owned are closed and the transforms' worker goroutines have
 // returned — Close waits for a Transform call in progress to finish. The
 // relay then refuses new links and pipelines (errors wrapping
-// os.ErrClosed). Closing it again does nothing.
+// os.ErrClosed). Closing it again does nothing. With Options.AsyncSpawn,
+// Close waits for a fork in progress; stages still queued are never
+// forked (each gets a StartError wrapping os.ErrClosed), and the spawner
+// thread ends once every stage it forked is reaped.
 //
 // New registers Close with loop.OnStop, so a stopped loop leaves no
 // process, fd or goroutine of the relay's behind; call it earlier to end
@@ -39,6 +42,12 @@ func (r *Relay) Close() {
 	for p := range r.pipelines {
 		p.Signal(syscall.SIGKILL)
 	}
+	if r.spawner != nil {
+		// Stages queued are not forked; those forked meanwhile get the
+		// SIGKILL just sent, and are watched and reaped as the others.
+		r.spawner.stop()
+		r.finishSpawns()
+	}
 	for len(r.links) > 0 { // an OnDone may close other links; none can start
 		for k := range r.links {
 			k.Close()
@@ -53,6 +62,10 @@ func (r *Relay) Close() {
 		<-x.exited
 	}
 	r.stopped = nil
+	if r.spawner != nil {
+		close(r.spawner.release) // every stage it forked is reaped: its thread may end
+		r.spawner = nil
+	}
 }
 
 // reap waits for every stage not yet reaped — Close has killed them —

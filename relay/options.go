@@ -65,6 +65,12 @@ type Options struct {
 	// them whole ring pages with vmsplice(2) (fdio.NewVmspliceRing). Lending
 	// is used only where transparent huge pages are available.
 	NoVmsplice bool
+	// AsyncSpawn forks stages on a thread of the relay's own instead of
+	// the loop thread, so that established links never wait for a
+	// fork/exec (see "Spawning" in the package doc): StartPipeline then
+	// returns before the stages exist, and their pids and start errors
+	// are known from PipelineConfig.OnStart on.
+	AsyncSpawn bool
 	Ops        fdio.Ops // system-call seam for fault injection; nil = real calls
 	// Warn, when set, receives what the relay does other than asked, once
 	// each (a pipe size clamped, busy pipes kept small by the budget).

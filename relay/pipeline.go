@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,11 @@ type PipelineConfig struct {
 	// OnExit runs on the loop goroutine when every stage has been reaped
 	// and every link is done.
 	OnExit func(*Pipeline)
+	// OnStart, when set, runs on the loop goroutine once every stage has
+	// been forked — Pids and each stage's StartErr are known from then on
+	// — and before OnExit. It runs after StartPipeline returned, also
+	// without Options.AsyncSpawn.
+	OnStart func(*Pipeline)
 	// OnLinkDone, when set, runs on the loop goroutine as each link of the
 	// pipeline finishes, before OnExit: the place to notice early that the
 	// peer behind In or Out went away (InLink with an error, OutLink with
@@ -69,6 +75,9 @@ type Pipeline struct {
 	running  int             // stages not yet reaped
 	open     int             // links not yet done
 	onExit   func(*Pipeline)
+	onStart  func(*Pipeline)  // nil once run
+	spawning bool             // forked on the spawner thread, not yet back (Options.AsyncSpawn)
+	pending  []syscall.Signal // Signal calls while spawning, delivered once back
 	onLink   func(*Pipeline, *Link)
 	groups   bool // each stage leads its own process group
 	tree     bool // Signal reaches the stages' descendants too
@@ -79,6 +88,11 @@ type Pipeline struct {
 // StartPipeline resolves every command (failing before anything runs if
 // one cannot be found), creates the pipes, spawns the stages and starts the
 // links. Loop goroutine only. On error nothing is left running.
+//
+// With Options.AsyncSpawn the stages are forked on the relay's spawner
+// thread after StartPipeline returned: Pids, and a stage's StartErr, are
+// known from PipelineConfig.OnStart on, and a Signal before then is
+// delivered as soon as the stages exist.
 func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	n := len(cfg.Stages)
 	if r.closed {
@@ -96,11 +110,16 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		return nil, err
 	}
 	defer std.close()
+	if r.opts.AsyncSpawn {
+		if err := std.keep(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	env := cfg.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	p := &Pipeline{r: r, onExit: cfg.OnExit, onLink: cfg.OnLinkDone, groups: cfg.ProcessGroups, tree: cfg.SignalDescendants}
+	p := &Pipeline{r: r, onExit: cfg.OnExit, onStart: cfg.OnStart, onLink: cfg.OnLinkDone, groups: cfg.ProcessGroups, tree: cfg.SignalDescendants}
 	for i, s := range cfg.Stages {
 		p.stages = append(p.stages, &StageResult{Index: i + 1, Name: s.name(), Args: s.Args})
 	}
@@ -108,12 +127,11 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 
 	child := make([]stdFDs, n)
 	child[0].in, child[n-1].out = std.in, std.out
-	var linkEnds [][2]int // [read end from stage i, write end to stage i+1]
-	var toClose []int     // every fd created here, for cleanup on error
+	var linkEnds [][2]int  // [read end from stage i, write end to stage i+1]
+	var ours, theirs []int // every fd created here: our ends, the children's
 	fail := func(err error) (*Pipeline, error) {
-		for _, fd := range toClose {
-			unix.Close(fd)
-		}
+		closeFDs(ours)
+		closeFDs(theirs)
 		for _, pr := range p.procs {
 			if pr != nil {
 				pr.Signal(syscall.SIGKILL)
@@ -126,12 +144,12 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		if err != nil {
 			return fail(fmt.Errorf("stage %d (%s): %w", i+1, p.stages[i].Name, err))
 		}
-		toClose = append(toClose, outR, outW)
+		ours, theirs = append(ours, outR), append(theirs, outW)
 		inR, inW, err := fdio.Pipe(false, true) // us -> stage i+1 stdin
 		if err != nil {
 			return fail(fmt.Errorf("stage %d (%s): %w", i+2, p.stages[i+1].Name, err))
 		}
-		toClose = append(toClose, inR, inW)
+		ours, theirs = append(ours, inW), append(theirs, inR)
 		r.sizer.created(outR)
 		r.sizer.created(inW)
 		child[i].out, child[i+1].in = outW, inR
@@ -143,7 +161,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		if err != nil {
 			return fail(fmt.Errorf("stage 1 (%s): %w", p.stages[0].Name, err))
 		}
-		toClose = append(toClose, r0, w)
+		ours, theirs = append(ours, w), append(theirs, r0)
 		r.sizer.created(w)
 		child[0].in, inW = r0, w
 	}
@@ -152,27 +170,40 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		if err != nil {
 			return fail(fmt.Errorf("stage %d (%s): %w", n, p.stages[n-1].Name, err))
 		}
-		toClose = append(toClose, r0, w)
+		ours, theirs = append(ours, r0), append(theirs, w)
 		r.sizer.created(r0)
 		child[n-1].out, outR = w, r0
 	}
-	// Stages start SCHED_NORMAL whatever the loop thread runs (see
-	// loop.Spawning).
-	var spawnErr error
-	r.l.Spawning(func() { spawnErr = p.spawnStages(paths, cfg, env, child, std.err) })
-	if spawnErr != nil {
-		return fail(spawnErr)
+	j := &spawnJob{p: p, paths: paths, env: env, dir: cfg.Dir, child: child, stderr: std.err, group: cfg.ProcessGroups}
+	for _, s := range cfg.Stages {
+		j.argv = append(j.argv, s.Args)
 	}
-	// The children have their ends now; keep only ours.
-	for i := 0; i < n-1; i++ {
-		unix.Close(child[i].out)
-		unix.Close(child[i+1].in)
-	}
-	if cfg.In != nil {
-		unix.Close(child[0].in)
-	}
-	if cfg.Out != nil {
-		unix.Close(child[n-1].out)
+	if r.opts.AsyncSpawn {
+		// The spawner closes the children's ends (and our copies of
+		// their stdio) once it has forked; from here on nothing fails.
+		j.closeAfter = append(theirs, std.handOff()...)
+		// The spawner reads argv and env later, on its thread: copies,
+		// which the caller may not change under it.
+		for i := range j.argv {
+			j.argv[i] = slices.Clone(j.argv[i])
+		}
+		j.env = slices.Clone(j.env)
+		p.spawning = true
+		if r.spawner == nil {
+			r.spawner = newSpawner(r.l, r.finishSpawnsFn)
+		}
+		r.spawner.submit(j)
+	} else {
+		// Stages start SCHED_NORMAL whatever the loop thread runs (see
+		// loop.Spawning).
+		r.l.Spawning(func() { forkStages(j) })
+		// The children have their ends now; keep only ours.
+		closeFDs(theirs)
+		theirs = nil
+		if err := p.watchStages(j); err != nil {
+			return fail(err)
+		}
+		r.l.RunSoon(p.runOnStart)
 	}
 	for i, le := range linkEnds {
 		k, err := r.NewLink(LinkConfig{
@@ -205,7 +236,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (*Pipeline, error) {
 			r.sizer.adopt(p.out, outR)
 		}
 	}
-	if p.running == 0 && p.open == 0 {
+	if !p.spawning && p.running == 0 && p.open == 0 {
 		r.l.RunSoon(p.maybeFinish)
 	}
 	r.pipelines[p] = struct{}{} // until maybeFinish; Close ends it
@@ -279,8 +310,42 @@ func (p *Pipeline) linkDone(k *Link) {
 	p.maybeFinish()
 }
 
+// spawned takes the spawner's result: the stages are watched, Signal
+// calls made meanwhile are delivered, OnStart runs. Loop goroutine only.
+func (p *Pipeline) spawned(j *spawnJob) {
+	p.spawning = false
+	if j.skipped {
+		now := time.Now()
+		for i, st := range p.stages {
+			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: 126, Err: errClosed}
+			st.Start, st.End = now, now
+		}
+	} else {
+		p.watchStages(j) // a failure is the stage's StartErr
+	}
+	sigs := p.pending
+	p.pending = nil
+	for _, sig := range sigs {
+		p.Signal(sig)
+	}
+	p.runOnStart()
+	p.maybeFinish()
+}
+
+// runOnStart runs OnStart once.
+func (p *Pipeline) runOnStart() {
+	if f := p.onStart; f != nil {
+		p.onStart = nil
+		f(p)
+	}
+}
+
 func (p *Pipeline) maybeFinish() {
-	if p.finished || p.running > 0 || p.open > 0 {
+	if p.finished || p.spawning || p.running > 0 || p.open > 0 {
+		return
+	}
+	p.runOnStart() // OnStart always comes first
+	if p.finished {
 		return
 	}
 	p.finished = true

@@ -44,7 +44,8 @@ func runPipeline(t *testing.T, opts relay.Options, lines ...string) *relay.Pipel
 
 // TestPipelineExitCode: the status is bash's with pipefail: the rightmost
 // failing stage's, 128+N for a signal, SIGPIPE from a stage whose reader
-// finished early is not a failure, and a relay error alone makes it 1.
+// finished early is not a failure, and a relay error alone makes it 1;
+// alike with stages forked on the loop thread and on the spawner's.
 func TestPipelineExitCode(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -61,16 +62,21 @@ func TestPipelineExitCode(t *testing.T) {
 		{"SIGPIPE not from the reader", []string{"sh:kill -PIPE $$", "cat"}, 141},
 		{"single stage", []string{"sh:exit 9"}, 9},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p := runPipeline(t, relay.Options{}, tc.stages...)
-			if got := p.ExitCode(); got != tc.want {
-				var codes []int
-				for _, s := range p.Stages() {
-					codes = append(codes, s.ExitCode())
+		for _, spawn := range []struct {
+			name string
+			opts relay.Options
+		}{{"loop", relay.Options{}}, {"async", async}} {
+			t.Run(tc.name+"/"+spawn.name, func(t *testing.T) {
+				p := runPipeline(t, spawn.opts, tc.stages...)
+				if got := p.ExitCode(); got != tc.want {
+					var codes []int
+					for _, s := range p.Stages() {
+						codes = append(codes, s.ExitCode())
+					}
+					t.Fatalf("ExitCode() = %d, want %d; stages %v, errors %v", got, tc.want, codes, p.Errors())
 				}
-				t.Fatalf("ExitCode() = %d, want %d; stages %v, errors %v", got, tc.want, codes, p.Errors())
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -21,6 +21,9 @@ type Relay struct {
 
 	pendingDone []*Link // closed links whose OnDone is yet to run (Link.Close)
 	runDoneFn   func()  // r.runDone, allocated once
+
+	spawner        *spawner // forks stages with Options.AsyncSpawn; started by the first pipeline
+	finishSpawnsFn func()   // r.finishSpawns, allocated once
 }
 
 // New returns a Relay on l. When l stops, the relay is closed (see Close).
@@ -40,6 +43,7 @@ func New(l *loop.Loop, opts Options) (*Relay, error) {
 		r.vmPool, _ = fdio.NewVmspliceRingPool(opts.LendSize, min(opts.KeepRings, vmKeep))
 	}
 	r.runDoneFn = r.runDone
+	r.finishSpawnsFn = r.finishSpawns
 	l.OnStop(r.Close)
 	return r, nil
 }

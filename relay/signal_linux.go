@@ -16,8 +16,14 @@ import (
 // Signal sends sig to every stage still running (through its pidfd), or
 // with ProcessGroups to the process group of every stage not yet reaped
 // (the unreaped leader keeps the group id from being reused). With
-// SignalDescendants the stages' descendants get it first.
+// SignalDescendants the stages' descendants get it first. Before stages
+// forked with Options.AsyncSpawn exist, sig is kept and sent to them as
+// soon as they do.
 func (p *Pipeline) Signal(sig syscall.Signal) {
+	if p.spawning {
+		p.pending = append(p.pending, sig)
+		return
+	}
 	for _, pr := range p.procs {
 		if pr == nil {
 			continue

@@ -81,37 +81,65 @@ func isText(path string) bool {
 // stdFDs are the stdin and stdout a stage is started with.
 type stdFDs struct{ in, out int }
 
-// spawnStages starts every stage with child[i] as its stdin and stdout
-// (and stderr as its stderr) and
-// registers it with the loop. A stage that cannot be executed is recorded
-// as a StartError (126/127) and the others still start, as in a shell; an
-// error is returned only when the loop cannot watch a started stage
-// (which is then killed and reaped).
-func (p *Pipeline) spawnStages(paths []string, cfg PipelineConfig, env []string, child []stdFDs, stderr int) error {
-	for i, st := range p.stages {
-		st.Start = time.Now()
-		pid, pidfd, err := spawn(paths[i], cfg.Stages[i].Args, env, cfg.Dir, child[i].in, child[i].out, stderr, cfg.ProcessGroups)
-		if err != nil {
+// forked is what forking one stage gave.
+type forked struct {
+	pid, pidfd int
+	err        error
+	start, end time.Time // end only when err is set
+}
+
+// forkStages forks every stage of j with child[i] as its stdin and stdout
+// (and j.stderr as its stderr). It touches nothing but j, so it runs on
+// whichever thread forks: the loop's (loop.Spawning) or the spawner's.
+func forkStages(j *spawnJob) {
+	j.res = make([]forked, len(j.paths))
+	for i := range j.paths {
+		f := &j.res[i]
+		f.start = time.Now()
+		f.pid, f.pidfd, f.err = spawn(j.paths[i], j.argv[i], j.env, j.dir, j.child[i].in, j.child[i].out, j.stderr, j.group)
+		if f.err != nil {
+			f.end = time.Now()
+		}
+	}
+}
+
+// watchStages records what forkStages gave and registers every started
+// stage with the loop. A stage that cannot be executed is recorded as a
+// StartError (126/127) and the others still run, as in a shell. A stage
+// the loop cannot watch is killed and reaped, recorded as a StartError
+// (126) too, and the first such error is returned. Loop goroutine only.
+func (p *Pipeline) watchStages(j *spawnJob) error {
+	var first error
+	for i, f := range j.res {
+		st := p.stages[i]
+		st.Start = f.start
+		if f.err != nil {
 			code := 126
-			if errors.Is(err, unix.ENOENT) {
+			if errors.Is(f.err, unix.ENOENT) {
 				code = 127
 			}
 			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: code,
-				Err: fmt.Errorf("%s: %w", cfg.Stages[i].Args[0], os.NewSyscallError("execve", err))}
-			st.End = time.Now()
+				Err: fmt.Errorf("%s: %w", j.argv[i][0], os.NewSyscallError("execve", f.err))}
+			st.End = f.end
 			continue // like a shell: the other stages run, this one "exits" 126/127
 		}
-		st.Pid = pid
 		idx := i
-		proc, err := p.r.l.WatchProcess(pid, pidfd, func(ps *loop.ProcessState) { p.stageExited(idx, ps) })
+		proc, err := p.r.l.WatchProcess(f.pid, f.pidfd, func(ps *loop.ProcessState) { p.stageExited(idx, ps) })
 		if err != nil {
-			unix.Kill(pid, unix.SIGKILL)
+			unix.Kill(f.pid, unix.SIGKILL)
 			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, 0, nil)
-			return fmt.Errorf("stage %d (%s): %w", i+1, st.Name, err)
+			unix.Wait4(f.pid, &ws, 0, nil)
+			err = fmt.Errorf("stage %d (%s): %w", i+1, st.Name, err)
+			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: 126, Err: err}
+			st.End = time.Now()
+			if first == nil {
+				first = err
+			}
+			continue
 		}
+		st.Pid = f.pid
 		p.procs[i] = proc
 		p.running++
 	}
-	return nil
+	return first
 }

@@ -49,7 +49,8 @@ func (s Stdio) String() string {
 // the stages have been spawned.
 type stdio struct {
 	in, out, err int
-	null         int // our /dev/null, or -1
+	null         int   // our /dev/null, or -1
+	dups         []int // our copies of the caller's fds (keep)
 }
 
 // openStdio resolves cfg's Stdin, Stdout and Stderr. A Stdin replaced by
@@ -74,9 +75,44 @@ func openStdio(cfg *PipelineConfig) (stdio, error) {
 	return s, nil
 }
 
+// keep replaces the caller's fds among in, out and err with copies of
+// ours (close-on-exec), for stages forked after StartPipeline returned:
+// by then the caller may have closed its fds, as Inherit allows.
+func (s *stdio) keep(cfg *PipelineConfig) error {
+	for _, x := range []struct {
+		fd  *int
+		set bool
+	}{{&s.in, cfg.Stdin.set && cfg.In == nil}, {&s.out, cfg.Stdout.set && cfg.Out == nil}, {&s.err, cfg.Stderr.set}} {
+		if !x.set || *x.fd < 0 {
+			continue
+		}
+		d, err := unix.FcntlInt(uintptr(*x.fd), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return fmt.Errorf("stdio: fd %d: %w", *x.fd, os.NewSyscallError("fcntl", err))
+		}
+		s.dups = append(s.dups, d)
+		*x.fd = d
+	}
+	return nil
+}
+
+// handOff returns the fds close would close, and forgets them: the
+// spawner closes them after forking.
+func (s *stdio) handOff() []int {
+	fds := s.dups
+	s.dups = nil
+	if s.null >= 0 {
+		fds = append(fds, s.null)
+		s.null = -1
+	}
+	return fds
+}
+
 func (s *stdio) close() {
 	if s.null >= 0 {
 		unix.Close(s.null)
 		s.null = -1
 	}
+	closeFDs(s.dups)
+	s.dups = nil
 }

@@ -79,6 +79,17 @@ func (c *Conn) start() {
 			return
 		}
 	}
+	// OnStart waits for the stages to exist (their pids are logged), which
+	// with relay.Options.AsyncSpawn is after StartPipeline returned.
+	prepared := cfg.OnStart
+	cfg.OnStart = func(p *relay.Pipeline) {
+		if prepared != nil {
+			prepared(p)
+		}
+		if s.cfg.OnStart != nil {
+			s.cfg.OnStart(c)
+		}
+	}
 	p, err := s.r.StartPipeline(cfg)
 	if err != nil {
 		c.failStart(err)
@@ -88,9 +99,6 @@ func (c *Conn) start() {
 	if s.cfg.IdleTimeout > 0 {
 		c.activeAt = c.Start
 		c.idle = s.l.AfterFunc(idleCheck(s.cfg.IdleTimeout), c.checkIdle)
-	}
-	if s.cfg.OnStart != nil {
-		s.cfg.OnStart(c)
 	}
 }
 

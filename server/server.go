@@ -46,9 +46,11 @@ type Config struct {
 	// adjust its configuration (stages, environment…) for that client; an
 	// error refuses the connection (it is closed and ends with ReasonError).
 	Prepare func(c *Conn, cfg *relay.PipelineConfig) error
-	// OnStart runs when a connection's pipeline has started (or failed to:
-	// see Conn.Err), OnEnd when the connection is over: stages reaped,
-	// links done, socket closed. Both run on the loop goroutine.
+	// OnStart runs when a connection's stages have been forked (Conn.Pids
+	// known; with relay.Options.AsyncSpawn that is after the accept
+	// handler returned) or its pipeline failed to start (see Conn.Err),
+	// OnEnd when the connection is over: stages reaped, links done, socket
+	// closed. Both run on the loop goroutine, OnStart first.
 	OnStart, OnEnd func(*Conn)
 	// OnError hears of errors that are nobody's connection: accept
 	// failures (accepting pauses briefly after EMFILE and the like).

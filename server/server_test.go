@@ -31,11 +31,17 @@ type harness struct {
 // serve starts a server for stages on 127.0.0.1:0; it stops at cleanup.
 func serve(t *testing.T, cfg server.Config) *harness {
 	t.Helper()
+	return serveWith(t, relay.Options{}, cfg)
+}
+
+// serveWith is serve on a relay with opts.
+func serveWith(t *testing.T, opts relay.Options, cfg server.Config) *harness {
+	t.Helper()
 	l, err := loop.New(loop.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := relay.New(l, relay.Options{})
+	r, err := relay.New(l, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,6 +173,7 @@ func runServe(args []string, std stdio) int {
 	}
 	ropts := o.relayOptions()
 	ropts.Warn = log.warn
+	ropts.AsyncSpawn = true // forks off the loop thread: arrivals never stall established connections
 	r, err := relay.New(l, ropts)
 	if err != nil {
 		ln.Close()
