@@ -17,7 +17,7 @@ const (
 	KindTTY                // terminal
 )
 
-var kindNames = [...]string{"other", "pipe", "socket", "file", "tty"}
+var kindNames = [...]string{"device", "pipe", "socket", "file", "tty"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -169,7 +169,7 @@ func TestKindOf(t *testing.T) {
 
 func TestKindString(t *testing.T) {
 	for k, want := range map[fdio.Kind]string{
-		fdio.KindOther: "other", fdio.KindPipe: "pipe", fdio.KindSocket: "socket",
+		fdio.KindOther: "device", fdio.KindPipe: "pipe", fdio.KindSocket: "socket",
 		fdio.KindFile: "file", fdio.KindTTY: "tty", fdio.Kind(200): "unknown",
 	} {
 		if got := k.String(); got != want {

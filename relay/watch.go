@@ -22,7 +22,8 @@ import (
 //
 //	kind                             I/O goes through
 //	pipe, FIFO, terminal             io: a private description of the same file (fdio.Reopen)
-//	pipe that cannot be reopened     fd, every read and write with RWF_NOWAIT (fdio.PipeOps); splice preferred
+//	pipe that cannot be reopened     fd, every read and write with RWF_NOWAIT (fdio.PipeOps); splice preferred;
+//	                                 the last resort once the kernel refuses RWF_NOWAIT (nowaitPipe)
 //	socket                           fd, every call with MSG_DONTWAIT (fdio.SocketOps); copy, never splice
 //	regular file, /dev/null, …       fd: never blocks (epoll refuses it: always ready)
 //	other device, foreign terminal   fd, O_NONBLOCK set on the shared description and cleared when done
@@ -30,14 +31,16 @@ import (
 // A pipe cannot be reopened when its inode is another user's (pipeloop
 // run as a user other than its parent's) or, for a write end, when every
 // reader has gone (ENXIO). RWF_NOWAIT fails with EOPNOTSUPP on a
-// description anyone has spliced, so such a pipe is spliced whenever the
-// other end allows (SPLICE_F_NONBLOCK needs no flag on the description)
-// and never vmspliced.
+// description anyone has spliced (even a splice that failed), so such a
+// pipe is spliced whenever the other end allows (SPLICE_F_NONBLOCK needs
+// no flag on the description), never vmspliced, and once RWF_NOWAIT is
+// refused it falls back to the last resort.
 //
 // The last row is the one case where the relay still changes a shared
 // description's flags, because nothing else keeps a read from blocking
 // the loop: a terminal another user owns (pipeloop run under setpriv or
-// sudo -u on the caller's terminal), or a device that must not be reopened
+// sudo -u on the caller's terminal) or holds in exclusive mode, another
+// user's pipe that was spliced (above), or a device that must not be reopened
 // because a new open is another stream (a pty master, /dev/kmsg, tun;
 // fdio.ErrNotReopenable). It restores the flag when the last link is done;
 // a SIGKILL leaves it set.
@@ -159,11 +162,10 @@ func (r *Relay) newWatch(fd int, shared bool) (*watch, error) {
 		return nil, err
 	case lastResort:
 		// Pollable, blocking and not to be reopened: the last resort.
-		if err := fdio.SetNonblock(w.fd, true); err != nil {
+		if err := w.lastResort(); err != nil {
 			r.l.Unregister(w.io)
 			return nil, err
 		}
-		w.restore = true
 	}
 	return w, nil
 }
@@ -187,11 +189,12 @@ func (w *watch) nonblocking(shared bool) (lastResort bool, err error) {
 		w.io, w.private = pfd, true
 		return false, nil
 	case w.kind == fdio.KindPipe:
-		w.perCall = fdio.PipeOps{}
+		w.perCall = nowaitPipe{w}
 		return false, nil
 	case nb:
 		return false, nil // shared but nonblocking already, and no better way: as it is
-	case errors.Is(err, fdio.ErrNotReopenable), errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+	case errors.Is(err, fdio.ErrNotReopenable), errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM),
+		errors.Is(err, unix.EBUSY): // a terminal in exclusive mode (TIOCEXCL)
 		return true, nil
 	default:
 		return false, fmt.Errorf("private nonblocking description (the shared one is left blocking): %w", err)

@@ -500,3 +500,36 @@ func TestNonblockingSharedTerminal(t *testing.T) {
 		t.Fatal("pipeloop ignored SIGINT: its loop blocked reading the terminal")
 	}
 }
+
+// TestForeignPipeFallsBack: another user's pipe whose description refuses
+// RWF_NOWAIT once spliced — here by pipeloop's own splice into an append-
+// mode file, which fails with EINVAL and falls back to copying — must
+// still deliver every byte, as cat does (the shared description gets
+// O_NONBLOCK as a last resort, cleared when done).
+func TestForeignPipeFallsBack(t *testing.T) {
+	t.Parallel()
+	as := nobody(t)
+	data, sum := payload(t, 1<<20)
+	out, err := os.OpenFile(t.TempDir()+"/out", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	in, feed := blockingPipe(t)
+	pl := exec.Command(as[0], append(as[1:], nobodyBin(t))...)
+	var plErr bytes.Buffer
+	pl.Stdin, pl.Stdout, pl.Stderr = in, out, &plErr
+	start(t, pl)
+	in.Close()
+	go func() { io.Copy(feed, data); feed.Close() }()
+	if err := pl.Wait(); err != nil {
+		t.Fatalf("pipeloop: %v: %s", err, plErr.String())
+	}
+	got, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := sha256.Sum256(got); hex.EncodeToString(h[:]) != sum {
+		t.Errorf("the file holds %d bytes, not the %d sent", len(got), 1<<20)
+	}
+}
