@@ -75,8 +75,12 @@ func TestBackpressure(t *testing.T) {
 				var held uint64
 				var live int
 				var st relay.LinkStats
-				e.do(func() { live, st = e.r.RingsLive(), k.Stats() })
-				held = count.Moved(src.relay, faultfd.Reads|faultfd.Splice) - st.Bytes
+				// Both counts on the loop goroutine, in one turn: read
+				// apart, the link moves bytes in between.
+				e.do(func() {
+					live, st = e.r.RingsLive(), k.Stats()
+					held = count.Moved(src.relay, faultfd.Reads|faultfd.Splice) - st.Bytes
+				})
 				if mode == relay.ModeAuto {
 					held = 0 // splice holds nothing itself
 				}
