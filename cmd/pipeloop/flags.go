@@ -135,7 +135,7 @@ func parseFlagSet(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	switch {
 	case err == nil:
-		return nil
+		return misplacedFlag(fs, args)
 	case errors.Is(err, flag.ErrHelp):
 		return errHelp
 	}
@@ -144,6 +144,17 @@ func parseFlagSet(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("unknown flag --%s", strings.TrimPrefix(name, "-"))
 	}
 	return errors.New(strings.ReplaceAll(msg, "flag -", "--"))
+}
+
+// printUsageError writes err as prog's one-line usage error, pointing to
+// --help unless the message says what to run instead.
+func printUsageError(w io.Writer, prog string, err error) {
+	var h usageHint
+	if errors.As(err, &h) {
+		fmt.Fprintf(w, "%s: %v\n", prog, err)
+		return
+	}
+	fmt.Fprintf(w, "%s: %v (try --help)\n", prog, err)
 }
 
 // errHelp asks for the help text.
@@ -207,6 +218,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.version, "version", false, "")
 	fs.DurationVar(&o.killGrace, "kill-grace", o.killGrace, "")
 	if err := parseFlagSet(fs, args); err != nil {
+		return nil, err
+	}
+	if err := helpStage(fs, args); err != nil {
 		return nil, err
 	}
 	if o.killGrace <= 0 {

@@ -128,7 +128,7 @@ func runServe(args []string, std stdio) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop serve: %v (try --help)\n", err)
+		printUsageError(std.err, "pipeloop serve", err)
 		return 2
 	}
 	stages, err := parseStages(&o.relayFlags)
