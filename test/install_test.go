@@ -61,3 +61,13 @@ func TestMakeInstall(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchBuildStamped: the binary `make bench*` builds carries the
+// version, as the report records it.
+func TestBenchBuildStamped(t *testing.T) {
+	pl := filepath.Join(t.TempDir(), "pipeloop")
+	makeIn(t, "bench-pipeloop", "BENCH_PIPELOOP="+pl)
+	if v := versionOf(t, pl); !strings.HasPrefix(v, "pipeloop ") || v == "pipeloop 0.1.0-dev" {
+		t.Errorf("bench binary says %q, want the stamped version", v)
+	}
+}
