@@ -35,7 +35,7 @@ func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResul
 			if st.State != nil {
 				user = time.Duration(st.State.Rusage.Utime.Nano())
 				sys = time.Duration(st.State.Rusage.Stime.Nano())
-				rss = st.State.Rusage.Maxrss * 1024
+				rss = int64(st.State.Rusage.Maxrss) * 1024 // int32 on 32-bit GOARCHes
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", st.Index, trim(st.Name, 32), st.Pid, status(st),
 				secs(st.Wall()), secs(user), secs(sys), human(float64(rss)))
