@@ -237,7 +237,7 @@ func parseStages(o *relayFlags) ([]relay.Stage, error) {
 		}
 		words, err := cmdline.Split(s)
 		if err != nil {
-			return nil, fmt.Errorf("stage %d (%s): %w", i+1, s, err)
+			return nil, fmt.Errorf("%s: %w", relay.StageLabel(i+1, s), err)
 		}
 		if len(words) == 0 {
 			return nil, fmt.Errorf("stage %d is empty", i+1)

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/pipeloop/pipeloop/relay"
 )
 
 // A flag written after a STAGE is a STAGE to the flag package, which stops
@@ -31,8 +33,8 @@ func misplacedFlag(fs *flag.FlagSet, args []string) error {
 		if !ok || !knownFlag(fs, name) {
 			continue
 		}
-		return usageHint{fmt.Sprintf("stage %d (%s) is a flag: flags go before the STAGEs (%s %s STAGE...); "+
-			"to run a command named %s, put -- before the STAGEs", i+1, s, fs.Name(), s, s)}
+		return usageHint{fmt.Sprintf("%s is a flag: flags go before the STAGEs (%s %s STAGE...); "+
+			"to run a command named %s, put -- before the STAGEs", relay.StageLabel(i+1, s), fs.Name(), s, s)}
 	}
 	return nil
 }
@@ -43,8 +45,8 @@ func helpStage(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() != 1 || fs.Arg(0) != "help" || endedByDashes(fs, args) {
 		return nil
 	}
-	return usageHint{fmt.Sprintf("stage 1 (help) is not a command here: %s --help prints the usage; "+
-		"%s -- help runs a command named help", fs.Name(), fs.Name())}
+	return usageHint{fmt.Sprintf("%s is not a command here: %s --help prints the usage; "+
+		"%s -- help runs a command named help", relay.StageLabel(1, "help"), fs.Name(), fs.Name())}
 }
 
 // endedByDashes reports whether fs stopped parsing args at a "--" (which

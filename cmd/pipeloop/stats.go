@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
+	"github.com/pipeloop/pipeloop/report"
 )
 
 // writeStats prints the --stats report.
@@ -58,18 +59,9 @@ func status(st *relay.StageResult) string {
 	return fmt.Sprint(st.ExitCode())
 }
 
+// linkEnd is report.LinkEnd in words: "reader left" for "reader_left".
 func linkEnd(s relay.LinkStats) string {
-	switch {
-	case s.Err != nil:
-		return "error"
-	case s.SinkClosed:
-		return "reader left"
-	case s.EOF:
-		return "eof"
-	case s.End.IsZero():
-		return "open"
-	}
-	return "closed"
+	return strings.ReplaceAll(report.LinkEnd(s), "_", " ")
 }
 
 func rate(b uint64, d time.Duration) float64 {
