@@ -11,10 +11,10 @@ BENCHRUN       := $(or $(GO),go) run ./test/bench/cmd/benchrun -pipeloop $(BENCH
 .PHONY: bench bench-quick bench-smoke deps-bench bench-pipeloop
 
 bench-pipeloop:
-	@if [ -d cmd/pipeloop ]; then $(or $(GO),go) build -o $(BENCH_PIPELOOP) ./cmd/pipeloop; \
+	@if [ -d cmd/pipeloop ]; then $(or $(GO),go) build -ldflags '$(LDFLAGS)' -o $(BENCH_PIPELOOP) ./cmd/pipeloop; \
 	else echo "bench: cmd/pipeloop not in this tree; pipeloop methods will be skipped"; fi
 
-bench: bench-pipeloop ## full benchmark (15–25 min on 2 vCPUs): all block sizes, 5 rounds, latency, scale, serve mode → docs/bench/
+bench: bench-pipeloop ## full benchmark (15–17 min on 2 vCPUs): all block sizes, 5 rounds, latency, scale, serve mode → docs/bench/
 	$(BENCHRUN) -preset full -out docs/bench $(BENCH_FLAGS)
 
 bench-quick: bench-pipeloop ## quick benchmark (< 3 min): 4K and 64K, 5 rounds, scale, serve mode → docs/bench/

@@ -69,7 +69,7 @@ func reopenable(fd int) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
 		return nil
 	}
-	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil || ptyMaster(st.Rdev) {
+	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil || ptyMaster(uint64(st.Rdev)) { // uint32 on mips
 		return ErrNotReopenable
 	}
 	return nil

@@ -341,22 +341,18 @@ func TestBusyPoll(t *testing.T) {
 		busy time.Duration
 	}{{"off", 0}, {"20ms", 20 * time.Millisecond}} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLoop(t, loop.Options{BusyPoll: tc.busy})
-			var first loop.Stats
-			var waits, sleeps uint64
-			l.Post(func() { first = l.Stats() })
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				time.Sleep(60 * time.Millisecond)
-				l.Post(func() {
-					st := l.Stats()
-					waits, sleeps = st.Waits-first.Waits, st.Sleeps-first.Sleeps
-					l.Stop()
-				})
-			}()
-			run(t, l)
-			<-done
+			waits, sleeps := busyPollWindow(t, tc.busy)
+			// On a loaded machine the loop thread can be kept off a CPU
+			// for most of the 20 ms it should spend polling, or until
+			// the window ends before it got to sleep, which says nothing
+			// about the loop: look again, up to 3 times in all. A loop
+			// that does not poll never reaches 50 waits, and one that
+			// never sleeps never sleeps, however often it is asked.
+			starved := func() bool { return sleeps == 0 || tc.busy > 0 && waits < 50 }
+			for try := 2; starved() && try <= 3; try++ {
+				t.Logf("try %d: %d waits, %d sleeps; the machine may be busy", try, waits, sleeps)
+				waits, sleeps = busyPollWindow(t, tc.busy)
+			}
 			t.Logf("%d waits, %d sleeps in 60ms", waits, sleeps)
 			if sleeps == 0 || sleeps > 3 {
 				t.Errorf("%d sleeps in 60ms, want 1 to 3", sleeps)
@@ -369,6 +365,28 @@ func TestBusyPoll(t *testing.T) {
 			}
 		})
 	}
+}
+
+// busyPollWindow runs a loop with BusyPoll busy for 60 ms after one posted
+// event and returns its epoll waits and sleeps in that time.
+func busyPollWindow(t *testing.T, busy time.Duration) (waits, sleeps uint64) {
+	t.Helper()
+	l := newLoop(t, loop.Options{BusyPoll: busy})
+	var first loop.Stats
+	l.Post(func() { first = l.Stats() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(60 * time.Millisecond)
+		l.Post(func() {
+			st := l.Stats()
+			waits, sleeps = st.Waits-first.Waits, st.Sleeps-first.Sleeps
+			l.Stop()
+		})
+	}()
+	run(t, l)
+	<-done
+	return waits, sleeps
 }
 
 // TestOwnedFDsClosed checks that Run closes the epoll fd, the eventfd and

@@ -71,15 +71,12 @@ func (k *Link) pumpCopy() bool {
 				}
 			case err == nil:
 				// A vmsplice ring held back a partial page for what follows.
-			case isAgain(err):
-				k.dstReady = false
-				k.stats.WriteEAGAIN++
-			case isGone(err):
-				k.sinkGone()
-				return false
 			default:
-				k.fail(k.dst, err)
-				return false
+				goOn, p := k.sinkRefused("write", err)
+				if !goOn {
+					return false
+				}
+				progress = progress || p
 			}
 		}
 		if k.ring != nil && k.ring.Empty() {

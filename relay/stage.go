@@ -29,7 +29,13 @@ type StartError struct {
 }
 
 func (e *StartError) Error() string {
-	return fmt.Sprintf("stage %d (%s): %v", e.Stage, e.Name, e.Err)
+	return StageLabel(e.Stage, e.Name) + ": " + e.Err.Error()
+}
+
+// StageLabel is how messages, reports and traces name a stage: "stage 2
+// (gzip -9)" for index 2 (1-based) and the stage's display name.
+func StageLabel(index int, name string) string {
+	return fmt.Sprintf("stage %d (%s)", index, name)
 }
 
 func (e *StartError) Unwrap() error { return e.Err }

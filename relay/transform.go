@@ -332,17 +332,15 @@ func (k *Link) pumpTransform() bool {
 						x.put(c)
 					}
 					progress = true
-				case err == unix.EINTR:
-					progress = true
-				case err == unix.EAGAIN || err == nil:
-					k.dstReady = false
-					k.stats.WriteEAGAIN++
-				case isGone(err):
-					k.sinkGone()
-					return false
 				default:
-					k.fail(k.dst, os.NewSyscallError("write", err))
-					return false
+					if err == nil {
+						err = unix.EAGAIN // nothing written, nothing said: full
+					}
+					goOn, p := k.sinkRefused("write", err)
+					if !goOn {
+						return false
+					}
+					progress = progress || p
 				}
 			}
 		}

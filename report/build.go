@@ -48,7 +48,7 @@ func New(r Run) *Report {
 	rep.Relay = Relay{
 		WallNS: rep.WallNS,
 		UserNS: int64(tv(r.SelfUsage.Utime)), SysNS: int64(tv(r.SelfUsage.Stime)),
-		MaxRSSBytes: r.SelfUsage.Maxrss * 1024,
+		MaxRSSBytes: int64(r.SelfUsage.Maxrss) * 1024, // int32 on 32-bit GOARCHes
 		LoopUserNS:  int64(tv(r.LoopUsage.Utime)), LoopSysNS: int64(tv(r.LoopUsage.Stime)),
 		LoopCPUFraction: fraction(loopCPU, time.Duration(rep.WallNS)),
 		Loop: Loop{
@@ -149,7 +149,7 @@ func newStage(st *relay.StageResult, stalls map[int]verdict.Stalls, end time.Tim
 	if st.State != nil {
 		ru := st.State.Rusage
 		s.UserNS, s.SysNS = int64(tv(ru.Utime)), int64(tv(ru.Stime))
-		s.MaxRSSBytes = ru.Maxrss * 1024
+		s.MaxRSSBytes = int64(ru.Maxrss) * 1024
 		s.CPUFraction = fraction(time.Duration(s.UserNS+s.SysNS), wall)
 	}
 	if ts, ok := stalls[st.Pid]; ok && st.Pid > 0 {

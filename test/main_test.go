@@ -63,6 +63,7 @@ type runOpts struct {
 	keepOut bool      // keep stdout bytes in result.out
 	timeout time.Duration
 	extra   []*os.File // passed to pipeloop as fds 3, 4…
+	env     []string   // added to the environment (later entries win)
 }
 
 // run runs pipeloop with args and fails the test if it does not end in
@@ -79,7 +80,7 @@ func run(t *testing.T, o runOpts, args ...string) result {
 	cmd.ExtraFiles = o.extra
 	// A race-enabled binary otherwise sleeps 1 s at exit; a race it finds
 	// makes it exit 66, which fails the test.
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), o.env...)
 	h := sha256.New()
 	var n countWriter
 	var keep bytes.Buffer

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pipeloop/pipeloop/internal/cmdline"
 )
 
 const commandUsage = `Usage: pipeloop trace --pid PID[,PID...] [--follow-children] [--duration D] [--json]
@@ -60,7 +62,6 @@ const pollInterval = 100 * time.Millisecond
 // or when no watched process is left.
 func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pipeloop trace", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var (
 		pids     pidList
 		follow   bool
@@ -74,10 +75,10 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.BoolVar(&asJSON, "json", false, "")
 	fs.IntVar(&records, "max-records", DefaultMaxRecords, "")
 	usageErr := func(msg string) int {
-		fmt.Fprintf(stderr, "pipeloop trace: %s (see pipeloop trace --help)\n", msg)
+		fmt.Fprintf(stderr, "pipeloop trace: %s (try --help)\n", msg)
 		return 2
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cmdline.ParseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			io.WriteString(stdout, commandUsage)
 			return 0

@@ -29,7 +29,7 @@ func TestCommandUsage(t *testing.T) {
 		{"no pid", nil, 2, "", "pipeloop trace: --pid is required"},
 		{"bad pid", []string{"--pid", "12,x"}, 2, "", `invalid pid "x"`},
 		{"zero pid", []string{"--pid", "0"}, 2, "", `invalid pid "0"`},
-		{"unknown flag", []string{"--pid", "1", "--bogus"}, 2, "", "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"--pid", "1", "--bogus"}, 2, "", "unknown flag --bogus (try --help)"},
 		{"argument", []string{"--pid", "1", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"negative duration", []string{"--pid", "1", "--duration", "-1s"}, 2, "", "--duration must not be negative"},
 	}

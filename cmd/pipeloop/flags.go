@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/pipeloop/pipeloop/internal/cmdline"
@@ -75,10 +74,11 @@ Sizes: 65536, 64K, 64KiB, 1M, 1MiB, 1G (K, M, G are powers of 1024).
 
 Exit status: as bash with 'set -o pipefail': 0 when every stage
 succeeds, else the status of the rightmost failing stage (128+N when
-killed by signal N). A stage killed by SIGPIPE because the next stage
-finished early is not a failure. 127: command not found; 126: command
-not executable; 2: usage error; 1: relay error (named on stderr). In
-stdin mode, 141 when stdout's reader leaves early, as for cat.
+killed by signal N), which pipeloop does not comment on, as bash does
+not. A stage killed by SIGPIPE because the next stage finished early
+is not a failure. pipeloop's own failures are named on stderr: 127
+command not found, 126 command not executable, 2 usage error, 1 relay
+error. In stdin mode, 141 when stdout's reader leaves early, as for cat.
 
 Signals: a signal that would end a shell pipeline (SIGINT, SIGTERM,
 SIGHUP, SIGQUIT, SIGUSR1, SIGALRM...) is passed on to every stage and
@@ -127,23 +127,28 @@ func (o *relayFlags) relayOptions() relay.Options {
 	return relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize), NoVmsplice: !o.vmsplice}
 }
 
-// parseFlagSet parses args with fs and turns the flag package's errors
-// into pipeloop's one-line usage errors (errHelp for --help).
+// parseFlagSet parses args with fs (cmdline.ParseFlags: one-line usage
+// errors, errHelp for --help) and rejects a flag written after a STAGE.
 func parseFlagSet(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	err := fs.Parse(args)
+	err := cmdline.ParseFlags(fs, args)
 	switch {
 	case err == nil:
-		return nil
+		return misplacedFlag(fs, args)
 	case errors.Is(err, flag.ErrHelp):
 		return errHelp
 	}
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return fmt.Errorf("unknown flag --%s", strings.TrimPrefix(name, "-"))
+	return err
+}
+
+// printUsageError writes err as prog's one-line usage error, pointing to
+// --help unless the message says what to run instead.
+func printUsageError(w io.Writer, prog string, err error) {
+	var h usageHint
+	if errors.As(err, &h) {
+		fmt.Fprintf(w, "%s: %v\n", prog, err)
+		return
 	}
-	return errors.New(strings.ReplaceAll(msg, "flag -", "--"))
+	fmt.Fprintf(w, "%s: %v (try --help)\n", prog, err)
 }
 
 // errHelp asks for the help text.
@@ -209,6 +214,9 @@ func parseFlags(args []string) (*options, error) {
 	if err := parseFlagSet(fs, args); err != nil {
 		return nil, err
 	}
+	if err := helpStage(fs, args); err != nil {
+		return nil, err
+	}
 	if o.killGrace <= 0 {
 		return nil, errors.New("--kill-grace must be positive")
 	}
@@ -229,7 +237,7 @@ func parseStages(o *relayFlags) ([]relay.Stage, error) {
 		}
 		words, err := cmdline.Split(s)
 		if err != nil {
-			return nil, fmt.Errorf("stage %d (%s): %w", i+1, s, err)
+			return nil, fmt.Errorf("%s: %w", relay.StageLabel(i+1, s), err)
 		}
 		if len(words) == 0 {
 			return nil, fmt.Errorf("stage %d is empty", i+1)

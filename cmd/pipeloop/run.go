@@ -49,7 +49,7 @@ func runRelay(args []string, std stdio) exitStatus {
 		return exitStatus{code: 0}
 	}
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop: %v (try --help)\n", err)
+		printUsageError(std.err, "pipeloop", err)
 		return exitStatus{code: 2}
 	}
 	if o.version {

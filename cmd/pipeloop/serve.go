@@ -105,9 +105,9 @@ func parseServeFlags(args []string) (*serveOptions, error) {
 	o.stages = fs.Args()
 	switch {
 	case o.listen == "":
-		return nil, errors.New("serve needs --listen ADDR")
+		return nil, errors.New("--listen ADDR is required")
 	case len(o.stages) == 0:
-		return nil, errors.New("serve needs at least one STAGE")
+		return nil, errors.New("at least one STAGE is required")
 	case o.maxConns < 0:
 		return nil, errors.New("--max-conns must not be negative")
 	case o.backlog <= 0:
@@ -128,7 +128,7 @@ func runServe(args []string, std stdio) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop serve: %v (try --help)\n", err)
+		printUsageError(std.err, "pipeloop serve", err)
 		return 2
 	}
 	stages, err := parseStages(&o.relayFlags)

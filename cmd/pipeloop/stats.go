@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
+	"github.com/pipeloop/pipeloop/report"
 )
 
 // writeStats prints the --stats report.
@@ -35,7 +36,7 @@ func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResul
 			if st.State != nil {
 				user = time.Duration(st.State.Rusage.Utime.Nano())
 				sys = time.Duration(st.State.Rusage.Stime.Nano())
-				rss = st.State.Rusage.Maxrss * 1024
+				rss = int64(st.State.Rusage.Maxrss) * 1024 // int32 on 32-bit GOARCHes
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", st.Index, trim(st.Name, 32), st.Pid, status(st),
 				secs(st.Wall()), secs(user), secs(sys), human(float64(rss)))
@@ -58,18 +59,9 @@ func status(st *relay.StageResult) string {
 	return fmt.Sprint(st.ExitCode())
 }
 
+// linkEnd is report.LinkEnd in words: "reader left" for "reader_left".
 func linkEnd(s relay.LinkStats) string {
-	switch {
-	case s.Err != nil:
-		return "error"
-	case s.SinkClosed:
-		return "reader left"
-	case s.EOF:
-		return "eof"
-	case s.End.IsZero():
-		return "open"
-	}
-	return "closed"
+	return strings.ReplaceAll(report.LinkEnd(s), "_", " ")
 }
 
 func rate(b uint64, d time.Duration) float64 {

@@ -144,7 +144,7 @@ func stageNames(p *relay.Pipeline) map[int]string {
 	names := map[int]string{os.Getpid(): "pipeloop"}
 	for _, st := range p.Stages() {
 		if st.Pid > 0 {
-			names[st.Pid] = fmt.Sprintf("stage %d (%s)", st.Index, st.Name)
+			names[st.Pid] = relay.StageLabel(st.Index, st.Name)
 		}
 	}
 	return names
