@@ -20,15 +20,17 @@ import (
 // sees EPIPE instead), the faults a process raises on itself (SIGSEGV,
 // SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT: the Go runtime's crash
 // reports), SIGPROF (the Go runtime keeps it for its profiler and never
-// passes it on, so pipeloop cannot act on it) and 32 and 33, which C
-// libraries keep for themselves.
+// passes it on, so pipeloop cannot act on it), 32 and 33, which C
+// libraries keep for themselves, and 34, for which os/signal installs no
+// handler on this runtime (checked: SigCgt lacks it after Notify).
 func terminatingSignals() []os.Signal {
 	sigs := []os.Signal{
 		unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
-		unix.SIGTERM, unix.SIGSTKFLT, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGIO,
+		unix.SIGTERM, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGIO,
 		unix.SIGPWR,
 	}
-	for s := 34; s <= 64; s++ { // SIGRTMIN as libc has it, to SIGRTMAX
+	sigs = append(sigs, archSignals()...)
+	for s := 35; s <= 64; s++ { // SIGRTMIN+1 as libc has it, to SIGRTMAX
 		sigs = append(sigs, syscall.Signal(s))
 	}
 	return sigs
