@@ -62,6 +62,23 @@ func runRelay(args []string, std stdio) exitStatus {
 		return exitStatus{code: 2}
 	}
 
+	// A stdin or stdout closed at exec is reported as a shell would; in
+	// pipeline mode the end stage gets it closed, as in a shell, and
+	// reports it itself.
+	for _, end := range []struct {
+		fd   *int
+		name string
+	}{{&std.in, "stdin"}, {&std.out, "stdout"}} {
+		if !closedAtExec(*end.fd) {
+			continue
+		}
+		if len(stages) == 0 {
+			fmt.Fprintf(std.err, "pipeloop: %s: Bad file descriptor\n", end.name)
+			return exitStatus{code: 1}
+		}
+		*end.fd = relay.Closed
+	}
+
 	// Stages get exactly fds 0, 1 and 2, never what pipeloop inherited.
 	if err := fdio.CloexecFrom(3); err != nil {
 		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
