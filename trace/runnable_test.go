@@ -49,15 +49,23 @@ func TestRunnableSplit(t *testing.T) {
 		}
 		return rec
 	}
-	calm, busy := run(false), run(true)
-	t.Logf("reader alone: read stall %v, runnable %v in %d waits; beside a hog: %v, runnable %v in %d waits",
-		calm.Total, calm.Runnable, calm.Count, busy.Total, busy.Runnable, busy.Count)
-	for _, rec := range []trace.Record{calm, busy} {
-		if rec.Runnable < 0 || rec.Runnable > rec.Total {
-			t.Errorf("runnable %v not within the wait total %v", rec.Runnable, rec.Total)
+	// The split is the scheduler's doing, and other tests' load on the
+	// same CPUs can blur one attempt (the calm reader then waits too):
+	// the check must hold in one of three attempts, never loosened.
+	for attempt := 1; ; attempt++ {
+		calm, busy := run(false), run(true)
+		t.Logf("attempt %d: reader alone: read stall %v, runnable %v in %d waits; beside a hog: %v, runnable %v in %d waits",
+			attempt, calm.Total, calm.Runnable, calm.Count, busy.Total, busy.Runnable, busy.Count)
+		for _, rec := range []trace.Record{calm, busy} {
+			if rec.Runnable < 0 || rec.Runnable > rec.Total {
+				t.Fatalf("runnable %v not within the wait total %v", rec.Runnable, rec.Total)
+			}
 		}
-	}
-	if busy.Runnable < 20*time.Millisecond || busy.Runnable < 4*calm.Runnable {
-		t.Errorf("beside a hog the reader waited %v for a CPU (alone %v); want at least 20ms and 4 times as much", busy.Runnable, calm.Runnable)
+		if busy.Runnable >= 20*time.Millisecond && busy.Runnable >= 4*calm.Runnable {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("beside a hog the reader waited %v for a CPU (alone %v); want at least 20ms and 4 times as much", busy.Runnable, calm.Runnable)
+		}
 	}
 }
