@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -33,9 +34,11 @@ func TestTarget(t *testing.T) {
 	}
 }
 
-func TestEvaluateTargets(t *testing.T) {
+// quickRun is a run the size of make bench-quick, with made-up medians.
+func quickRun() *Results {
 	res := &Results{
-		Setup:   Setup{Blocks: []int{4 << 10, 64 << 10}, Pins: []bool{false, true}},
+		Setup: Setup{Blocks: []int{4 << 10, 64 << 10}, Pins: []bool{false, true}, // as make bench-quick
+			Rounds: 5, Volumes: map[int]int64{4 << 10: 256 << 20, 64 << 10: 256 << 20}, LatTrips: 20000, LatRounds: 1},
 		Methods: []MethodInfo{{Name: "direct", Role: Baseline}, {Name: "dd-chain", Role: Peer}, {Name: "pv", Role: Peer}, {Name: "pipeloop", Role: Pipeloop}, {Name: "pipeloop-copy", Role: Pipeloop}},
 	}
 	add := func(m string, b int, pinned bool, gbps, cpu float64) {
@@ -57,6 +60,11 @@ func TestEvaluateTargets(t *testing.T) {
 		{Method: "c-blocking", Pinned: true, P50NS: Stat{N: 1, Median: 9.6e3}, P99NS: Stat{N: 1, Median: 19e3}},
 		{Method: "go-epoll", Pinned: true, P50NS: Stat{N: 1, Median: 11e3}, P99NS: Stat{N: 1, Median: 35e3}},
 	}
+	return res
+}
+
+func TestEvaluateTargets(t *testing.T) {
+	res := quickRun()
 	got := map[string]string{}
 	for _, tg := range evaluateTargets(res) {
 		got[tg.Name] = tg.Status
@@ -83,5 +91,74 @@ func TestEvaluateTargets(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d targets, want %d: %v", len(got), len(want), got)
+	}
+}
+
+// A run below the judging threshold (make bench-smoke: 1 round of 16 MiB,
+// 2,000 round trips) gets no PASS or MISS, only its ratios.
+func TestTooSmallToJudge(t *testing.T) {
+	tests := []struct {
+		name           string
+		setup          func(*Setup)
+		wantTput       bool // throughput targets too small to judge
+		wantLat        bool // latency targets too small to judge
+		wantTputReason string
+	}{
+		{"bench-quick size is judged", func(*Setup) {}, false, false, ""},
+		{"bench-smoke: 1 round of 16 MiB, 2,000 trips", func(s *Setup) {
+			s.Blocks, s.Volumes, s.Rounds = []int{4 << 10}, map[int]int64{4 << 10: 16 << 20}, 1
+			s.LatTrips, s.LatRounds = 2000, 1
+		}, true, true, "1 round(s) of 16 MiB; a verdict needs ≥ 3 rounds of ≥ 128 MiB"},
+		{"enough volume, too few rounds", func(s *Setup) { s.Rounds = 2 }, true, false, "2 round(s) of 256 MiB; a verdict needs ≥ 3 rounds of ≥ 128 MiB"},
+		{"enough rounds, one block too small", func(s *Setup) { s.Volumes[4<<10] = 64 << 20 }, true, false, "5 round(s) of 64 MiB; a verdict needs ≥ 3 rounds of ≥ 128 MiB"},
+		{"blocks below 4K do not count", func(s *Setup) {
+			s.Blocks = append([]int{1 << 10}, s.Blocks...)
+			s.Volumes[1<<10] = 16 << 20
+		}, false, false, ""},
+		{"at the line is judged", func(s *Setup) {
+			s.Rounds, s.Volumes[4<<10], s.Volumes[64<<10] = 3, 128<<20, 128<<20
+			s.LatTrips, s.LatRounds = 10000, 2
+		}, false, false, ""},
+		{"latency alone too small", func(s *Setup) { s.LatTrips = 19999 }, false, true, ""},
+		{"latency not run", func(s *Setup) { s.LatRounds = 0 }, false, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := quickRun()
+			tt.setup(&res.Setup)
+			tput, lat := tooSmallToJudge(res)
+			if (tput != "") != tt.wantTput || (lat != "") != tt.wantLat {
+				t.Fatalf("tooSmallToJudge = %q, %q; want throughput %v, latency %v", tput, lat, tt.wantTput, tt.wantLat)
+			}
+			if tt.wantTputReason != "" && tput != tt.wantTputReason {
+				t.Errorf("throughput reason %q, want %q", tput, tt.wantTputReason)
+			}
+			for _, tg := range evaluateTargets(res) {
+				small := tt.wantTput
+				if strings.HasPrefix(tg.Name, "latency") {
+					small = tt.wantLat
+				}
+				switch {
+				case tg.Status == notMeasured:
+				case small && tg.Status != tooSmall:
+					t.Errorf("%s: %s, want %q", tg.Name, tg.Status, tooSmall)
+				case small && !strings.Contains(tg.Detail, "too small to judge: "):
+					t.Errorf("%s: detail %q does not say why", tg.Name, tg.Detail)
+				case !small && tg.Status != pass && tg.Status != miss:
+					t.Errorf("%s: %s, want a verdict", tg.Name, tg.Status)
+				}
+			}
+		})
+	}
+}
+
+// The ratio stays in a run too small to judge; only the verdict goes.
+func TestUnjudgedKeepsTheRatio(t *testing.T) {
+	got := unjudged(target("t", ">=", 1, 0.5, "a 1, b 2"), "1 round(s) of 16 MiB")
+	if got.Status != tooSmall || got.Measured != 0.5 || got.Detail != "a 1, b 2 — too small to judge: 1 round(s) of 16 MiB" {
+		t.Errorf("unjudged = %+v", got)
+	}
+	if nm := unjudged(target("t", ">=", 1, math.NaN(), ""), "small"); nm.Status != notMeasured {
+		t.Errorf("not measured became %s", nm.Status)
 	}
 }

@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "done in %v\n", time.Since(start).Round(time.Second))
 	for _, t := range res.Targets {
-		fmt.Fprintf(os.Stderr, "%-12s %s\n", t.Status, t.Name)
+		fmt.Fprintf(os.Stderr, "%-18s %s\n", t.Status, t.Name)
 	}
 	if cfg.OutDir != "" {
 		fmt.Fprintf(os.Stderr, "wrote %s\n", filepath.Join(cfg.OutDir, bench.ReportFile))
