@@ -1,46 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipeloop/pipeloop/internal/daemontest"
 )
 
-// TestMain runs main instead of the tests when re-executed by startEchod,
-// so the test needs no separately built binary.
-func TestMain(m *testing.M) {
-	if os.Getenv("ECHOD_TEST_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs main instead of the tests when the test binary is
+// re-executed as the daemon, so the test needs no separately built binary.
+func TestMain(m *testing.M) { daemontest.RunMain(m, "echod", main) }
 
 func startEchod(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "ECHOD_TEST_MAIN=1")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "echod: listening on ")
-	if err != nil || !ok {
-		t.Fatalf("echod said %q, %v", line, err)
-	}
-	return cmd, addr
+	return daemontest.Start(t, "echod", "", nil, append([]string{"-listen", "127.0.0.1:0"}, args...)...)
 }
 
 func TestEchod(t *testing.T) {

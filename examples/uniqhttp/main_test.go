@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"cmp"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -17,36 +15,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipeloop/pipeloop/internal/daemontest"
 )
 
-// TestMain runs main instead of the tests when re-executed by startUniqhttp,
-// so the test needs no separately built binary.
-func TestMain(m *testing.M) {
-	if os.Getenv("UNIQHTTP_TEST_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs main instead of the tests when the test binary is
+// re-executed as the daemon, so the test needs no separately built binary.
+func TestMain(m *testing.M) { daemontest.RunMain(m, "uniqhttp", main) }
 
 func startUniqhttp(t *testing.T, bin string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(cmp.Or(bin, os.Args[0]), "-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "UNIQHTTP_TEST_MAIN=1", "GORACE=atexit_sleep_ms=0", "LC_ALL=C")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "uniqhttp: listening on ")
-	if err != nil || !ok {
-		t.Fatalf("uniqhttp said %q, %v", line, err)
-	}
+	cmd, addr := daemontest.Start(t, "uniqhttp", bin, []string{"LC_ALL=C"}, "-listen", "127.0.0.1:0")
 	return cmd, "http://" + addr + "/"
 }
 
@@ -70,8 +49,8 @@ func uniqC(body string) string {
 // TestUniqhttp: concurrent POSTs each get the exact `sort | uniq -c` of
 // their own body.
 func TestUniqhttp(t *testing.T) {
-	for _, bin := range []string{"", goroutineVersion(t)} {
-		t.Run(implName(bin), func(t *testing.T) {
+	for _, bin := range []string{"", daemontest.GoroutineVersion(t)} {
+		t.Run(daemontest.Impl(bin), func(t *testing.T) {
 			cmd, url := startUniqhttp(t, bin)
 			var wg sync.WaitGroup
 			for i := range 8 {
@@ -133,25 +112,4 @@ func waitChildren(t *testing.T, pid int, ok func(int) bool) {
 		}
 	}
 	t.Fatalf("daemon has %d children", n)
-}
-
-// goroutineVersion builds goroutines/, the same daemon written with
-// goroutines, so that the same test drives it: the comparison in the
-// README is between two daemons that both work.
-func goroutineVersion(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "goroutines")
-	if out, err := exec.Command("go", "build", "-o", bin, "./goroutines").CombinedOutput(); err != nil {
-		t.Fatalf("build goroutines: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// implName names a subtest: the daemon under test is pipeloop's (this
-// test binary, re-executed) or the goroutine version.
-func implName(bin string) string {
-	if bin == "" {
-		return "pipeloop"
-	}
-	return "goroutines"
 }

@@ -1,51 +1,27 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"cmp"
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipeloop/pipeloop/internal/daemontest"
 )
 
-// TestMain runs main instead of the tests when re-executed by startProxy,
-// so the test needs no separately built binary.
-func TestMain(m *testing.M) {
-	if os.Getenv("UPPERPROXY_TEST_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs main instead of the tests when the test binary is
+// re-executed as the daemon, so the test needs no separately built binary.
+func TestMain(m *testing.M) { daemontest.RunMain(m, "upperproxy", main) }
 
 func startProxy(t *testing.T, bin string, backend string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(cmp.Or(bin, os.Args[0]), "-listen", "127.0.0.1:0", "-backend", backend)
-	cmd.Env = append(os.Environ(), "UPPERPROXY_TEST_MAIN=1", "GORACE=atexit_sleep_ms=0")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "upperproxy: listening on ")
-	if err != nil || !ok {
-		t.Fatalf("upperproxy said %q, %v", line, err)
-	}
-	return cmd, addr
+	return daemontest.Start(t, "upperproxy", bin, nil, "-listen", "127.0.0.1:0", "-backend", backend)
 }
 
 // echoBackend echoes each connection back, half-closing after the echo.
@@ -76,8 +52,8 @@ func upperASCII(b []byte) []byte {
 // echo backend, upper-cased byte-exact (binary bytes intact); a client of
 // a backend that is gone is closed; SIGTERM stops the proxy.
 func TestUpperProxy(t *testing.T) {
-	for _, bin := range []string{"", goroutineVersion(t)} {
-		t.Run(implName(bin), func(t *testing.T) {
+	for _, bin := range []string{"", daemontest.GoroutineVersion(t)} {
+		t.Run(daemontest.Impl(bin), func(t *testing.T) {
 			cmd, addr := startProxy(t, bin, echoBackend(t))
 			var wg sync.WaitGroup
 			for i := range 8 {
@@ -125,24 +101,3 @@ func TestUpperProxyNoBackend(t *testing.T) {
 }
 
 func isReset(err error) bool { return strings.Contains(err.Error(), "reset") }
-
-// goroutineVersion builds goroutines/, the same daemon written with
-// goroutines, so that the same test drives it: the comparison in the
-// README is between two daemons that both work.
-func goroutineVersion(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "goroutines")
-	if out, err := exec.Command("go", "build", "-o", bin, "./goroutines").CombinedOutput(); err != nil {
-		t.Fatalf("build goroutines: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// implName names a subtest: the daemon under test is pipeloop's (this
-// test binary, re-executed) or the goroutine version.
-func implName(bin string) string {
-	if bin == "" {
-		return "pipeloop"
-	}
-	return "goroutines"
-}
