@@ -1,3 +1,5 @@
+//go:build linux
+
 package fdio
 
 import "golang.org/x/sys/unix"

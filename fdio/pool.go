@@ -1,3 +1,5 @@
+//go:build linux
+
 package fdio
 
 // RingPool recycles rings of one capacity so that an idle link holds no

@@ -1,3 +1,5 @@
+//go:build linux
+
 package relay
 
 // ProxyConfig joins two connected sockets both ways (see NewProxy).

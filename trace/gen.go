@@ -1,3 +1,5 @@
+//go:build linux
+
 package trace
 
 // stall_x86_bpfel.go and stall_x86_bpfel.o are generated from stall.bpf.c

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command pipeloop relays bytes between processes through one epoll event
 // loop: stdin to stdout, or between the stages of a pipeline it spawns.
 package main
