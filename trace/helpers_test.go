@@ -156,3 +156,42 @@ func find(r trace.Report, tgid int, ino uint64, d trace.Direction) (trace.Record
 	}
 	return trace.Record{}, errors.New("no record")
 }
+
+// gated is `sh -c SCRIPT` held at a gate: started, but its script runs
+// only once the gate opens (a `read go` on its stdin), so that a tracer
+// can watch the shell before it forks anything.
+type gated struct {
+	cmd  *exec.Cmd
+	gate io.WriteCloser
+}
+
+// startGated starts script behind a gate; the shell is reaped when the
+// test ends if the test did not wait for it.
+func startGated(t testing.TB, script string) *gated {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", "read go; "+script)
+	gate, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return &gated{cmd: cmd, gate: gate}
+}
+
+// run opens the gate and waits for the script to finish.
+func (g *gated) run(t testing.TB) {
+	t.Helper()
+	g.gate.Write([]byte("go\n"))
+	g.gate.Close()
+	if err := g.cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}

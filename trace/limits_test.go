@@ -17,22 +17,11 @@ import (
 // records.
 func TestDroppedWaitsCounted(t *testing.T) {
 	tr := newTracer(t, trace.Options{FollowChildren: true, MaxRecords: 2})
-	sh := exec.Command("sh", "-c", "read go; for i in 1 2 3 4; do sleep 0.05 | cat; done")
-	stdin, err := sh.StdinPipe()
-	if err != nil {
+	sh := startGated(t, "for i in 1 2 3 4; do sleep 0.05 | cat; done")
+	if err := tr.Watch(sh.cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Watch(sh.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
-	stdin.Write([]byte("go\n"))
-	stdin.Close()
-	if err := sh.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	sh.run(t)
 	rep, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -61,27 +50,16 @@ func TestDroppedWaitsCounted(t *testing.T) {
 // as dropped, and Watch past the limit fails with ErrLimit.
 func TestProcessLimit(t *testing.T) {
 	tr := newTracer(t, trace.Options{FollowChildren: true, MaxProcesses: 2})
-	sh := exec.Command("sh", "-c", "read go; sleep 0.2 & sleep 0.2 & sleep 0.2 & wait")
-	stdin, err := sh.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
+	sh := startGated(t, "sleep 0.2 & sleep 0.2 & sleep 0.2 & wait")
 	other := exec.Command("sleep", "5")
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { other.Process.Kill(); other.Wait() }()
-	if err := tr.Watch(sh.Process.Pid); err != nil {
+	if err := tr.Watch(sh.cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
-	stdin.Write([]byte("go\n"))
-	stdin.Close()
-	if err := sh.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	sh.run(t)
 	rep, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ package trace_test
 
 import (
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,23 +16,12 @@ import (
 // JSON has the shell as parent and stage.
 func TestDescendantsGroupedUnderStage(t *testing.T) {
 	tr := newTracer(t, trace.Options{FollowChildren: true})
-	sh := exec.Command("sh", "-c", "read go; sleep 0.2 | cat")
-	stdin, err := sh.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := sh.Process.Pid
+	sh := startGated(t, "sleep 0.2 | cat")
+	pid := sh.cmd.Process.Pid
 	if err := tr.Watch(pid); err != nil {
 		t.Fatal(err)
 	}
-	stdin.Write([]byte("go\n"))
-	stdin.Close()
-	if err := sh.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	sh.run(t)
 	rep, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -74,24 +62,13 @@ func TestDescendantsGroupedUnderStage(t *testing.T) {
 // that blocked reading and then exec'd sleep is "sleep".
 func TestNameFromExec(t *testing.T) {
 	tr := newTracer(t, trace.Options{})
-	sh := exec.Command("sh", "-c", "read go; exec sleep 0.1")
-	stdin, err := sh.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := sh.Process.Pid
+	sh := startGated(t, "exec sleep 0.1")
+	pid := sh.cmd.Process.Pid
 	if err := tr.Watch(pid); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // sh blocks reading its stdin
-	stdin.Write([]byte("go\n"))
-	stdin.Close()
-	if err := sh.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	sh.run(t)
 	rep, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -114,23 +91,12 @@ func TestNameFromExec(t *testing.T) {
 // for most of its own life (not of the trace's wall time).
 func TestProcessLife(t *testing.T) {
 	tr := newTracer(t, trace.Options{FollowChildren: true})
-	sh := exec.Command("sh", "-c", "read go; sleep 0.2 | cat")
-	stdin, err := sh.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sh.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Watch(sh.Process.Pid); err != nil {
+	sh := startGated(t, "sleep 0.2 | cat")
+	if err := tr.Watch(sh.cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // the cat's life is the second half
-	stdin.Write([]byte("go\n"))
-	stdin.Close()
-	if err := sh.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	sh.run(t)
 	rep, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)
