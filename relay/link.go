@@ -137,7 +137,7 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
 	k.srcOps, k.dstOps = k.sw.ops(r.opts.Ops, cfg.Src.made), k.dw.ops(r.opts.Ops, cfg.Dst.made)
 	k.spliceOps = r.opts.Ops
-	if k.kernelOps && k.sw.raw(cfg.Src.Owned) && k.dw.raw(cfg.Dst.Owned) {
+	if k.kernelOps && k.sw.raw(cfg.Src.made) && k.dw.raw(cfg.Dst.made) {
 		k.spliceOps = fdio.Raw{} // splice blocks on neither end
 	}
 	k.pumpFn = k.pump
