@@ -37,7 +37,7 @@ fuzz-short: ## run every fuzz target for 10 s (part of test)
 	scripts/fuzz-short.sh 10
 
 bench-micro: ## Go micro-benchmarks: ring, copy and splice paths, loop (allocs reported)
-	$(GO) test -run '^$$' -bench . -benchmem ./fdio ./loop ./relay
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/fdops ./loop ./relay
 
 soak: ## thousands of short random pipelines and 10 GiB through a long one (minutes; not in CI)
 	scripts/soak.sh

@@ -32,7 +32,8 @@ func Pipe(nonblockR, nonblockW bool) (r, w int, err error) {
 	return p[0], p[1], nil
 }
 
-// SetNonblock sets or clears O_NONBLOCK on fd's open file description.
+// SetNonblock sets or clears O_NONBLOCK on fd's open file description,
+// which every process holding the description shares (see Reopen).
 func SetNonblock(fd int, nonblocking bool) error {
 	if err := unix.SetNonblock(fd, nonblocking); err != nil {
 		return os.NewSyscallError("fcntl(F_SETFL)", err)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
+
 	"github.com/pipeloop/pipeloop/fdio"
 	"golang.org/x/sys/unix"
 )
@@ -16,7 +18,7 @@ func TestPipeFlags(t *testing.T) {
 		{false, false}, {true, false}, {false, true}, {true, true},
 	} {
 		t.Run(fmt.Sprintf("r=%v/w=%v", tc.nbR, tc.nbW), func(t *testing.T) {
-			r, w := pipe(t, tc.nbR, tc.nbW)
+			r, w := testfd.Pipe(t, tc.nbR, tc.nbW)
 			for _, end := range []struct {
 				name string
 				fd   int
@@ -42,7 +44,7 @@ func TestPipeFlags(t *testing.T) {
 }
 
 func TestSetNonblock(t *testing.T) {
-	r, _ := pipe(t, false, false)
+	r, _ := testfd.Pipe(t, false, false)
 	for _, want := range []bool{true, false, true} {
 		if err := fdio.SetNonblock(r, want); err != nil {
 			t.Fatal(err)
@@ -68,7 +70,7 @@ func TestPipeSize(t *testing.T) {
 		{100000, 131072},
 	} {
 		t.Run(fmt.Sprint(tc.ask), func(t *testing.T) {
-			r, w := pipe(t, true, true)
+			r, w := testfd.Pipe(t, true, true)
 			got, err := fdio.SetPipeSize(w, tc.ask)
 			if err != nil {
 				t.Fatal(err)
@@ -84,41 +86,19 @@ func TestPipeSize(t *testing.T) {
 		})
 	}
 	t.Run("not a pipe", func(t *testing.T) {
-		a, b := socketpair(t)
+		a, b := testfd.Socketpair(t)
 		_ = b
 		_, err := fdio.SetPipeSize(a, 65536)
-		checkSyscallError(t, err, "fcntl(F_SETPIPE_SZ)", unix.EBADF)
+		testfd.CheckSyscallError(t, err, "fcntl(F_SETPIPE_SZ)", unix.EBADF)
 		_, err = fdio.PipeSize(a)
-		checkSyscallError(t, err, "fcntl(F_GETPIPE_SZ)", unix.EBADF)
+		testfd.CheckSyscallError(t, err, "fcntl(F_GETPIPE_SZ)", unix.EBADF)
 	})
 	t.Run("shrink below contents", func(t *testing.T) {
-		_, w := pipe(t, true, true)
-		writeAll(t, w, make([]byte, 3*fdio.PipeBuf))
+		_, w := testfd.Pipe(t, true, true)
+		testfd.WriteAll(t, w, make([]byte, 3*fdio.PipeBuf))
 		_, err := fdio.SetPipeSize(w, fdio.PipeBuf)
-		checkSyscallError(t, err, "fcntl(F_SETPIPE_SZ)", unix.EBUSY)
+		testfd.CheckSyscallError(t, err, "fcntl(F_SETPIPE_SZ)", unix.EBUSY)
 	})
-}
-
-func socketpair(t testing.TB) (a, b int) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeAtEnd(t, &fds[0])
-	closeAtEnd(t, &fds[1])
-	return fds[0], fds[1]
-}
-
-// open opens path with flags; the fd is closed when the test ends.
-func open(t testing.TB, path string, flags int) int {
-	t.Helper()
-	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeAtEnd(t, &fd)
-	return fd
 }
 
 func TestKindOf(t *testing.T) {
@@ -127,27 +107,27 @@ func TestKindOf(t *testing.T) {
 		fd   func(t *testing.T) int
 		want fdio.Kind
 	}{
-		{"pipe read end", func(t *testing.T) int { r, _ := pipe(t, true, true); return r }, fdio.KindPipe},
-		{"pipe write end", func(t *testing.T) int { _, w := pipe(t, true, true); return w }, fdio.KindPipe},
+		{"pipe read end", func(t *testing.T) int { r, _ := testfd.Pipe(t, true, true); return r }, fdio.KindPipe},
+		{"pipe write end", func(t *testing.T) int { _, w := testfd.Pipe(t, true, true); return w }, fdio.KindPipe},
 		{"fifo", func(t *testing.T) int {
 			path := filepath.Join(t.TempDir(), "fifo")
 			if err := unix.Mkfifo(path, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			return open(t, path, unix.O_RDWR)
+			return testfd.Open(t, path, unix.O_RDWR)
 		}, fdio.KindPipe},
-		{"socketpair", func(t *testing.T) int { a, _ := socketpair(t); return a }, fdio.KindSocket},
+		{"socketpair", func(t *testing.T) int { a, _ := testfd.Socketpair(t); return a }, fdio.KindSocket},
 		{"regular file", func(t *testing.T) int {
-			return open(t, filepath.Join(t.TempDir(), "f"), unix.O_RDWR|unix.O_CREAT)
+			return testfd.Open(t, filepath.Join(t.TempDir(), "f"), unix.O_RDWR|unix.O_CREAT)
 		}, fdio.KindFile},
-		{"directory", func(t *testing.T) int { return open(t, t.TempDir(), unix.O_RDONLY) }, fdio.KindOther},
-		{"/dev/null", func(t *testing.T) int { return open(t, os.DevNull, unix.O_RDWR) }, fdio.KindOther},
+		{"directory", func(t *testing.T) int { return testfd.Open(t, t.TempDir(), unix.O_RDONLY) }, fdio.KindOther},
+		{"/dev/null", func(t *testing.T) int { return testfd.Open(t, os.DevNull, unix.O_RDWR) }, fdio.KindOther},
 		{"pty", func(t *testing.T) int {
 			fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				t.Skipf("no pty here: %v", err)
 			}
-			closeAtEnd(t, &fd)
+			testfd.CloseAtEnd(t, &fd)
 			return fd
 		}, fdio.KindTTY},
 	} {
@@ -163,7 +143,7 @@ func TestKindOf(t *testing.T) {
 	}
 	t.Run("bad fd", func(t *testing.T) {
 		_, err := fdio.KindOf(-1)
-		checkSyscallError(t, err, "fstat", unix.EBADF)
+		testfd.CheckSyscallError(t, err, "fstat", unix.EBADF)
 	})
 }
 

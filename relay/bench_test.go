@@ -3,15 +3,15 @@ package relay_test
 import (
 	"testing"
 
-	"github.com/pipeloop/pipeloop/fdio"
 	"github.com/pipeloop/pipeloop/internal/faultfd"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/relay"
 	"golang.org/x/sys/unix"
 )
 
 // passThrough is the thinnest Ops wrapper: what the seam costs when a
 // test wraps it with something that does nothing.
-type passThrough struct{ fdio.Ops }
+type passThrough struct{ fdops.Ops }
 
 // BenchmarkLinkSeam moves 1 MiB per operation through a link between two
 // pipes (a goroutine writes, another reads), with the relay's Ops being
@@ -22,14 +22,14 @@ func BenchmarkLinkSeam(b *testing.B) {
 	for _, mode := range []relay.Mode{relay.ModeCopy, relay.ModeSplice} {
 		for _, bc := range []struct {
 			name string
-			ops  fdio.Ops
+			ops  fdops.Ops
 		}{
-			{"sys", fdio.Sys{}},
-			{"passthrough", passThrough{fdio.Sys{}}},
+			{"sys", fdops.Sys{}},
+			{"passthrough", passThrough{fdops.Sys{}}},
 			{"injector-off", faultfd.MustNew(nil, faultfd.Config{})},
 		} {
 			b.Run(mode.String()+"/"+bc.name, func(b *testing.B) {
-				benchLink(b, relay.Options{Mode: mode, Ops: bc.ops})
+				benchLink(b, relay.WithOps(relay.Options{Mode: mode}, bc.ops))
 			})
 		}
 	}

@@ -15,7 +15,7 @@
 //   - Data paths: copy (read/readv into the ring, write/writev out of it)
 //     and splice (zero-copy, when at least one end is a pipe). A copying
 //     link whose sink is a pipe lends whole ring pages to it with vmsplice
-//     instead of writing them (fdio.NewVmspliceRing; off with
+//     instead of writing them (fdops.NewVmspliceRing; off with
 //     Options.NoVmsplice, unavailable without transparent huge pages); it
 //     holds back a trailing partial page only while the source still has
 //     data, so no byte waits for a later event. ModeAuto

@@ -1,5 +1,14 @@
 package relay
 
+import "github.com/pipeloop/pipeloop/internal/fdops"
+
+// WithOps returns o with its system-call seam set to ops: the fault
+// injection tests use it; the seam is not part of the public API.
+func WithOps(o Options, ops fdops.Ops) Options {
+	o.ops = ops
+	return o
+}
+
 // TransformExited is closed once the worker goroutine of k's transform
 // has returned; nil for a link without a transform.
 func TransformExited(k *Link) <-chan struct{} {

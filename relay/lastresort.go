@@ -6,11 +6,12 @@ import (
 	"errors"
 
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
 // nowaitPipe is the Ops of a pipe the relay could not reopen (another
-// user's): reads and writes with RWF_NOWAIT (fdio.PipeOps) until the
+// user's): reads and writes with RWF_NOWAIT (fdops.PipeOps) until the
 // kernel refuses it with EOPNOTSUPP, which it does on a description that
 // anyone has spliced — another process before pipeloop started, or
 // pipeloop's own splice, even one that failed with EINVAL and fell back to
@@ -29,50 +30,50 @@ func (o nowaitPipe) again(err error) bool {
 
 func (o nowaitPipe) Read(fd int, p []byte) (int, error) {
 	if !o.w.restore {
-		n, err := fdio.PipeOps{}.Read(fd, p)
+		n, err := fdops.PipeOps{}.Read(fd, p)
 		if !o.again(err) {
 			return n, err
 		}
 	}
-	return fdio.Sys{}.Read(fd, p)
+	return fdops.Sys{}.Read(fd, p)
 }
 
 func (o nowaitPipe) Readv(fd int, iov [][]byte) (int, error) {
 	if !o.w.restore {
-		n, err := fdio.PipeOps{}.Readv(fd, iov)
+		n, err := fdops.PipeOps{}.Readv(fd, iov)
 		if !o.again(err) {
 			return n, err
 		}
 	}
-	return fdio.Sys{}.Readv(fd, iov)
+	return fdops.Sys{}.Readv(fd, iov)
 }
 
 func (o nowaitPipe) Write(fd int, p []byte) (int, error) {
 	if !o.w.restore {
-		n, err := fdio.PipeOps{}.Write(fd, p)
+		n, err := fdops.PipeOps{}.Write(fd, p)
 		if !o.again(err) {
 			return n, err
 		}
 	}
-	return fdio.Sys{}.Write(fd, p)
+	return fdops.Sys{}.Write(fd, p)
 }
 
 func (o nowaitPipe) Writev(fd int, iov [][]byte) (int, error) {
 	if !o.w.restore {
-		n, err := fdio.PipeOps{}.Writev(fd, iov)
+		n, err := fdops.PipeOps{}.Writev(fd, iov)
 		if !o.again(err) {
 			return n, err
 		}
 	}
-	return fdio.Sys{}.Writev(fd, iov)
+	return fdops.Sys{}.Writev(fd, iov)
 }
 
 func (nowaitPipe) Splice(in, out, n, flags int) (int, error) {
-	return fdio.Sys{}.Splice(in, out, n, flags)
+	return fdops.Sys{}.Splice(in, out, n, flags)
 }
 
 func (nowaitPipe) Vmsplice(fd int, iov [][]byte, flags int) (int, error) {
-	return fdio.Sys{}.Vmsplice(fd, iov, flags)
+	return fdops.Sys{}.Vmsplice(fd, iov, flags)
 }
 
 // lastResort makes the shared description nonblocking, to be cleared when

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
@@ -70,16 +71,16 @@ type Link struct {
 	sw, dw    *watch // registrations of src and dst
 	splice    bool   // current data path
 	auto      bool   // may fall back from splice to copy
-	ring      *fdio.Ring
-	rings     *fdio.RingPool // where ring comes from: vmsplice rings for a pipe sink where available
-	srcReady  bool           // source may have data (or EOF): no EAGAIN since the last edge
-	dstReady  bool           // sink may take data: no EAGAIN since the last edge
-	srcEOF    bool           // read returned 0
-	srcHup    bool           // the source reported hangup or error: no further edge will come
-	kernelOps bool           // Ops is fdio.Sys, so pipe semantics hold for short transfers
-	srcOps    fdio.Ops       // Ops for reading the source (see watch.ops)
-	dstOps    fdio.Ops       // Ops for writing the sink
-	spliceOps fdio.Ops       // Ops for splicing source to sink: fdio.Raw when both ends are raw
+	ring      *fdops.Ring
+	rings     *fdops.RingPool // where ring comes from: vmsplice rings for a pipe sink where available
+	srcReady  bool            // source may have data (or EOF): no EAGAIN since the last edge
+	dstReady  bool            // sink may take data: no EAGAIN since the last edge
+	srcEOF    bool            // read returned 0
+	srcHup    bool            // the source reported hangup or error: no further edge will come
+	kernelOps bool            // Ops is fdops.Sys, so pipe semantics hold for short transfers
+	srcOps    fdops.Ops       // Ops for reading the source (see watch.ops)
+	dstOps    fdops.Ops       // Ops for writing the sink
+	spliceOps fdops.Ops       // Ops for splicing source to sink: fdops.Raw when both ends are raw
 	done      bool
 	deferDone bool   // Close ended the link: OnDone runs from the loop (Relay.doneLater)
 	queued    bool   // a pump is queued with RunSoon
@@ -134,11 +135,11 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil && k.dw.lendable() {
 		k.rings = r.vmPool
 	}
-	_, k.kernelOps = r.opts.Ops.(fdio.Sys)
-	k.srcOps, k.dstOps = k.sw.ops(r.opts.Ops, cfg.Src.made), k.dw.ops(r.opts.Ops, cfg.Dst.made)
-	k.spliceOps = r.opts.Ops
+	_, k.kernelOps = r.opts.ops.(fdops.Sys)
+	k.srcOps, k.dstOps = k.sw.ops(r.opts.ops, cfg.Src.made), k.dw.ops(r.opts.ops, cfg.Dst.made)
+	k.spliceOps = r.opts.ops
 	if k.kernelOps && k.sw.raw(cfg.Src.made) && k.dw.raw(cfg.Dst.made) {
-		k.spliceOps = fdio.Raw{} // splice blocks on neither end
+		k.spliceOps = fdops.Raw{} // splice blocks on neither end
 	}
 	k.pumpFn = k.pump
 	if cfg.Transform != nil {

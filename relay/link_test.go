@@ -58,7 +58,7 @@ func TestBackpressure(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			const buffer = 16 << 10
 			count := faultfd.MustNew(nil, faultfd.Config{})
-			e := newEnv(t, relay.Options{Mode: mode, BufferSize: buffer, Ops: count})
+			e := newEnv(t, relay.WithOps(relay.Options{Mode: mode, BufferSize: buffer}, count))
 			src := newPair(t, "pipe", true, 4096)
 			dst := newPair(t, "pipe", false, 4096)
 			k, done := startLink(t, e, src.relay, dst.relay)
@@ -194,7 +194,7 @@ func TestSpliceFallback(t *testing.T) {
 	const after = 100000
 	inj := faultfd.MustNew(nil, faultfd.Config{Failures: []faultfd.Failure{
 		{Ops: faultfd.Splice, FD: -1, After: after, Err: unix.EINVAL}}})
-	e := newEnv(t, relay.Options{Mode: relay.ModeAuto, Ops: inj})
+	e := newEnv(t, relay.WithOps(relay.Options{Mode: relay.ModeAuto}, inj))
 	src, dst := newPair(t, "pipe", true, 0), newPair(t, "pipe", false, 0)
 	_, done := startLink(t, e, src.relay, dst.relay)
 	payload := bytes.Repeat([]byte("0123456789"), 50000)

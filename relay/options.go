@@ -5,7 +5,7 @@ package relay
 import (
 	"fmt"
 
-	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 )
 
 // Mode selects a link's data path.
@@ -64,7 +64,7 @@ type Options struct {
 	SpliceChunk int // most bytes asked of one splice call; 0 = DefaultSpliceChunk
 	KeepRings   int // idle rings kept in the pool; 0 = 64
 	// NoVmsplice makes copying links write into pipes instead of lending
-	// them whole ring pages with vmsplice(2) (fdio.NewVmspliceRing). Lending
+	// them whole ring pages with vmsplice(2) (fdops.NewVmspliceRing). Lending
 	// is used only where transparent huge pages are available.
 	NoVmsplice bool
 	// AsyncSpawn forks stages on a thread of the relay's own instead of
@@ -73,11 +73,14 @@ type Options struct {
 	// returns before the stages exist, and their pids and start errors
 	// are known from PipelineConfig.OnStart on.
 	AsyncSpawn bool
-	Ops        fdio.Ops // system-call seam for fault injection; nil = real calls
 	// Warn, when set, receives what the relay does other than asked, once
 	// each (a pipe size clamped, busy pipes kept small by the budget).
 	// Loop goroutine, or New's caller.
 	Warn func(msg string)
+
+	// ops is the system-call seam, set by tests (WithOps) to inject
+	// faults; nil = the real calls.
+	ops fdops.Ops
 }
 
 func (o *Options) fill() error {
@@ -90,12 +93,12 @@ func (o *Options) fill() error {
 	if o.BufferSize == 0 {
 		o.BufferSize = DefaultBufferSize
 	}
-	n, err := fdio.RoundSize(o.BufferSize)
+	n, err := fdops.RoundSize(o.BufferSize)
 	if err != nil {
 		return fmt.Errorf("buffer size: %w", err)
 	}
 	o.BufferSize = n
-	if n, err = fdio.RoundSize(o.LendSize); err != nil {
+	if n, err = fdops.RoundSize(o.LendSize); err != nil {
 		return fmt.Errorf("lend size: %w", err)
 	}
 	o.LendSize = n
@@ -111,8 +114,8 @@ func (o *Options) fill() error {
 	if o.Mode > ModeSplice {
 		return fmt.Errorf("unknown mode %d", o.Mode)
 	}
-	if o.Ops == nil {
-		o.Ops = fdio.Sys{}
+	if o.ops == nil {
+		o.ops = fdops.Sys{}
 	}
 	return nil
 }

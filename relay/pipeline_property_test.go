@@ -47,7 +47,7 @@ func TestPipelineProperties(t *testing.T) {
 				Wake: func(fd int) {
 					e.l.AfterFunc(time.Duration(wakeRng.IntN(2))*time.Millisecond, func() { rearm(e.l, fd) })
 				}})
-			e = newEnv(t, relay.Options{Mode: mode, BufferSize: buffer, PipeSize: pipeSize, Ops: inj})
+			e = newEnv(t, relay.WithOps(relay.Options{Mode: mode, BufferSize: buffer, PipeSize: pipeSize}, inj))
 			in := newPair(t, "pipe", true, 0)   // test writes, stage 1 reads
 			out := newPair(t, "pipe", false, 0) // stage n writes, test reads
 			stages := make([]relay.Stage, n)

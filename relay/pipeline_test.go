@@ -101,7 +101,7 @@ func TestPipelineNotFound(t *testing.T) {
 func TestPipelineRelayError(t *testing.T) {
 	inj := faultfd.MustNew(nil, faultfd.Config{Failures: []faultfd.Failure{
 		{Ops: faultfd.Writes | faultfd.Splice, FD: -1, After: 1000, Err: unix.EIO}}})
-	p := runPipeline(t, relay.Options{Ops: inj}, "head -c 1000 /dev/zero", "sh:cat >/dev/null; sleep 0.1", "cat")
+	p := runPipeline(t, relay.WithOps(relay.Options{}, inj), "head -c 1000 /dev/zero", "sh:cat >/dev/null; sleep 0.1", "cat")
 	if got := p.ExitCode(); got != 1 {
 		t.Fatalf("ExitCode() = %d, want 1; errors %v", got, p.Errors())
 	}
@@ -118,7 +118,7 @@ func TestPipelineRelayError(t *testing.T) {
 func TestPipelineRelayErrorSIGPIPE(t *testing.T) {
 	inj := faultfd.MustNew(nil, faultfd.Config{Failures: []faultfd.Failure{
 		{Ops: faultfd.Writes | faultfd.Splice, FD: -1, After: 1000, Err: unix.EIO}}})
-	p := runPipeline(t, relay.Options{Ops: inj}, "yes", "cat")
+	p := runPipeline(t, relay.WithOps(relay.Options{}, inj), "yes", "cat")
 	if got := p.ExitCode(); got != 1 {
 		t.Fatalf("ExitCode() = %d, want 1 (stage 1: %d); errors %v", got, p.Stages()[0].ExitCode(), p.Errors())
 	}

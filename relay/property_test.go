@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipeloop/pipeloop/fdio"
 	"github.com/pipeloop/pipeloop/internal/faultfd"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/relay"
 	"golang.org/x/sys/unix"
 )
@@ -174,7 +174,7 @@ func runScenario(t *testing.T, s scenario, payload []byte) outcome {
 		cfg.Failures = []faultfd.Failure{f}
 	}
 	inj := faultfd.MustNew(nil, cfg)
-	e = newEnv(t, relay.Options{Mode: s.mode, BufferSize: s.buffer, Ops: inj})
+	e = newEnv(t, relay.WithOps(relay.Options{Mode: s.mode, BufferSize: s.buffer}, inj))
 
 	type wres struct {
 		n   int
@@ -414,7 +414,7 @@ func TestLinkProperties(t *testing.T) {
 		len(seeds), bytesIn>>20, time.Since(start).Round(time.Millisecond), slowSeed, slowest.Round(time.Millisecond),
 		faults[faultfd.Intr], faults[faultfd.Again], faults[faultfd.Short], fatal)
 	t.Logf("lending links: %d vmsplice calls lent %d MiB", vmsplices, lent>>20)
-	if len(seeds) >= 50 && fdio.VmspliceAvailable() == nil && vmsplices == 0 {
+	if len(seeds) >= 50 && fdops.VmspliceAvailable() == nil && vmsplices == 0 {
 		t.Errorf("no scenario lent a page: the vmsplice path went untested")
 	}
 }

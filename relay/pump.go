@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,7 +105,7 @@ func (k *Link) pumpCopy() bool {
 // waits for a later event. short reports a transfer that moved less than
 // it asked.
 func (k *Link) drain() (n int, short bool, err error) {
-	var c fdio.VmspliceCount
+	var c fdops.VmspliceCount
 	// A full ring is not read, so what it holds back would wait forever.
 	more := k.srcReady && !k.srcEOF && !k.ring.Full()
 	n, err = k.ring.VmspliceTo(k.dstOps, k.dw.io, more, &c)
@@ -122,7 +123,7 @@ func (k *Link) pumpSplice() (more, blocked bool) {
 	ops := k.spliceOps
 	chunk := k.r.opts.SpliceChunk
 	for range pumpBudget {
-		n, err := fdio.Splice(ops, k.sw.io, k.dw.io, chunk)
+		n, err := fdops.Splice(ops, k.sw.io, k.dw.io, chunk)
 		k.stats.Splices++
 		switch {
 		case n > 0:

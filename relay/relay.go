@@ -3,7 +3,7 @@
 package relay
 
 import (
-	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/loop"
 )
 
@@ -11,9 +11,9 @@ import (
 type Relay struct {
 	l       *loop.Loop
 	opts    Options
-	pool    *fdio.RingPool
-	vmPool  *fdio.RingPool // vmsplice rings for copying into pipes; nil when not used
-	watches map[int]*watch // registrations by fd
+	pool    *fdops.RingPool
+	vmPool  *fdops.RingPool // vmsplice rings for copying into pipes; nil when not used
+	watches map[int]*watch  // registrations by fd
 	links   map[*Link]struct{}
 	sizer   *pipeSizer // sizes the pipes pipelines create
 
@@ -33,7 +33,7 @@ func New(l *loop.Loop, opts Options) (*Relay, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
-	pool, err := fdio.NewRingPool(opts.BufferSize, opts.KeepRings)
+	pool, err := fdops.NewRingPool(opts.BufferSize, opts.KeepRings)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func New(l *loop.Loop, opts Options) (*Relay, error) {
 	if !opts.NoVmsplice {
 		// Unavailable (no transparent huge pages) just means links write.
 		// Idle vmsplice rings keep their faulted-in huge pages: keep few.
-		r.vmPool, _ = fdio.NewVmspliceRingPool(opts.LendSize, min(opts.KeepRings, vmKeep))
+		r.vmPool, _ = fdops.NewVmspliceRingPool(opts.LendSize, min(opts.KeepRings, vmKeep))
 	}
 	r.runDoneFn = r.runDone
 	r.finishSpawnsFn = r.finishSpawns

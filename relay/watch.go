@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
@@ -24,9 +25,9 @@ import (
 //
 //	kind                             I/O goes through
 //	pipe, FIFO, terminal             io: a private description of the same file (fdio.Reopen)
-//	pipe that cannot be reopened     fd, every read and write with RWF_NOWAIT (fdio.PipeOps); splice preferred;
+//	pipe that cannot be reopened     fd, every read and write with RWF_NOWAIT (fdops.PipeOps); splice preferred;
 //	                                 the last resort once the kernel refuses RWF_NOWAIT (nowaitPipe)
-//	socket                           fd, every call with MSG_DONTWAIT (fdio.SocketOps); copy, never splice
+//	socket                           fd, every call with MSG_DONTWAIT (fdops.SocketOps); copy, never splice
 //	regular file, /dev/null, …       fd: never blocks (epoll refuses it: always ready)
 //	other device, foreign terminal   fd, O_NONBLOCK set on the shared description and cleared when done
 //
@@ -57,12 +58,12 @@ type watch struct {
 	io       int // the fd links read, write and register: fd or private
 	private  bool
 	kind     fdio.Kind
-	pollable bool     // false: epoll refused the fd (regular file…); always ready
-	perCall  fdio.Ops // blocking and shared: per-call nonblocking Ops, or nil
-	restore  bool     // O_NONBLOCK set on the shared description: clear it when done
-	owned    bool     // a link owns fd: close it when the last user leaves
-	reader   *Link    // link with this fd as source
-	writer   *Link    // link with this fd as sink
+	pollable bool      // false: epoll refused the fd (regular file…); always ready
+	perCall  fdops.Ops // blocking and shared: per-call nonblocking Ops, or nil
+	restore  bool      // O_NONBLOCK set on the shared description: clear it when done
+	owned    bool      // a link owns fd: close it when the last user leaves
+	reader   *Link     // link with this fd as source
+	writer   *Link     // link with this fd as sink
 }
 
 // HandleEvents forwards readiness to the links on this fd.
@@ -77,20 +78,20 @@ func (w *watch) HandleEvents(ev loop.Events) {
 
 // ops returns the Ops a link uses on this fd: ops itself, or when ops is
 // the kernel's, the per-call nonblocking ones or the raw ones (see raw).
-func (w *watch) ops(ops fdio.Ops, made bool) fdio.Ops {
-	if _, sys := ops.(fdio.Sys); sys {
+func (w *watch) ops(ops fdops.Ops, made bool) fdops.Ops {
+	if _, sys := ops.(fdops.Sys); sys {
 		switch {
 		case w.perCall != nil:
 			return w.perCall
 		case w.raw(made):
-			return fdio.Raw{}
+			return fdops.Raw{}
 		}
 	}
 	return ops
 }
 
 // raw reports whether transfers on this fd may be raw system calls
-// (fdio.Raw), which skip the Go runtime's blocking-system-call path: only
+// (fdops.Raw), which skip the Go runtime's blocking-system-call path: only
 // when no call can block, that is when epoll watches io and its
 // description is O_NONBLOCK and pipeloop's alone — private (Reopen), or
 // made by the relay itself (a stage's pipe), so no other process can make
@@ -107,7 +108,7 @@ func (w *watch) raw(made bool) bool {
 // spliceable reports whether splice(2) may be used on this fd: not on a
 // blocking socket, where it may block whatever its flags say.
 func (w *watch) spliceable() bool {
-	_, sock := w.perCall.(fdio.SocketOps)
+	_, sock := w.perCall.(fdops.SocketOps)
 	return !sock
 }
 
@@ -182,7 +183,7 @@ func (w *watch) nonblocking(shared bool) (lastResort bool, err error) {
 		return false, err
 	}
 	if w.kind == fdio.KindSocket {
-		w.perCall = fdio.SocketOps{}
+		w.perCall = fdops.SocketOps{}
 		return false, nil
 	}
 	pfd, err := fdio.Reopen(w.fd)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/report"
 )
 
@@ -20,7 +20,7 @@ import (
 // which path ran.
 func TestVmspliceSplicedOnward(t *testing.T) {
 	src, want := payload(t, 64<<20)
-	lending := fdio.VmspliceAvailable() == nil
+	lending := fdops.VmspliceAvailable() == nil
 	for _, flag := range []string{"--vmsplice=true", "--vmsplice=false"} {
 		t.Run(flag, func(t *testing.T) {
 			stats := filepath.Join(t.TempDir(), "stats.json")

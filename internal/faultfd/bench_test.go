@@ -3,14 +3,14 @@ package faultfd_test
 import (
 	"testing"
 
-	"github.com/pipeloop/pipeloop/fdio"
 	"github.com/pipeloop/pipeloop/internal/faultfd"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
 // passThrough is the thinnest possible Ops wrapper: what a seam costs when
 // it does nothing.
-type passThrough struct{ fdio.Ops }
+type passThrough struct{ fdops.Ops }
 
 // BenchmarkSeam copies /dev/zero to /dev/null through an 8 KiB ring (the
 // smallest, so system-call overhead dominates) with the real Ops, behind a
@@ -30,15 +30,15 @@ func BenchmarkSeam(b *testing.B) {
 	defer unix.Close(null)
 	for _, bc := range []struct {
 		name string
-		ops  fdio.Ops
+		ops  fdops.Ops
 	}{
-		{"sys", fdio.Sys{}},
-		{"passthrough", passThrough{fdio.Sys{}}},
+		{"sys", fdops.Sys{}},
+		{"passthrough", passThrough{fdops.Sys{}}},
 		{"injector-off", faultfd.MustNew(nil, faultfd.Config{})},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			ring, _ := fdio.NewRing(fdio.MinRing)
-			b.SetBytes(fdio.MinRing)
+			ring, _ := fdops.NewRing(fdops.MinRing)
+			b.SetBytes(fdops.MinRing)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := ring.ReadFrom(bc.ops, zero); err != nil {

@@ -130,7 +130,7 @@ func (in *Injector) fault(ev Event) (int, error) {
 	return -1, ev.Err
 }
 
-// Read implements fdio.Ops.
+// Read implements fdops.Ops.
 func (in *Injector) Read(fd int, p []byte) (int, error) {
 	ev, limit := in.plan(Read, fd, -1, len(p))
 	if ev.Err != 0 {
@@ -141,7 +141,7 @@ func (in *Injector) Read(fd int, p []byte) (int, error) {
 	return n, err
 }
 
-// Write implements fdio.Ops.
+// Write implements fdops.Ops.
 func (in *Injector) Write(fd int, p []byte) (int, error) {
 	ev, limit := in.plan(Write, fd, -1, len(p))
 	if ev.Err != 0 {
@@ -152,7 +152,7 @@ func (in *Injector) Write(fd int, p []byte) (int, error) {
 	return n, err
 }
 
-// Readv implements fdio.Ops.
+// Readv implements fdops.Ops.
 func (in *Injector) Readv(fd int, iov [][]byte) (int, error) {
 	ev, limit := in.plan(Readv, fd, -1, total(iov))
 	if ev.Err != 0 {
@@ -163,7 +163,7 @@ func (in *Injector) Readv(fd int, iov [][]byte) (int, error) {
 	return n, err
 }
 
-// Writev implements fdio.Ops.
+// Writev implements fdops.Ops.
 func (in *Injector) Writev(fd int, iov [][]byte) (int, error) {
 	ev, limit := in.plan(Writev, fd, -1, total(iov))
 	if ev.Err != 0 {
@@ -174,7 +174,7 @@ func (in *Injector) Writev(fd int, iov [][]byte) (int, error) {
 	return n, err
 }
 
-// Vmsplice implements fdio.Ops.
+// Vmsplice implements fdops.Ops.
 func (in *Injector) Vmsplice(fd int, iov [][]byte, flags int) (int, error) {
 	ev, limit := in.plan(Vmsplice, fd, -1, total(iov))
 	if ev.Err != 0 {
@@ -185,7 +185,7 @@ func (in *Injector) Vmsplice(fd int, iov [][]byte, flags int) (int, error) {
 	return n, err
 }
 
-// Splice implements fdio.Ops.
+// Splice implements fdops.Ops.
 func (in *Injector) Splice(fdIn, fdOut, n, flags int) (int, error) {
 	ev, limit := in.plan(Splice, fdIn, fdOut, n)
 	if ev.Err != 0 {

@@ -1,5 +1,5 @@
 // Package faultfd injects faults into the system calls that move a link's
-// data. An Injector wraps an fdio.Ops (normally fdio.Sys) and, per call and
+// data. An Injector wraps an fdops.Ops (normally fdops.Sys) and, per call and
 // at random from a seeded source, makes it fail with EINTR, answer EAGAIN,
 // move fewer bytes than asked, or fail for good with a chosen errno
 // (EPIPE, ECONNRESET, ENOSPC…) once enough bytes have passed. It records
@@ -38,7 +38,7 @@
 //
 // # Cost
 //
-// An Injector is for tests. The production path calls fdio.Sys through the
+// An Injector is for tests. The production path calls fdops.Sys through the
 // same Ops interface, so the seam itself costs one interface call per
 // system call; BenchmarkSeam measures it.
 //

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
-// Op is a set of the system calls in fdio.Ops.
+// Op is a set of the system calls in fdops.Ops.
 type Op uint8
 
 const (
@@ -147,10 +147,10 @@ type Counts struct {
 	Kinds [len(kindNames)]uint64 // calls per Kind
 }
 
-// Injector is an fdio.Ops that injects faults into another. Create it with
+// Injector is an fdops.Ops that injects faults into another. Create it with
 // New.
 type Injector struct {
-	inner fdio.Ops
+	inner fdops.Ops
 	cfg   Config
 
 	mu     sync.Mutex
@@ -162,10 +162,10 @@ type Injector struct {
 	fatal  []Event
 }
 
-// New returns an Injector over inner (nil: fdio.Sys).
-func New(inner fdio.Ops, cfg Config) (*Injector, error) {
+// New returns an Injector over inner (nil: fdops.Sys).
+func New(inner fdops.Ops, cfg Config) (*Injector, error) {
 	if inner == nil {
-		inner = fdio.Sys{}
+		inner = fdops.Sys{}
 	}
 	for _, p := range []float64{cfg.Intr, cfg.Again, cfg.Short} {
 		if p < 0 || p >= 1 {
@@ -203,7 +203,7 @@ func New(inner fdio.Ops, cfg Config) (*Injector, error) {
 }
 
 // MustNew is New for tests: it panics on a bad Config.
-func MustNew(inner fdio.Ops, cfg Config) *Injector {
+func MustNew(inner fdops.Ops, cfg Config) *Injector {
 	in, err := New(inner, cfg)
 	if err != nil {
 		panic(err)

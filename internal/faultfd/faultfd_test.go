@@ -7,8 +7,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/pipeloop/pipeloop/fdio"
 	"github.com/pipeloop/pipeloop/internal/faultfd"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/internal/leakcheck"
 	"golang.org/x/sys/unix"
 )
@@ -51,7 +51,7 @@ func TestNewRefuses(t *testing.T) {
 func TestShortAndIntr(t *testing.T) {
 	r, w := pipe(t)
 	in := faultfd.MustNew(nil, faultfd.Config{Rand: rand.New(rand.NewPCG(3, 4)), Intr: 0.2, Short: 0.5})
-	ring, _ := fdio.NewRing(1 << 16)
+	ring, _ := fdops.NewRing(1 << 16)
 	want := bytes.Repeat([]byte("0123456789abcdef"), 1000)
 	var got []byte
 	buf := make([]byte, 1<<16)
@@ -78,7 +78,7 @@ func TestShortAndIntr(t *testing.T) {
 	}
 }
 
-func drain(t *testing.T, ring *fdio.Ring, ops fdio.Ops, fd int) {
+func drain(t *testing.T, ring *fdops.Ring, ops fdops.Ops, fd int) {
 	t.Helper()
 	for !ring.Empty() {
 		if _, err := ring.WriteTo(ops, fd); err != nil {
@@ -123,7 +123,7 @@ func TestAgainWakes(t *testing.T) {
 	unix.Write(w, []byte("hello"))
 	var agains int
 	for {
-		n, err := in.Splice(r, w2, 5, fdio.SpliceFlags)
+		n, err := in.Splice(r, w2, 5, fdops.SpliceFlags)
 		if err == unix.EAGAIN {
 			agains++
 			continue

@@ -1,4 +1,4 @@
-package fdio_test
+package fdops_test
 
 import (
 	"bytes"

@@ -1,10 +1,13 @@
-package fdio_test
+package fdops_test
 
 import (
 	"fmt"
 	"testing"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
+
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +18,7 @@ func BenchmarkRingWriteRead(b *testing.B) {
 		b.Run(fmt.Sprint(chunk), func(b *testing.B) {
 			r := newRing(b, 65536)
 			r.Write(make([]byte, 1000))
-			in, out := pattern(chunk, 1), make([]byte, chunk)
+			in, out := testfd.Pattern(chunk, 1), make([]byte, chunk)
 			b.ReportAllocs()
 			b.SetBytes(int64(chunk))
 			for b.Loop() {
@@ -29,7 +32,7 @@ func BenchmarkRingWriteRead(b *testing.B) {
 // benchPipe returns a nonblocking pipe sized size; its ends are closed when
 // the benchmark ends.
 func benchPipe(b *testing.B, size int) (r, w int) {
-	r, w = pipe(b, true, true)
+	r, w = testfd.Pipe(b, true, true)
 	if got, err := fdio.SetPipeSize(w, size); err != nil || got != size {
 		b.Fatalf("SetPipeSize(%d) = %d, %v", size, got, err)
 	}
@@ -54,7 +57,7 @@ func BenchmarkRingPipe(b *testing.B) {
 				dr, dw := benchPipe(b, chunk)
 				ring := newRing(b, size)
 				ring.Write(make([]byte, backlog))
-				in, out := pattern(chunk, 1), make([]byte, chunk)
+				in, out := testfd.Pattern(chunk, 1), make([]byte, chunk)
 				ops := &countingOps{}
 				b.ReportAllocs()
 				b.SetBytes(int64(chunk))
@@ -99,7 +102,7 @@ func BenchmarkSplice(b *testing.B) {
 		b.Run(fmt.Sprint(chunk), func(b *testing.B) {
 			sr, sw := benchPipe(b, 64<<10)
 			dr, dw := benchPipe(b, 64<<10)
-			in, out := pattern(chunk, 1), make([]byte, chunk)
+			in, out := testfd.Pattern(chunk, 1), make([]byte, chunk)
 			b.ReportAllocs()
 			b.SetBytes(int64(chunk))
 			for b.Loop() {
@@ -107,7 +110,7 @@ func BenchmarkSplice(b *testing.B) {
 					b.Fatalf("write = %d, %v", n, err)
 				}
 				for moved := 0; moved < chunk; {
-					n, err := fdio.Splice(nil, sr, dw, chunk)
+					n, err := fdops.Splice(nil, sr, dw, chunk)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -130,7 +133,7 @@ func BenchmarkSplice(b *testing.B) {
 // allocate either.
 func BenchmarkAgain(b *testing.B) {
 	b.Run("ReadFrom", func(b *testing.B) {
-		r, _ := pipe(b, true, true)
+		r, _ := testfd.Pipe(b, true, true)
 		ring := newRing(b, 65536)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -141,7 +144,7 @@ func BenchmarkAgain(b *testing.B) {
 	})
 	b.Run("WriteTo", func(b *testing.B) {
 		_, w := benchPipe(b, fdio.PipeBuf)
-		writeAll(b, w, make([]byte, fdio.PipeBuf))
+		testfd.WriteAll(b, w, make([]byte, fdio.PipeBuf))
 		ring := newRing(b, 65536)
 		ring.Write([]byte("x"))
 		b.ReportAllocs()
@@ -152,11 +155,11 @@ func BenchmarkAgain(b *testing.B) {
 		}
 	})
 	b.Run("Splice", func(b *testing.B) {
-		sr, _ := pipe(b, true, true)
-		_, dw := pipe(b, true, true)
+		sr, _ := testfd.Pipe(b, true, true)
+		_, dw := testfd.Pipe(b, true, true)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := fdio.Splice(nil, sr, dw, 65536); err == nil {
+			if _, err := fdops.Splice(nil, sr, dw, 65536); err == nil {
 				b.Fatal("no EAGAIN")
 			}
 		}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package fdio
+package fdops
 
 import (
 	"unsafe"

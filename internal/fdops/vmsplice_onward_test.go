@@ -1,4 +1,4 @@
-package fdio
+package fdops
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/pipeloop/pipeloop/fdio"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,14 +31,14 @@ func nbPipe(t *testing.T) (r, w int) {
 func TestVmspliceRingSplicedOnward(t *testing.T) {
 	b := vmspliceRingT(t)
 	ar, aw := nbPipe(t)
-	if _, err := SetPipeSize(aw, 1<<20); err != nil {
+	if _, err := fdio.SetPipeSize(aw, 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	const hold, total = 8, 24 << 20
 	var holders [hold][2]int
 	for i := range holders {
 		holders[i][0], holders[i][1] = nbPipe(t)
-		if _, err := SetPipeSize(holders[i][1], 1<<20); err != nil {
+		if _, err := fdio.SetPipeSize(holders[i][1], 1<<20); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package fdio_test
+package fdops_test
 
 import (
 	"bytes"
@@ -7,28 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"testing"
+
+	"github.com/pipeloop/pipeloop/internal/testfd"
 
 	"github.com/pipeloop/pipeloop/fdio"
 	"golang.org/x/sys/unix"
 )
-
-// checkSyscallError checks that err is an *os.SyscallError naming call and
-// wrapping errno.
-func checkSyscallError(t *testing.T, err error, call string, errno unix.Errno) {
-	t.Helper()
-	var se *os.SyscallError
-	if !errors.As(err, &se) {
-		t.Fatalf("error %v (%T) is not an *os.SyscallError", err, err)
-	}
-	if se.Syscall != call {
-		t.Errorf("SyscallError.Syscall = %q, want %q", se.Syscall, call)
-	}
-	if !errors.Is(err, errno) {
-		t.Errorf("error %v is not %v", err, errno)
-	}
-}
 
 // TestRingIOFaults moves a stream through a ring with an Ops that injects
 // EINTR, EAGAIN and short transfers on every kind of call, and checks that
@@ -37,7 +22,7 @@ func checkSyscallError(t *testing.T, err error, call string, errno unix.Errno) {
 func TestRingIOFaults(t *testing.T) {
 	for _, size := range []int{8192, 65536} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			src := pattern(1<<20, uint64(size))
+			src := testfd.Pattern(1<<20, uint64(size))
 			ops := newFakeOps(src)
 			ops.eof = true
 			ops.room = 0
@@ -160,9 +145,9 @@ func TestRingIOErrors(t *testing.T) {
 			case tc.wrap:
 				b.SetPos(uint64(b.Cap() - buffered/2)) // buffered bytes wrap
 			}
-			old := pattern(buffered, 1)
+			old := testfd.Pattern(buffered, 1)
 			b.Write(old)
-			src := pattern(1000, 2)
+			src := testfd.Pattern(1000, 2)
 			ops := newFakeOps(src)
 			faults := tc.faults
 			ops.next = func(string) fault {
@@ -193,7 +178,7 @@ func TestRingIOErrors(t *testing.T) {
 				if n != 0 {
 					t.Errorf("n = %d, want 0 with an error", n)
 				}
-				checkSyscallError(t, err, tc.call, tc.want.(unix.Errno))
+				testfd.CheckSyscallError(t, err, tc.call, tc.want.(unix.Errno))
 				if !bytes.Equal(content, old) {
 					t.Errorf("a failed call changed the ring: %d bytes buffered, want the %d before", len(content), len(old))
 				}
@@ -228,11 +213,11 @@ func TestRingIOPipe(t *testing.T) {
 		size, n := tc.size, tc.n
 		for _, pos := range []uint64{0, 4096, uint64(size - 1), uint64(size - 1000)} {
 			t.Run(fmt.Sprintf("cap=%d/n=%d/pos=%d", size, n, pos), func(t *testing.T) {
-				sr, sw := pipe(t, true, false)
-				dr, dw := pipe(t, false, true)
-				data := pattern(n, uint64(n)+pos)
-				writeAll(t, sw, data) // a default pipe holds 64 KiB
-				closeFD(t, &sw)
+				sr, sw := testfd.Pipe(t, true, false)
+				dr, dw := testfd.Pipe(t, false, true)
+				data := testfd.Pattern(n, uint64(n)+pos)
+				testfd.WriteAll(t, sw, data) // a default pipe holds 64 KiB
+				testfd.CloseFD(t, &sw)
 
 				b := newRing(t, size)
 				b.SetPos(pos)
@@ -251,7 +236,7 @@ func TestRingIOPipe(t *testing.T) {
 						if err != nil {
 							t.Fatalf("WriteTo: %v", err)
 						}
-						out = append(out, readN(t, dr, m)...)
+						out = append(out, testfd.ReadN(t, dr, m)...)
 					}
 				}
 				if n, err := b.ReadFrom(ops, sr); n != 0 || err != io.EOF {
@@ -274,14 +259,14 @@ func TestRingIOPipe(t *testing.T) {
 // TestRingIOPipeVectored fills a wrapped ring from a real pipe with readv
 // and drains it into another with writev.
 func TestRingIOPipeVectored(t *testing.T) {
-	sr, sw := pipe(t, true, true)
-	dr, dw := pipe(t, true, true)
+	sr, sw := testfd.Pipe(t, true, true)
+	dr, dw := testfd.Pipe(t, true, true)
 	b := newRing(t, 8192)
 	b.SetPos(6000)
-	head := pattern(2000, 1)
+	head := testfd.Pattern(2000, 1)
 	b.Write(head) // occupies [6000, 8000)
-	more := pattern(5000, 2)
-	writeAll(t, sw, more)
+	more := testfd.Pattern(5000, 2)
+	testfd.WriteAll(t, sw, more)
 
 	ops := &countingOps{}
 	n, err := b.ReadFrom(ops, sr)
@@ -301,7 +286,7 @@ func TestRingIOPipeVectored(t *testing.T) {
 	if ops.writevs != 1 || ops.writes != 0 {
 		t.Errorf("WriteTo made %d writev and %d write calls, want one writev", ops.writevs, ops.writes)
 	}
-	if got, want := readN(t, dr, 7000), append(head, more...); !bytes.Equal(got, want) {
+	if got, want := testfd.ReadN(t, dr, 7000), append(head, more...); !bytes.Equal(got, want) {
 		t.Error("bytes differ after readv/writev across the wrap")
 	}
 	if !b.Empty() {
@@ -313,54 +298,54 @@ func TestRingIOPipeVectored(t *testing.T) {
 // source, and a full destination, with nothing lost in either case.
 func TestRingIOPipeAgain(t *testing.T) {
 	t.Run("empty source", func(t *testing.T) {
-		r, _ := pipe(t, true, false)
+		r, _ := testfd.Pipe(t, true, false)
 		b := newRing(t, 8192)
 		n, err := b.ReadFrom(nil, r)
 		if n != 0 {
 			t.Errorf("n = %d, want 0", n)
 		}
-		checkSyscallError(t, err, "read", unix.EAGAIN)
+		testfd.CheckSyscallError(t, err, "read", unix.EAGAIN)
 		b.SetPos(8000) // free space wraps: readv
 		n, err = b.ReadFrom(nil, r)
 		if n != 0 {
 			t.Errorf("n = %d, want 0", n)
 		}
-		checkSyscallError(t, err, "readv", unix.EAGAIN)
+		testfd.CheckSyscallError(t, err, "readv", unix.EAGAIN)
 	})
 	t.Run("full destination", func(t *testing.T) {
-		r, w := pipe(t, false, true)
+		r, w := testfd.Pipe(t, false, true)
 		if _, err := fdio.SetPipeSize(w, fdio.PipeBuf); err != nil {
 			t.Fatal(err)
 		}
-		writeAll(t, w, make([]byte, fdio.PipeBuf)) // fill it
+		testfd.WriteAll(t, w, make([]byte, fdio.PipeBuf)) // fill it
 		b := newRing(t, 8192)
 		b.SetPos(8000)
-		data := pattern(1000, 3)
+		data := testfd.Pattern(1000, 3)
 		b.Write(data)
 		n, err := b.WriteTo(nil, w)
 		if n != 0 {
 			t.Errorf("n = %d, want 0", n)
 		}
-		checkSyscallError(t, err, "writev", unix.EAGAIN)
+		testfd.CheckSyscallError(t, err, "writev", unix.EAGAIN)
 		if got, want := b.Len(), len(data); got != want {
 			t.Fatalf("Len() = %d after EAGAIN, want %d", got, want)
 		}
-		readN(t, r, fdio.PipeBuf)
+		testfd.ReadN(t, r, fdio.PipeBuf)
 		if n, err := b.WriteTo(nil, w); n != len(data) || err != nil {
 			t.Fatalf("WriteTo after the reader drained = %d, %v; want %d, nil", n, err, len(data))
 		}
-		if got := readN(t, r, len(data)); !bytes.Equal(got, data) {
+		if got := testfd.ReadN(t, r, len(data)); !bytes.Equal(got, data) {
 			t.Error("bytes written after EAGAIN differ")
 		}
 	})
 	t.Run("reader gone", func(t *testing.T) {
-		r, w := pipe(t, false, true)
-		closeFD(t, &r)
+		r, w := testfd.Pipe(t, false, true)
+		testfd.CloseFD(t, &r)
 		b := newRing(t, 8192)
 		b.Write([]byte("x"))
 		// Go ignores SIGPIPE on fds other than 1 and 2, so write sees EPIPE.
 		_, err := b.WriteTo(nil, w)
-		checkSyscallError(t, err, "write", unix.EPIPE)
+		testfd.CheckSyscallError(t, err, "write", unix.EPIPE)
 		if b.Len() != 1 {
 			t.Errorf("Len() = %d after EPIPE, want 1", b.Len())
 		}

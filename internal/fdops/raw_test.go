@@ -1,19 +1,21 @@
-package fdio_test
+package fdops_test
 
 import (
 	"bytes"
 	"testing"
 
-	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/testfd"
+
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
 // TestRawMatchesSys: on nonblocking pipes Raw moves the same bytes and
 // answers the same errnos as Sys, for every Ops method.
 func TestRawMatchesSys(t *testing.T) {
-	for _, ops := range []fdio.Ops{fdio.Sys{}, fdio.Raw{}} {
-		r, w := pipe(t, true, true)
-		r2, w2 := pipe(t, true, true)
+	for _, ops := range []fdops.Ops{fdops.Sys{}, fdops.Raw{}} {
+		r, w := testfd.Pipe(t, true, true)
+		r2, w2 := testfd.Pipe(t, true, true)
 		if n, err := ops.Read(r, make([]byte, 8)); n != -1 || err != unix.EAGAIN {
 			t.Errorf("%T: read of an empty pipe: (%d, %v), want (-1, EAGAIN)", ops, n, err)
 		}
@@ -23,7 +25,7 @@ func TestRawMatchesSys(t *testing.T) {
 		if n, err := ops.Writev(w, [][]byte{[]byte("cd"), []byte("ef")}); n != 4 || err != nil {
 			t.Fatalf("%T: writev: (%d, %v)", ops, n, err)
 		}
-		if n, err := ops.Splice(r, w2, 3, fdio.SpliceFlags); n != 3 || err != nil {
+		if n, err := ops.Splice(r, w2, 3, fdops.SpliceFlags); n != 3 || err != nil {
 			t.Fatalf("%T: splice: (%d, %v)", ops, n, err)
 		}
 		page := bytes.Repeat([]byte("g"), 4096)
@@ -51,10 +53,10 @@ func TestRawMatchesSys(t *testing.T) {
 
 // TestRawAllocatesNothing: the raw path is the hot path.
 func TestRawAllocatesNothing(t *testing.T) {
-	r, w := pipe(t, true, true)
+	r, w := testfd.Pipe(t, true, true)
 	buf := make([]byte, 64)
 	iov := [][]byte{buf[:32], buf[32:]}
-	ops := fdio.Raw{}
+	ops := fdops.Raw{}
 	n := testing.AllocsPerRun(100, func() {
 		ops.Write(w, buf)
 		ops.Readv(r, iov)

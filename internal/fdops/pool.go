@@ -1,6 +1,6 @@
 //go:build linux
 
-package fdio
+package fdops
 
 // RingPool recycles rings of one capacity so that an idle link holds no
 // buffer: a link takes a ring when data arrives and gives it back as soon

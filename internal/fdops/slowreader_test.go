@@ -1,10 +1,12 @@
-package fdio_test
+package fdops_test
 
 import (
 	"crypto/sha256"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/pipeloop/pipeloop/internal/testfd"
 
 	"github.com/pipeloop/pipeloop/fdio"
 	"golang.org/x/sys/unix"
@@ -16,7 +18,7 @@ import (
 // EAGAIN, and every byte must arrive once, in order.
 func TestRingWriteToSlowReader(t *testing.T) {
 	const total = 512 << 10
-	r, w := pipe(t, false, true)
+	r, w := testfd.Pipe(t, false, true)
 	got, err := fdio.SetPipeSize(w, fdio.PipeBuf)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +61,7 @@ func TestRingWriteToSlowReader(t *testing.T) {
 		done <- res
 	}()
 
-	data := pattern(total, 42)
+	data := testfd.Pattern(total, 42)
 	want := sha256.Sum256(data)
 	b := newRing(t, 16384)
 	ops := &countingOps{}
@@ -86,7 +88,7 @@ func TestRingWriteToSlowReader(t *testing.T) {
 			t.Fatalf("WriteTo = %d but Len went from %d to %d", n, before, b.Len())
 		}
 	}
-	closeFD(t, &w)
+	testfd.CloseFD(t, &w)
 
 	var res result
 	select {

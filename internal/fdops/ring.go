@@ -1,16 +1,18 @@
 //go:build linux
 
-package fdio
+package fdops
 
 import (
 	"fmt"
 	"math/bits"
+
+	"github.com/pipeloop/pipeloop/fdio"
 )
 
 // MinRing is the smallest ring capacity: the first power of two strictly
 // larger than PIPE_BUF, so one ring can always absorb an atomic pipe write
 // with room to spare.
-const MinRing = 2 * PipeBuf
+const MinRing = 2 * fdio.PipeBuf
 
 // Ring is a byte FIFO over a power-of-two buffer. Positions are free-running
 // uint64 counters masked into the buffer, so "full" and "empty" need no
@@ -32,8 +34,8 @@ type Ring struct {
 // RoundSize returns the ring capacity NewRing uses for size: size rounded up
 // to a power of two. It fails for sizes not above PIPE_BUF or absurdly large.
 func RoundSize(size int) (int, error) {
-	if size <= PipeBuf {
-		return 0, fmt.Errorf("ring size %d must exceed PIPE_BUF (%d)", size, PipeBuf)
+	if size <= fdio.PipeBuf {
+		return 0, fmt.Errorf("ring size %d must exceed PIPE_BUF (%d)", size, fdio.PipeBuf)
 	}
 	if size > 1<<30 {
 		return 0, fmt.Errorf("ring size %d exceeds 1 GiB", size)

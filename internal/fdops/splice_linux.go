@@ -1,4 +1,4 @@
-package fdio
+package fdops
 
 import (
 	"io"

@@ -1,20 +1,23 @@
-package fdio_test
+package fdops_test
 
 import (
 	"bytes"
 	"errors"
 	"testing"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
+
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
-func vmspliceRing(t *testing.T, span int) *fdio.Ring {
+func vmspliceRing(t *testing.T, span int) *fdops.Ring {
 	t.Helper()
-	if err := fdio.VmspliceAvailable(); err != nil {
+	if err := fdops.VmspliceAvailable(); err != nil {
 		t.Skip("vmsplice rings unavailable here:", err)
 	}
-	b, err := fdio.NewVmspliceRing(span)
+	b, err := fdops.NewVmspliceRing(span)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,13 +29,13 @@ func vmspliceRing(t *testing.T, span int) *fdio.Ring {
 // promised and sent when it is not; only whole pages are lent.
 func TestVmspliceRingPartialPages(t *testing.T) {
 	b := vmspliceRing(t, 64<<10)
-	r, w := pipe(t, true, true)
+	r, w := testfd.Pipe(t, true, true)
 	for _, n := range []int{1, 4095, 4096, 4097, 8191, 8192, 12289, 65535, 65536} {
-		msg := pattern(n, uint64(n))
+		msg := testfd.Pattern(n, uint64(n))
 		if got := b.Write(msg); got != n {
 			t.Fatalf("Write(%d) = %d", n, got)
 		}
-		var c fdio.VmspliceCount
+		var c fdops.VmspliceCount
 		if _, err := b.VmspliceTo(nil, w, true, &c); err != nil && n >= 4096 {
 			t.Fatalf("%d bytes, more promised: %v", n, err)
 		}
@@ -48,7 +51,7 @@ func TestVmspliceRingPartialPages(t *testing.T) {
 		if !b.Empty() {
 			t.Fatalf("%d bytes: %d left after a drain with nothing more to come", n, b.Len())
 		}
-		if got := readN(t, r, n); !bytes.Equal(got, msg) {
+		if got := testfd.ReadN(t, r, n); !bytes.Equal(got, msg) {
 			t.Fatalf("%d-byte message came out changed", n)
 		}
 	}
@@ -59,13 +62,13 @@ func TestVmspliceRingPartialPages(t *testing.T) {
 // catches up.
 func TestVmspliceRingFullPipe(t *testing.T) {
 	b := vmspliceRing(t, 64<<10)
-	r, w := pipe(t, true, true)
+	r, w := testfd.Pipe(t, true, true)
 	if _, err := fdio.SetPipeSize(w, 4096); err != nil {
 		t.Fatal(err)
 	}
-	msg := pattern(64<<10, 3)
+	msg := testfd.Pattern(64<<10, 3)
 	b.Write(msg)
-	var c fdio.VmspliceCount
+	var c fdops.VmspliceCount
 	n, err := b.VmspliceTo(nil, w, false, &c)
 	if err != nil || n == 0 || n == len(msg) || !c.Short {
 		t.Fatalf("VmspliceTo into a 4 KiB pipe = %d, %v, short %v; want a short transfer", n, err, c.Short)
@@ -75,7 +78,7 @@ func TestVmspliceRingFullPipe(t *testing.T) {
 	}
 	var got []byte
 	for len(got) < len(msg) {
-		got = append(got, readN(t, r, 4096)...)
+		got = append(got, testfd.ReadN(t, r, 4096)...)
 		if !b.Empty() {
 			if _, err := b.VmspliceTo(nil, w, false, &c); err != nil && !errors.Is(err, unix.EAGAIN) {
 				t.Fatal(err)
@@ -97,8 +100,8 @@ func TestVmspliceRingNotAPipe(t *testing.T) {
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
-	b.Write(pattern(8192, 1))
-	var c fdio.VmspliceCount
+	b.Write(testfd.Pattern(8192, 1))
+	var c fdops.VmspliceCount
 	_, err = b.VmspliceTo(nil, fds[0], false, &c)
 	if !errors.Is(err, unix.EBADF) && !errors.Is(err, unix.EINVAL) || err.Error()[:8] != "vmsplice" {
 		t.Fatalf("VmspliceTo a socket: %v, want an error naming vmsplice", err)
@@ -108,10 +111,10 @@ func TestVmspliceRingNotAPipe(t *testing.T) {
 // TestVmspliceAllocatesNothing: the steady state, EAGAIN included.
 func TestVmspliceAllocatesNothing(t *testing.T) {
 	b := vmspliceRing(t, 64<<10)
-	r, w := pipe(t, true, true)
+	r, w := testfd.Pipe(t, true, true)
 	buf := make([]byte, 1<<20)
-	msg := pattern(64<<10, 5)
-	var c fdio.VmspliceCount
+	msg := testfd.Pattern(64<<10, 5)
+	var c fdops.VmspliceCount
 	if n := testing.AllocsPerRun(200, func() {
 		b.Write(msg)
 		for !b.Empty() {

@@ -1,15 +1,15 @@
-package fdio_test
+package fdops_test
 
 import (
 	"bytes"
 	"errors"
 	"testing"
 
-	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
-// fuzzOps is an in-memory fdio.Ops for FuzzRingModel: reads produce the
+// fuzzOps is an in-memory fdops.Ops for FuzzRingModel: reads produce the
 // next bytes of a counter sequence, writes append to out; limit caps each
 // call (a short transfer), and limit 0 answers EAGAIN.
 type fuzzOps struct {
@@ -66,8 +66,8 @@ func FuzzRingModel(f *testing.F) {
 	f.Add(uint8(1), []byte{2, 0x20, 0, 3, 0x10, 0, 2, 0x30, 0, 7, 0xff, 0xff, 6, 0, 0})
 	f.Add(uint8(2), []byte{6, 0, 0x40, 7, 0, 0x30, 6, 0, 0x40, 7, 0, 0x40, 4, 0, 0})
 	f.Fuzz(func(t *testing.T, sizeSel uint8, prog []byte) {
-		size := fdio.MinRing << (sizeSel % 3)
-		b, err := fdio.NewRing(size)
+		size := fdops.MinRing << (sizeSel % 3)
+		b, err := fdops.NewRing(size)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func FuzzRingModel(f *testing.F) {
 }
 
 // fuzzCheckRing compares every observer of b with model.
-func fuzzCheckRing(t *testing.T, step int, b *fdio.Ring, model []byte) {
+func fuzzCheckRing(t *testing.T, step int, b *fdops.Ring, model []byte) {
 	t.Helper()
 	if b.Len() != len(model) || b.Free() != b.Cap()-len(model) ||
 		b.Empty() != (len(model) == 0) || b.Full() != (len(model) == b.Cap()) {

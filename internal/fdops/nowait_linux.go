@@ -1,6 +1,6 @@
 //go:build linux
 
-package fdio
+package fdops
 
 import "golang.org/x/sys/unix"
 

@@ -1,4 +1,4 @@
-package fdio_test
+package fdops_test
 
 import (
 	"errors"
@@ -6,13 +6,14 @@ import (
 	"io"
 
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 	"golang.org/x/sys/unix"
 )
 
 // A Ring's buffered bytes come back as two slices when they cross the end
 // of the buffer, ready for writev.
 func ExampleRing() {
-	b, err := fdio.NewRing(5000) // rounded up to a power of two
+	b, err := fdops.NewRing(5000) // rounded up to a power of two
 	if err != nil {
 		panic(err)
 	}
@@ -42,7 +43,7 @@ func ExampleRing_ReadFrom() {
 		panic(err)
 	}
 	defer unix.Close(r)
-	b, _ := fdio.NewRing(fdio.MinRing)
+	b, _ := fdops.NewRing(fdops.MinRing)
 
 	unix.Write(w, []byte("ping"))
 	n, err := b.ReadFrom(nil, r)

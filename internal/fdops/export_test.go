@@ -1,4 +1,4 @@
-package fdio
+package fdops
 
 // SetPos empties b and moves both of its free-running counters to pos, so a
 // test can place the ring anywhere in its buffer (or near the uint64 wrap)

@@ -1,4 +1,4 @@
-package fdio_test
+package fdops_test
 
 import (
 	"bytes"
@@ -6,7 +6,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
+
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 )
 
 func TestRoundSize(t *testing.T) {
@@ -29,12 +32,12 @@ func TestRoundSize(t *testing.T) {
 		{1<<30 + 1, 0},
 	} {
 		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
-			got, err := fdio.RoundSize(tc.size)
+			got, err := fdops.RoundSize(tc.size)
 			if tc.want == 0 {
 				if err == nil {
 					t.Fatalf("RoundSize(%d) = %d, want an error", tc.size, got)
 				}
-				if b, err := fdio.NewRing(tc.size); err == nil {
+				if b, err := fdops.NewRing(tc.size); err == nil {
 					t.Errorf("NewRing(%d) = ring of %d, want an error", tc.size, b.Cap())
 				}
 				return
@@ -42,7 +45,7 @@ func TestRoundSize(t *testing.T) {
 			if err != nil || got != tc.want {
 				t.Fatalf("RoundSize(%d) = %d, %v; want %d", tc.size, got, err, tc.want)
 			}
-			b, err := fdio.NewRing(tc.size)
+			b, err := fdops.NewRing(tc.size)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,14 +54,14 @@ func TestRoundSize(t *testing.T) {
 			}
 		})
 	}
-	if got, _ := fdio.RoundSize(fdio.PipeBuf + 1); got != fdio.MinRing {
-		t.Errorf("RoundSize(PipeBuf+1) = %d, want MinRing = %d", got, fdio.MinRing)
+	if got, _ := fdops.RoundSize(fdio.PipeBuf + 1); got != fdops.MinRing {
+		t.Errorf("RoundSize(PipeBuf+1) = %d, want MinRing = %d", got, fdops.MinRing)
 	}
 }
 
-func newRing(t testing.TB, size int) *fdio.Ring {
+func newRing(t testing.TB, size int) *fdops.Ring {
 	t.Helper()
-	b, err := fdio.NewRing(size)
+	b, err := fdops.NewRing(size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +70,7 @@ func newRing(t testing.TB, size int) *fdio.Ring {
 
 // checkState compares the ring's accounting with want buffered bytes, and
 // its content (through Peek) with content when that is not nil.
-func checkState(t *testing.T, b *fdio.Ring, want int, content []byte) {
+func checkState(t *testing.T, b *fdops.Ring, want int, content []byte) {
 	t.Helper()
 	if got := b.Len(); got != want {
 		t.Errorf("Len() = %d, want %d", got, want)
@@ -98,7 +101,7 @@ func TestRingFullEmpty(t *testing.T) {
 	b := newRing(t, 8192)
 	checkState(t, b, 0, []byte{})
 
-	data := pattern(b.Cap()+1, 1)
+	data := testfd.Pattern(b.Cap()+1, 1)
 	if got, want := b.Write(data), b.Cap(); got != want {
 		t.Fatalf("Write(%d bytes) to an empty ring = %d, want %d", len(data), got, want)
 	}
@@ -157,7 +160,7 @@ func TestRingPeekSpace(t *testing.T) {
 			t.Run(fmt.Sprintf("pos=%d/len=%d", pos, n), func(t *testing.T) {
 				b := newRing(t, size)
 				b.SetPos(pos)
-				data := pattern(n, pos+uint64(n))
+				data := testfd.Pattern(n, pos+uint64(n))
 				if got := b.Write(data); got != n {
 					t.Fatalf("Write(%d bytes) = %d", n, got)
 				}
@@ -202,12 +205,12 @@ func TestRingPeekSpace(t *testing.T) {
 func TestRingBoundsPanic(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		f    func(b *fdio.Ring)
+		f    func(b *fdops.Ring)
 	}{
-		{"Discard(-1)", func(b *fdio.Ring) { b.Discard(-1) }},
-		{"Discard(Len+1)", func(b *fdio.Ring) { b.Discard(b.Len() + 1) }},
-		{"Commit(-1)", func(b *fdio.Ring) { b.Commit(-1) }},
-		{"Commit(Free+1)", func(b *fdio.Ring) { b.Commit(b.Free() + 1) }},
+		{"Discard(-1)", func(b *fdops.Ring) { b.Discard(-1) }},
+		{"Discard(Len+1)", func(b *fdops.Ring) { b.Discard(b.Len() + 1) }},
+		{"Commit(-1)", func(b *fdops.Ring) { b.Commit(-1) }},
+		{"Commit(Free+1)", func(b *fdops.Ring) { b.Commit(b.Free() + 1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newRing(t, 8192)
@@ -246,7 +249,7 @@ func TestRingModel(t *testing.T) {
 			for i := 0; i < 2000; i++ {
 				n := sizes[rng.IntN(len(sizes))]
 				if rng.IntN(2) == 0 {
-					data := pattern(n, seq)
+					data := testfd.Pattern(n, seq)
 					seq++
 					want := min(n, size-len(model))
 					if got := b.Write(data); got != want {

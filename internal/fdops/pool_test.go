@@ -1,18 +1,19 @@
-package fdio_test
+package fdops_test
 
 import (
 	"testing"
 
 	"github.com/pipeloop/pipeloop/fdio"
+	"github.com/pipeloop/pipeloop/internal/fdops"
 )
 
 func TestRingPool(t *testing.T) {
 	for _, size := range []int{-1, 0, 4095, fdio.PipeBuf} {
-		if p, err := fdio.NewRingPool(size, 1); err == nil {
+		if p, err := fdops.NewRingPool(size, 1); err == nil {
 			t.Errorf("NewRingPool(%d) = pool of %d, want an error", size, p.Size())
 		}
 	}
-	p, err := fdio.NewRingPool(10000, 2)
+	p, err := fdops.NewRingPool(10000, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +21,7 @@ func TestRingPool(t *testing.T) {
 		t.Errorf("Size() = %d, want %d", got, want)
 	}
 
-	var rings []*fdio.Ring
+	var rings []*fdops.Ring
 	for i := 0; i < 5; i++ {
 		b := p.Get()
 		if b.Cap() != p.Size() || !b.Empty() {
@@ -45,7 +46,7 @@ func TestRingPool(t *testing.T) {
 
 	// The pool kept the first two rings returned; Get hands them back
 	// (last in, first out), reset, and then makes new ones.
-	kept := map[*fdio.Ring]bool{rings[0]: true, rings[1]: true}
+	kept := map[*fdops.Ring]bool{rings[0]: true, rings[1]: true}
 	for i := 0; i < 3; i++ {
 		b := p.Get()
 		if !b.Empty() {
@@ -61,7 +62,7 @@ func TestRingPool(t *testing.T) {
 }
 
 func TestRingPoolKeepZero(t *testing.T) {
-	p, err := fdio.NewRingPool(8192, 0)
+	p, err := fdops.NewRingPool(8192, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestRingPoolKeepZero(t *testing.T) {
 }
 
 func TestRingPoolReuseAllocs(t *testing.T) {
-	p, err := fdio.NewRingPool(65536, 4)
+	p, err := fdops.NewRingPool(65536, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
