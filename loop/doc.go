@@ -12,6 +12,12 @@
 // returned (they then report ErrClosed or do nothing). Handlers, timer
 // functions and posted functions run on the loop goroutine, one at a time,
 // and must not block: a handler that blocks stalls every fd on the loop.
+// Post's queue is bounded (Options.MaxPosted): a goroutine posting faster
+// than the loop runs its functions waits for room, as on a full channel.
+//
+// Builds with the race detector (make test) or the pipeloopcheck tag check
+// the rule: a loop-only method called from another thread while Run runs
+// panics, naming the method. OnLoopThread tells a caller where it is.
 //
 // # Triggering
 //

@@ -18,3 +18,14 @@ func (l *Loop) EventFor(fd int, ev Events) (unix.EpollEvent, bool) {
 
 // PendingTimers is the number of scheduled timers.
 func (l *Loop) PendingTimers() int { return l.timers.Len() }
+
+// CheckThread reports whether this build checks the thread of loop-only
+// calls (the race detector or the pipeloopcheck tag).
+const CheckThread = checkThread
+
+// BlockedPosts is the number of Post calls waiting for room.
+func (l *Loop) BlockedPosts() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.blocked
+}

@@ -22,6 +22,10 @@ var ErrClosed = fmt.Errorf("loop: %w", os.ErrClosed)
 type Options struct {
 	// MaxEvents is the epoll_wait batch size (default 256).
 	MaxEvents int
+	// MaxPosted bounds the functions Post queues before the loop runs
+	// them (default 4096): past it Post waits for room, like a send on a
+	// full buffered channel (see Post).
+	MaxPosted int
 	// BusyPoll, when positive, makes the loop poll with a zero timeout for
 	// up to this long after its last event before it sleeps in epoll_wait:
 	// lower wake-up latency for one core's worth of CPU while polling.
@@ -77,11 +81,16 @@ type Loop struct {
 	stopping atomic.Bool
 	ran      atomic.Bool
 
-	mu      sync.Mutex // guards posted, pending, done
-	posted  []func()   // functions waiting to run on the loop
-	spare   []func()   // recycled backing array for posted
-	pending bool       // an eventfd write is outstanding
-	done    bool       // Run has returned; Post fails
+	tid atomic.Int32 // the loop thread's id while Run runs (thread.go)
+
+	mu        sync.Mutex // guards posted, pending, done, blocked
+	room      sync.Cond  // signalled when posted functions were taken (post.go)
+	maxPosted int        // Post blocks while this many wait
+	posted    []func()   // functions waiting to run on the loop
+	spare     []func()   // recycled backing array for posted
+	pending   bool       // an eventfd write is outstanding
+	blocked   int        // Post calls waiting for room
+	done      bool       // Run has returned; Post fails
 }
 
 // New creates a loop. The caller must eventually call Run (which closes
@@ -89,6 +98,9 @@ type Loop struct {
 func New(opts Options) (l *Loop, err error) {
 	if opts.MaxEvents <= 0 {
 		opts.MaxEvents = 256
+	}
+	if opts.MaxPosted <= 0 {
+		opts.MaxPosted = 4096
 	}
 	l = &Loop{
 		ep: -1, wakefd: -1,
@@ -98,7 +110,10 @@ func New(opts Options) (l *Loop, err error) {
 		reg:      registry{byFD: make(map[int]int32)},
 		procs:    make(map[*Process]struct{}),
 		sched:    scheduler{mode: opts.Sched},
+
+		maxPosted: opts.MaxPosted,
 	}
+	l.room.L = &l.mu
 	defer func() {
 		if err != nil {
 			l.closeFDs()
@@ -128,6 +143,8 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	l.tid.Store(int32(unix.Gettid()))
+	defer l.tid.Store(0)
 	l.sched.begin()
 	defer l.sched.stop()
 	defer l.shutdown()
@@ -183,7 +200,10 @@ func (l *Loop) Run(ctx context.Context) error {
 // events, before the loop sleeps again. It costs no system call, which makes
 // it the way for a handler to yield after a bounded amount of work and come
 // back later without starving other fds. Loop goroutine only.
-func (l *Loop) RunSoon(f func()) { l.soon = append(l.soon, f) }
+func (l *Loop) RunSoon(f func()) {
+	l.mustOnLoop("RunSoon")
+	l.soon = append(l.soon, f)
+}
 
 func (l *Loop) runSoon() {
 	fs := l.soon
@@ -206,63 +226,6 @@ func (l *Loop) Stop() {
 
 // Stopping reports whether Stop has been called.
 func (l *Loop) Stopping() bool { return l.stopping.Load() }
-
-// Wake interrupts epoll_wait. Safe from any goroutine.
-func (l *Loop) Wake() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.wakeLocked()
-}
-
-func (l *Loop) wakeLocked() error {
-	if l.done {
-		return ErrClosed
-	}
-	if l.pending {
-		return nil
-	}
-	var one = [8]byte{1}
-	if _, err := unix.Write(l.wakefd, one[:]); err != nil && err != unix.EAGAIN {
-		return os.NewSyscallError("write(eventfd)", err)
-	}
-	l.pending = true
-	return nil
-}
-
-// Post queues f to run on the loop goroutine and wakes the loop. Safe from
-// any goroutine. Functions run in the order posted. It returns ErrClosed
-// if the loop has shut down (f will never run).
-func (l *Loop) Post(f func()) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.done {
-		return ErrClosed
-	}
-	l.posted = append(l.posted, f)
-	return l.wakeLocked()
-}
-
-// onWake drains the eventfd and runs posted functions.
-func (l *Loop) onWake(Events) {
-	var buf [8]byte
-	unix.Read(l.wakefd, buf[:]) // EAGAIN is harmless: the counter is already 0
-	l.stats.Wakeups++
-	l.mu.Lock()
-	fs := l.posted
-	l.posted, l.spare = l.spare[:0], nil
-	l.pending = false
-	l.mu.Unlock()
-	for i, f := range fs {
-		fs[i] = nil
-		l.stats.Posted++
-		f()
-	}
-	l.mu.Lock()
-	if l.spare == nil {
-		l.spare = fs[:0]
-	}
-	l.mu.Unlock()
-}
 
 // Now is the time the loop's current wake-up began (epoll_wait returned):
 // one clock read per wake-up that handlers may share instead of reading
@@ -290,30 +253,17 @@ func (l *Loop) Close() error {
 // OnStop registers f to run on the loop goroutine when Run is about to
 // return, before the loop's fds are closed: the place to collect final
 // statistics or close links. Loop goroutine only, or before Run.
-func (l *Loop) OnStop(f func()) { l.onStop = append(l.onStop, f) }
+func (l *Loop) OnStop(f func()) {
+	l.mustOnLoop("OnStop")
+	l.onStop = append(l.onStop, f)
+}
 
 func (l *Loop) shutdown() {
 	for _, f := range l.onStop {
 		f()
 	}
 	l.onStop = nil
-	// A Post that returned nil must run: drain until nothing is queued,
-	// then close the door under the same lock.
-	for {
-		l.mu.Lock()
-		fs := l.posted
-		l.posted = nil
-		if len(fs) == 0 {
-			l.done = true
-			l.mu.Unlock()
-			break
-		}
-		l.mu.Unlock()
-		for _, f := range fs {
-			l.stats.Posted++
-			f()
-		}
-	}
+	l.closePosts()
 	for p := range l.procs {
 		p.release()
 	}

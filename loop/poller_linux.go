@@ -56,6 +56,7 @@ func epollEvent(ev Events, idx int32, gen uint32) unix.EpollEvent {
 // Register adds fd to the loop with interest set ev (Readable, Writable,
 // PeerClosed, optionally EdgeTriggered); h receives its events.
 func (l *Loop) Register(fd int, ev Events, h Handler) error {
+	l.mustOnLoop("Register")
 	if l.closed {
 		return ErrClosed
 	}
@@ -73,6 +74,7 @@ func (l *Loop) Register(fd int, ev Events, h Handler) error {
 
 // Modify replaces fd's interest set.
 func (l *Loop) Modify(fd int, ev Events) error {
+	l.mustOnLoop("Modify")
 	i, ok := l.reg.byFD[fd]
 	if !ok {
 		return fmt.Errorf("modify fd %d: %w", fd, os.ErrNotExist)
@@ -92,6 +94,7 @@ func (l *Loop) Modify(fd int, ev Events) error {
 // Unregister removes fd from the loop. It does not close fd. Events for fd
 // already collected in the current wake-up are dropped.
 func (l *Loop) Unregister(fd int) error {
+	l.mustOnLoop("Unregister")
 	i, ok := l.reg.byFD[fd]
 	if !ok {
 		return fmt.Errorf("unregister fd %d: %w", fd, os.ErrNotExist)

@@ -45,6 +45,7 @@ type Process struct {
 // The caller must not reap pid itself. If the loop stops before the child
 // exits, the pidfd is closed and the child is left for the caller to reap.
 func (l *Loop) WatchProcess(pid, pidfd int, onExit func(*ProcessState)) (*Process, error) {
+	l.mustOnLoop("WatchProcess")
 	if l.closed {
 		if pidfd >= 0 {
 			unix.Close(pidfd)

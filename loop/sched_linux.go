@@ -135,6 +135,7 @@ func (l *Loop) Moved(n int) {
 // real-time and deadline policies on fork and keeps SCHED_BATCH.) It costs
 // two system calls while batch, none otherwise. Loop goroutine only.
 func (l *Loop) Spawning(f func()) {
+	l.mustOnLoop("Spawning")
 	s := &l.sched
 	if !s.batch {
 		f()

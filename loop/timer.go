@@ -20,6 +20,7 @@ type Timer struct {
 // AfterFunc schedules f to run on the loop goroutine after d. Loop
 // goroutine only (use Post from elsewhere).
 func (l *Loop) AfterFunc(d time.Duration, f func()) *Timer {
+	l.mustOnLoop("AfterFunc")
 	t := &Timer{l: l, f: f, idx: -1}
 	t.Reset(d)
 	return t
@@ -27,6 +28,7 @@ func (l *Loop) AfterFunc(d time.Duration, f func()) *Timer {
 
 // Stop unschedules t. It reports whether t was scheduled.
 func (t *Timer) Stop() bool {
+	t.l.mustOnLoop("Timer.Stop")
 	if t.idx < 0 {
 		return false
 	}
@@ -36,6 +38,7 @@ func (t *Timer) Stop() bool {
 
 // Reset (re)schedules t to run after d.
 func (t *Timer) Reset(d time.Duration) {
+	t.l.mustOnLoop("Timer.Reset")
 	t.when = time.Now().Add(max(d, 0))
 	if t.idx >= 0 {
 		heap.Fix(&t.l.timers, t.idx)

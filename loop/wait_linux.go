@@ -94,6 +94,7 @@ func rawWaitsAllowed() bool {
 // transform worker that shares a single P with the loop. Calls nest.
 // Loop goroutine only.
 func (l *Loop) Cooperate(on bool) {
+	l.mustOnLoop("Cooperate")
 	if on {
 		l.cooperate++
 	} else if l.cooperate > 0 {
