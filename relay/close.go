@@ -3,6 +3,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -14,6 +15,11 @@ import (
 // errClosed is what NewLink and StartPipeline return once the relay has
 // been closed.
 var errClosed = fmt.Errorf("relay: %w", os.ErrClosed)
+
+// ErrOnLoopThread is Run's answer on the loop goroutine, which Run would
+// otherwise wait on forever: a handler starts a pipeline with
+// StartPipeline instead.
+var ErrOnLoopThread = errors.New("relay: Run called on the loop goroutine, which it would wait on forever (use StartPipeline there)")
 
 // Close ends everything the relay runs, at once: every stage still
 // running gets SIGKILL (its process group's, with ProcessGroups), every

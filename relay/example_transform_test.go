@@ -1,7 +1,6 @@
 package relay_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,13 +11,22 @@ import (
 	"github.com/pipeloop/pipeloop/relay"
 )
 
-// A link that upper-cases the bytes it carries. The function runs on the
-// link's worker goroutine, never on the loop thread.
+// A link that upper-cases the ASCII letters it carries and leaves every
+// other byte alone. (bytes.ToUpper would not do: it decodes UTF-8 and
+// rewrites every byte that is not valid UTF-8 — binary data — to U+FFFD.)
+// The function runs on the link's worker goroutine, never on the loop
+// thread.
 func ExampleTransformFunc() {
 	inR, inW, _ := fdio.Pipe(true, false)
 	outR, outW, _ := fdio.Pipe(false, true)
 	upper := relay.TransformFunc(func(dst, src []byte) ([]byte, error) {
-		return append(dst, bytes.ToUpper(src)...), nil
+		for _, c := range src {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			dst = append(dst, c)
+		}
+		return dst, nil
 	})
 
 	l, _ := loop.New(loop.Options{})
@@ -40,7 +48,7 @@ func ExampleTransformFunc() {
 	})
 	go func() {
 		w := os.NewFile(uintptr(inW), "in")
-		io.WriteString(w, "quiet words\n")
+		io.WriteString(w, "quiet words \xff\xfe\n")
 		w.Close()
 	}()
 	got := make(chan []byte)
@@ -51,8 +59,8 @@ func ExampleTransformFunc() {
 		got <- b
 	}()
 	l.Run(context.Background())
-	fmt.Print(string(<-got))
+	fmt.Printf("%q\n", <-got)
 	// Output:
-	// 12 bytes in, 12 out, eof true
-	// QUIET WORDS
+	// 15 bytes in, 15 out, eof true
+	// "QUIET WORDS \xff\xfe\n"
 }

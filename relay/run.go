@@ -83,6 +83,9 @@ func (e *ExitError) Error() string {
 // background child that keeps stderr open holds Run too; ctx ending
 // kills it with the stage's group.
 //
+// Called on the loop goroutine, where it would wait forever for itself,
+// Run returns ErrOnLoopThread at once: there, use StartPipeline.
+//
 // The error is nil when the pipeline succeeded; a *StartError when a
 // stage could not be started; an *ExitError when it failed; the context's
 // error when it was canceled; the Reader's or the Writer's error when a
@@ -92,6 +95,9 @@ func (e *ExitError) Error() string {
 func Run(ctx context.Context, r *Relay, cfg RunConfig) (res Result, err error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
+	}
+	if r.l.OnLoopThread() {
+		return res, ErrOnLoopThread
 	}
 	pc := PipelineConfig{Stages: cfg.Stages, Env: cfg.Env, Dir: cfg.Dir, ProcessGroups: true}
 	var b bridges

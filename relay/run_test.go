@@ -143,6 +143,12 @@ func TestRunErrors(t *testing.T) {
 	if _, err = relay.Run(ctx, e.r, relay.RunConfig{Stages: stages("cat"), Stdin: strings.NewReader("x")}); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled before: got %v", err)
 	}
+	e.do(func() {
+		_, err := relay.Run(context.Background(), e.r, relay.RunConfig{Stages: stages("true")})
+		if !errors.Is(err, relay.ErrOnLoopThread) {
+			t.Errorf("on the loop goroutine: got %v, want ErrOnLoopThread", err)
+		}
+	})
 	e.stop()
 	_, err = relay.Run(context.Background(), e.r, relay.RunConfig{Stages: stages("cat"), Stdin: strings.NewReader("x"), Stdout: io.Discard})
 	if !errors.Is(err, os.ErrClosed) {
