@@ -92,6 +92,7 @@ type Link struct {
 	sweptAt   uint64     // Bytes at the pipeline's last sweep
 	xf        *xform     // in-process transform; nil for a plain link
 	pipes     *linkPipes // pipes the relay created for the link and grows when busy; nil if none
+	lim       *bucket    // rate limit (ratelimit.go); nil when not limited
 }
 
 // NewLink creates a link and starts pumping on the next loop iteration.
@@ -131,8 +132,14 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	if k.splice {
 		k.stats.Mode = ModeSplice
 	}
+	if r.opts.RateLimit > 0 && cfg.Transform == nil {
+		k.lim = newBucket(r.opts.RateLimit, time.Now())
+		k.stats.RateLimit = r.opts.RateLimit
+	}
 	k.rings = r.pool
-	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil && k.dw.lendable() {
+	// A limited link reads a refill's worth at a time: lent pages would
+	// go out part-filled, so it writes.
+	if r.vmPool != nil && dk == fdio.KindPipe && cfg.Transform == nil && k.lim == nil && k.dw.lendable() {
 		k.rings = r.vmPool
 	}
 	_, k.kernelOps = r.opts.ops.(fdops.Sys)
@@ -182,9 +189,12 @@ func (k *Link) Stats() LinkStats {
 	if !k.done && k.wait != waitNone {
 		// Charge the wait in progress so live readings are current.
 		d := time.Since(k.waitSince)
-		if k.resolveWait() == waitFull {
+		switch k.resolveWait() {
+		case waitFull:
 			s.TimeFull += d
-		} else {
+		case waitLimit:
+			s.TimeLimited += d
+		default:
 			s.TimeEmpty += d
 		}
 	}
@@ -321,6 +331,7 @@ func (k *Link) finish() {
 func (k *Link) end() {
 	k.done = true
 	k.setWait(waitNone, time.Now())
+	k.stopLimit()
 	if k.xf != nil {
 		k.stopTransform()
 	}

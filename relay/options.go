@@ -77,6 +77,12 @@ type Options struct {
 	// each (a pipe size clamped, busy pipes kept small by the budget).
 	// Loop goroutine, or New's caller.
 	Warn func(msg string)
+	// RateLimit, when positive, limits each link the relay creates to
+	// taking that many bytes a second from its source, with a token bucket
+	// on the loop's timers (see ratelimit.go and Link.SetRateLimit). A
+	// transform link is not limited. A limited link does not lend pages
+	// to a pipe (NoVmsplice).
+	RateLimit int64
 
 	// ops is the system-call seam, set by tests (WithOps) to inject
 	// faults; nil = the real calls.

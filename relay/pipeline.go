@@ -292,7 +292,7 @@ func (p *Pipeline) sweep() {
 			// (The owner of Out bounds it, e.g. with an idle timeout.)
 			continue
 		}
-		if k.wait != waitNone && k.stats.Bytes == k.sweptAt {
+		if k.wait != waitNone && k.wait != waitLimit && k.stats.Bytes == k.sweptAt {
 			k.Close()
 			continue
 		}

@@ -36,30 +36,12 @@ func (k *Link) pumpCopy() bool {
 			if k.ring == nil {
 				k.ring = k.rings.Get()
 			}
-			n, err := k.ring.ReadFrom(k.srcOps, k.sw.io)
-			k.stats.Reads++
-			switch {
-			case n > 0:
-				progress = true
-
-			case err == io.EOF:
-				k.srcEOF = true
-				progress = true
-			case isAgain(err):
-				k.srcReady = false
-				k.stats.ReadEAGAIN++
-			default:
-				if k.dstReady && k.ring != nil && !k.ring.Empty() {
-					// Send what drain held back, as far as the sink takes
-					// it now: bytes read before the error are not lost.
-					k.srcReady = false
-					if n, _, _ := k.drain(); n > 0 {
-						k.stats.Bytes += uint64(n)
-						k.stats.CopyBytes += uint64(n)
-					}
+			if want := k.limit(k.ring.Free()); want > 0 {
+				goOn, p := k.readRing(want)
+				if !goOn {
+					return false
 				}
-				k.fail(k.src, err)
-				return false
+				progress = p
 			}
 		}
 		if k.dstReady && k.ring != nil && !k.ring.Empty() {
@@ -97,6 +79,37 @@ func (k *Link) pumpCopy() bool {
 	return true
 }
 
+// readRing reads at most want bytes from the source into the ring. It
+// reports whether the link goes on (false: it failed) and whether it made
+// progress (bytes, or the source's end).
+func (k *Link) readRing(want int) (goOn, progress bool) {
+	n, err := k.ring.ReadFromMax(k.srcOps, k.sw.io, want)
+	k.stats.Reads++
+	switch {
+	case n > 0:
+		k.took(n)
+		return true, true
+	case err == io.EOF:
+		k.srcEOF = true
+		return true, true
+	case isAgain(err):
+		k.srcReady = false
+		k.stats.ReadEAGAIN++
+		return true, false
+	}
+	if k.dstReady && k.ring != nil && !k.ring.Empty() {
+		// Send what drain held back, as far as the sink takes
+		// it now: bytes read before the error are not lost.
+		k.srcReady = false
+		if n, _, _ := k.drain(); n > 0 {
+			k.stats.Bytes += uint64(n)
+			k.stats.CopyBytes += uint64(n)
+		}
+	}
+	k.fail(k.src, err)
+	return false, false
+}
+
 // drain writes the ring to the sink once: write/writev from a plain ring;
 // from a vmsplice ring (a link into a pipe) whole pages by vmsplice and
 // partial ones by write. A vmsplice ring holds back a trailing partial
@@ -121,12 +134,16 @@ func (k *Link) drain() (n int, short bool, err error) {
 // more when the budget ran out, blocked when splice said EAGAIN.
 func (k *Link) pumpSplice() (more, blocked bool) {
 	ops := k.spliceOps
-	chunk := k.r.opts.SpliceChunk
 	for range pumpBudget {
+		chunk := k.limit(k.r.opts.SpliceChunk)
+		if chunk == 0 {
+			return false, false // the refill timer pumps again
+		}
 		n, err := fdops.Splice(ops, k.sw.io, k.dw.io, chunk)
 		k.stats.Splices++
 		switch {
 		case n > 0:
+			k.took(n)
 			k.stats.Bytes += uint64(n)
 			k.stats.SpliceBytes += uint64(n)
 			if n < chunk && k.sw.kind == fdio.KindPipe && !k.srcHup && k.kernelOps {

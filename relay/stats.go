@@ -27,6 +27,8 @@ type LinkStats struct {
 	SpliceEAGAIN uint64        // splices that could not move anything
 	TimeFull     time.Duration // time holding data the sink would not take (downstream slow)
 	TimeEmpty    time.Duration // time with nothing to deliver, waiting on the source (upstream slow)
+	TimeLimited  time.Duration // time the rate limit held the link back (RateLimit)
+	RateLimit    int64         // bytes per second the link may take from its source; 0 = no limit
 	Start, End   time.Time     // link created; link done (zero while running)
 	EOF          bool          // source ended and the sink was shut down after the last byte
 	SinkClosed   bool          // the sink's reader went away (EPIPE and the like)
@@ -51,6 +53,7 @@ const (
 	waitEmpty                   // nothing to deliver: waiting for the source
 	waitFull                    // holding data: waiting for the sink
 	waitEither                  // splice blocked between two pipes: the next event, or the pump after it, says which end
+	waitLimit                   // the rate limit holds the link back: waiting for its refill timer
 )
 
 // setWait switches the wait state, charging the time spent in the old one.
@@ -71,6 +74,8 @@ func (k *Link) setWait(s waitState, now time.Time) {
 		if k.pipes != nil {
 			k.r.sizer.sinkFull(k) // a busy link
 		}
+	case waitLimit:
+		k.stats.TimeLimited += now.Sub(k.waitSince)
 	}
 	k.wait, k.waitSince = s, now
 }
@@ -100,6 +105,12 @@ func (k *Link) sourceWait() waitState {
 func (k *Link) idleState(spliceBlocked bool) waitState {
 	if k.xf != nil {
 		return k.transformWait()
+	}
+	if k.limited() {
+		if k.ring != nil && !k.ring.Empty() && !k.dstReady {
+			return waitFull // the sink holds back what the limit let through
+		}
+		return waitLimit
 	}
 	if spliceBlocked {
 		// splice does not say which end blocked. An end epoll cannot watch

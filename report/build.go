@@ -71,7 +71,8 @@ func (rep *Report) VerdictInput() verdict.Input {
 	}
 	for _, l := range rep.Links {
 		in.Links = append(in.Links, verdict.Link{Bytes: l.Bytes, Wall: time.Duration(l.WallNS),
-			Full: time.Duration(l.FullNS), Empty: time.Duration(l.EmptyNS)})
+			Full: time.Duration(l.FullNS), Empty: time.Duration(l.EmptyNS),
+			Limited: time.Duration(l.LimitedNS), RateLimit: l.RateLimitBPS})
 	}
 	for _, st := range rep.Stages {
 		vs := verdict.Stage{Index: st.Index, Name: st.Command, Wall: time.Duration(st.WallNS),
@@ -107,6 +108,7 @@ func newLink(i int, s relay.LinkStats, end time.Time) Link {
 		WallNS: int64(wall), FullNS: int64(s.TimeFull), EmptyNS: int64(s.TimeEmpty),
 		FullFraction: fraction(s.TimeFull, wall), EmptyFraction: fraction(s.TimeEmpty, wall),
 		End: LinkEnd(s), DroppedBytes: s.Dropped,
+		LimitedNS: int64(s.TimeLimited), LimitedFraction: fraction(s.TimeLimited, wall), RateLimitBPS: s.RateLimit,
 	}
 	if wall > 0 {
 		l.RateBPS = float64(s.Bytes) / wall.Seconds()

@@ -60,6 +60,11 @@ type Link struct {
 	End           string  `json:"end"`                   // "eof", "reader_left", "error", "closed" or "open"
 	DroppedBytes  uint64  `json:"dropped_bytes"`         // buffered when the reader left or an error hit
 	Error         string  `json:"error,omitempty"`
+	// With --rate-limit: the limit (bytes a second the link may take from
+	// its source) and the time it held the link back.
+	RateLimitBPS    int64   `json:"rate_limit_bytes_per_second,omitempty"`
+	LimitedNS       int64   `json:"limited_ns,omitempty"`
+	LimitedFraction float64 `json:"limited_fraction,omitempty"`
 }
 
 // Stage is one spawned stage.

@@ -28,6 +28,10 @@ type Link struct {
 	Wall  time.Duration // how long the link ran
 	Full  time.Duration // time holding data the downstream end would not take
 	Empty time.Duration // time with nothing to deliver, waiting on the upstream end
+	// Limited is the time a rate limit held the link back, RateLimit
+	// that limit in bytes a second (0: none).
+	Limited   time.Duration
+	RateLimit int64
 }
 
 // Stage is one spawned process.

@@ -48,6 +48,9 @@ func Judge(in Input) Verdict {
 		return Verdict{Kind: KindUnknown, Evidence: []string{},
 			Summary: fmt.Sprintf("not enough evidence: the run was too short to judge (%s)", short(in.Wall))}
 	}
+	if v, ok := judgeLimit(in); ok {
+		return v
+	}
 	links := classify(in.Links)
 	if len(in.Stages) == 0 {
 		return judgeStdin(in, links)

@@ -10,6 +10,7 @@ const (
 	KindUpstream   Kind = "upstream"   // whatever writes pipeloop's stdin
 	KindDownstream Kind = "downstream" // whatever reads pipeloop's stdout
 	KindRelay      Kind = "relay"      // pipeloop itself
+	KindLimit      Kind = "limit"      // the rate limit asked for (--rate-limit): the pace is as asked
 	KindNone       Kind = "none"       // enough evidence, but no single place dominates
 	KindUnknown    Kind = "unknown"    // too little evidence to judge
 )

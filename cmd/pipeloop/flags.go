@@ -63,6 +63,9 @@ Flags:
   --progress         show bytes moved and rates per link on stderr while
                      running: redrawn in place on a terminal, one line
                      a second otherwise
+  --rate-limit RATE  let each link take at most RATE bytes a second
+                     (64K, 10M, 1G; /s optional), steady over 100 ms;
+                     change it while running with pipeloop ctl
   --shell            run each STAGE with /bin/sh -c
   --kill-grace D     how long stages may outlive a SIGTERM pipeloop
                      passed on before they get SIGKILL (default 2s)
@@ -91,6 +94,7 @@ by that signal if they were. If pipeloop is killed, so are the stages.
 // options are the parsed flags.
 type options struct {
 	relayFlags
+	pvFlags
 	stats     bool
 	statsJSON string // --stats-json file, "-" for stderr
 	progress  bool
@@ -206,7 +210,8 @@ func (f modeFlag) Set(s string) error {
 func parseFlags(args []string) (*options, error) {
 	o := &options{relayFlags: relayFlags{mode: relay.ModeAuto, pipeSize: relay.DefaultPipeSize}, killGrace: server.DefaultKillGrace}
 	fs := flag.NewFlagSet("pipeloop", flag.ContinueOnError)
-	o.register(fs)
+	o.relayFlags.register(fs)
+	o.pvFlags.register(fs)
 	fs.BoolVar(&o.stats, "stats", false, "")
 	fs.StringVar(&o.statsJSON, "stats-json", "", "")
 	fs.BoolVar(&o.progress, "progress", false, "")
@@ -226,6 +231,9 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("--busy-poll must not be negative")
 	}
 	o.stages = fs.Args()
+	if err := o.pvFlags.check(o); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 

@@ -18,8 +18,14 @@ import (
 //
 // The ring must not be full.
 func (b *Ring) ReadFrom(ops Ops, fd int) (int, error) {
+	return b.ReadFromMax(ops, fd, b.Free())
+}
+
+// ReadFromMax is ReadFrom reading at most max bytes (a rate-limited link);
+// max must be positive.
+func (b *Ring) ReadFromMax(ops Ops, fd int, max int) (int, error) {
 	ops = orSys(ops)
-	if b.Full() {
+	if b.Full() || max <= 0 {
 		// A zero-length read would look like end of file.
 		panic("fdio: Ring.ReadFrom on a full ring")
 	}
@@ -27,6 +33,7 @@ func (b *Ring) ReadFrom(ops Ops, fd int) (int, error) {
 	if b.vm != nil {
 		h, t = clip(h, t, b.vm.span)
 	}
+	h, t = clip(h, t, max)
 	for {
 		var n int
 		var err error

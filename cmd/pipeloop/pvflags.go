@@ -1,0 +1,60 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/pipeloop/pipeloop/internal/cmdline"
+)
+
+// pvFlags are the flags a pv user looks for first (issue 16): a rate
+// limit, line counts, a known total for --progress's percentage and ETA,
+// and machine-readable progress.
+type pvFlags struct {
+	rateLimit int64 // --rate-limit: bytes a second per link; 0 = none
+}
+
+// register adds the flags to fs.
+func (o *pvFlags) register(fs *flag.FlagSet) {
+	fs.Var(rateFlag{&o.rateLimit}, "rate-limit", "")
+}
+
+// check rejects combinations the flags cannot serve.
+func (o *pvFlags) check(opts *options) error {
+	return nil
+}
+
+// rateFlag parses a rate in bytes a second: 65536, 64K, 10M, 1G, with an
+// optional "/s".
+type rateFlag struct{ v *int64 }
+
+func (f rateFlag) String() string { return "" }
+func (f rateFlag) Set(s string) error {
+	n, err := parseRate(s)
+	if err != nil {
+		return err
+	}
+	*f.v = n
+	return nil
+}
+
+// parseRate parses --rate-limit's RATE; 0 means no limit.
+func parseRate(s string) (int64, error) {
+	if len(s) > 2 && s[len(s)-2:] == "/s" {
+		s = s[:len(s)-2]
+	}
+	n, err := cmdline.ParseSize(s)
+	if err != nil {
+		return 0, err
+	}
+	if n > 1<<40 {
+		return 0, fmt.Errorf("%s is more than 1T a second", s)
+	}
+	if n < 0 {
+		return 0, errors.New("a rate must not be negative")
+	}
+	return n, nil
+}
