@@ -114,9 +114,10 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	}
 	_, dk := k.sw.kind, k.dw.kind
 	mode := r.opts.Mode
-	if cfg.Transform != nil {
-		mode = ModeCopy
+	if cfg.Transform != nil || r.opts.CountLines {
+		mode = ModeCopy // bytes in hand (lines.go)
 	}
+	k.stats.CountsLines = r.opts.CountLines && cfg.Transform == nil
 	switch mode {
 	case ModeSplice:
 		if err := k.canSplice(); err != nil {
@@ -337,6 +338,7 @@ func (k *Link) end() {
 	}
 	k.stats.End = time.Now()
 	if k.ring != nil {
+		k.uncountDropped()
 		k.stats.Dropped += uint64(k.ring.Len())
 		k.rings.Put(k.ring)
 		k.ring = nil

@@ -3,6 +3,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/pipeloop/pipeloop/internal/fdops"
@@ -83,6 +84,11 @@ type Options struct {
 	// transform link is not limited. A limited link does not lend pages
 	// to a pipe (NoVmsplice).
 	RateLimit int64
+	// CountLines makes links count the lines they deliver
+	// (LinkStats.Lines). A link must hold the bytes to count them, so
+	// links copy: ModeAuto becomes ModeCopy, and ModeSplice is an error.
+	// A transform link does not count.
+	CountLines bool
 
 	// ops is the system-call seam, set by tests (WithOps) to inject
 	// faults; nil = the real calls.
@@ -116,6 +122,9 @@ func (o *Options) fill() error {
 	}
 	if o.KeepRings <= 0 {
 		o.KeepRings = 64
+	}
+	if o.CountLines && o.Mode == ModeSplice {
+		return errors.New("counting lines needs the bytes in hand, and splice never copies them: use mode copy or auto")
 	}
 	if o.Mode > ModeSplice {
 		return fmt.Errorf("unknown mode %d", o.Mode)

@@ -88,6 +88,9 @@ func (k *Link) readRing(want int) (goOn, progress bool) {
 	switch {
 	case n > 0:
 		k.took(n)
+		if k.stats.CountsLines {
+			k.countRead(n)
+		}
 		return true, true
 	case err == io.EOF:
 		k.srcEOF = true

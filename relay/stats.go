@@ -35,6 +35,8 @@ type LinkStats struct {
 	Dropped      uint64        // bytes buffered when the sink went away or an error hit
 	Err          error         // what ended the link, if not EOF or the reader leaving
 	TransformIn  uint64        // with a Transform: bytes read and handed to it (Bytes is its output)
+	CountsLines  bool          // Options.CountLines: Lines is counted
+	Lines        uint64        // '\n' bytes among Bytes, when CountsLines
 }
 
 // Wall is how long the link has run (until End once done).

@@ -116,6 +116,9 @@ func newLink(i int, s relay.LinkStats, end time.Time) Link {
 	if s.Err != nil {
 		l.Error = s.Err.Error()
 	}
+	if s.CountsLines {
+		l.Lines = &s.Lines
+	}
 	return l
 }
 

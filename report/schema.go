@@ -65,6 +65,8 @@ type Link struct {
 	RateLimitBPS    int64   `json:"rate_limit_bytes_per_second,omitempty"`
 	LimitedNS       int64   `json:"limited_ns,omitempty"`
 	LimitedFraction float64 `json:"limited_fraction,omitempty"`
+	// Lines is the count of '\n' bytes delivered, with --lines only.
+	Lines *uint64 `json:"lines,omitempty"`
 }
 
 // Stage is one spawned stage.

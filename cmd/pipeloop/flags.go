@@ -66,6 +66,8 @@ Flags:
   --rate-limit RATE  let each link take at most RATE bytes a second
                      (64K, 10M, 1G; /s optional), steady over 100 ms;
                      change it while running with pipeloop ctl
+  --lines            count lines ('\n') too, shown by --progress and
+                     --stats; links then copy (not with --mode splice)
   --shell            run each STAGE with /bin/sh -c
   --kill-grace D     how long stages may outlive a SIGTERM pipeloop
                      passed on before they get SIGKILL (default 2s)

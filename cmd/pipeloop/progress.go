@@ -51,6 +51,8 @@ type snapshot struct {
 type linkCounters struct {
 	bytes       uint64
 	full, empty time.Duration
+	lines       uint64
+	countsLines bool
 }
 
 func newProgress(w io.Writer, begin time.Time) *progress {
@@ -107,7 +109,7 @@ func (p *progress) stop(final []relay.LinkStats) {
 func (p *progress) snap(links []relay.LinkStats, final bool) snapshot {
 	s := snapshot{at: time.Now(), final: final, links: make([]linkCounters, len(links))}
 	for i, k := range links {
-		s.links[i] = linkCounters{bytes: k.Bytes, full: k.TimeFull, empty: k.TimeEmpty}
+		s.links[i] = linkCounters{bytes: k.Bytes, full: k.TimeFull, empty: k.TimeEmpty, lines: k.Lines, countsLines: k.CountsLines}
 		s.pipe = s.pipe || k.Src != "stdin"
 	}
 	return s
@@ -161,6 +163,9 @@ func (p *progress) format(prev, s snapshot) string {
 			fmt.Fprintf(&b, "%d→%d ", i+1, i+2)
 		}
 		fmt.Fprintf(&b, "%s %s/s", compact(float64(k.bytes)), compact(rate(k.bytes-was.bytes, dt)))
+		if k.countsLines {
+			b.WriteString(" " + linesText(k.lines, was.lines, dt))
+		}
 		if s.final {
 			b.WriteString(" avg")
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/pipeloop/pipeloop/internal/cmdline"
+	"github.com/pipeloop/pipeloop/relay"
 )
 
 // pvFlags are the flags a pv user looks for first (issue 16): a rate
@@ -15,16 +16,27 @@ import (
 // and machine-readable progress.
 type pvFlags struct {
 	rateLimit int64 // --rate-limit: bytes a second per link; 0 = none
+	lines     bool  // --lines: count lines on every link
 }
 
 // register adds the flags to fs.
 func (o *pvFlags) register(fs *flag.FlagSet) {
 	fs.Var(rateFlag{&o.rateLimit}, "rate-limit", "")
+	fs.BoolVar(&o.lines, "lines", false, "")
 }
 
 // check rejects combinations the flags cannot serve.
 func (o *pvFlags) check(opts *options) error {
+	if o.lines && opts.mode == relay.ModeSplice {
+		return errors.New("--lines counts the bytes it copies, and --mode splice never copies them: use --mode copy or auto")
+	}
 	return nil
+}
+
+// apply sets what the flags ask of the relay.
+func (o *pvFlags) apply(ro *relay.Options) {
+	ro.RateLimit = o.rateLimit
+	ro.CountLines = o.lines
 }
 
 // rateFlag parses a rate in bytes a second: 65536, 64K, 10M, 1G, with an

@@ -110,7 +110,7 @@ func runRelay(args []string, std stdio) exitStatus {
 		return exitStatus{code: 1}
 	}
 	ropts := o.relayOptions()
-	ropts.RateLimit = o.rateLimit
+	o.pvFlags.apply(&ropts)
 	ropts.Warn = func(msg string) { fmt.Fprintf(std.err, "pipeloop: %s\n", msg) }
 	r, err := relay.New(l, ropts)
 	if err != nil {

@@ -28,6 +28,7 @@ func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResul
 				pct(s.TimeFull, wall), pct(s.TimeEmpty, wall), linkEnd(s))
 		}
 		tw.Flush()
+		writeLines(w, links)
 	}
 	if len(stages) > 0 {
 		fmt.Fprintln(w, "pipeloop: stages")
