@@ -42,6 +42,19 @@ func ParseSched(s string) (Sched, error) {
 	return 0, fmt.Errorf("unknown scheduling policy %q (want auto, normal or batch)", s)
 }
 
+// MarshalText and UnmarshalText make a Sched usable with flag.TextVar and
+// encoding/json: the text is the name ParseSched reads.
+func (s Sched) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText sets s from "auto", "normal" or "batch".
+func (s *Sched) UnmarshalText(b []byte) error {
+	v, err := ParseSched(string(b))
+	if err == nil {
+		*s = v
+	}
+	return err
+}
+
 // The auto policy looks at the loop's throughput over short windows: a
 // window that moved at least bulkRate counts as bulk. Two bulk windows in a
 // row switch to batch; one slow window switches back. A rate, not the size
