@@ -109,11 +109,12 @@ func (s *scheduler) set(batch bool) {
 	}
 }
 
-// Moved tells the loop that a handler just moved n bytes. With SchedAuto
-// it drives the switch between SCHED_NORMAL and SCHED_BATCH. Loop
-// goroutine only; it reads no clock (it uses Now) and makes a system call
-// only when the policy changes.
-func (l *Loop) Moved(n int) {
+// NoteTransfer tells the loop that a handler just moved n bytes (a relay
+// calls it once per pump). With SchedAuto it drives the switch between
+// SCHED_NORMAL and SCHED_BATCH; otherwise it does nothing. Loop goroutine
+// only; it reads no clock (it uses Now) and makes a system call only when
+// the policy changes.
+func (l *Loop) NoteTransfer(n int) {
 	s := &l.sched
 	if !s.enabled || s.mode != SchedAuto {
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/internal/cmdline"
+	"github.com/pipeloop/pipeloop/internal/label"
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
 	"github.com/pipeloop/pipeloop/server"
@@ -203,7 +204,7 @@ func parseStages(o *relayFlags) ([]relay.Stage, error) {
 		}
 		words, err := cmdline.Split(s)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", relay.StageLabel(i+1, s), err)
+			return nil, fmt.Errorf("%s: %w", label.Stage(i+1, s), err)
 		}
 		if len(words) == 0 {
 			return nil, fmt.Errorf("stage %d is empty", i+1)
