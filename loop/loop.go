@@ -76,8 +76,9 @@ type Loop struct {
 	onStop    []func()              // run by Run on its way out, before fds close
 	stats     Stats
 	sched     scheduler
-	now       time.Time // when the current wake-up began
-	closed    bool      // set when Run has returned; loop goroutine only
+	now       time.Time        // when the current wake-up began
+	clock     func() time.Time // time.Now; a test's stepping clock (export_test.go)
+	closed    bool             // set when Run has returned; loop goroutine only
 
 	stopping atomic.Bool
 	ran      atomic.Bool
@@ -115,6 +116,7 @@ func New(opts Options) (l *Loop, err error) {
 		sched:    scheduler{mode: opts.Sched},
 
 		maxPosted: opts.MaxPosted,
+		clock:     time.Now,
 	}
 	l.room.L = &l.mu
 	defer func() {
@@ -164,7 +166,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			timeout = 0
 		}
 		if l.busyPoll > 0 && timeout != 0 {
-			if time.Since(lastActive) < l.busyPoll {
+			if l.clock().Sub(lastActive) < l.busyPoll {
 				timeout = 0
 			}
 		}
@@ -173,7 +175,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.stats.Sleeps++
 		}
 		n, err := l.wait(timeout)
-		l.now = time.Now()
+		l.now = l.clock()
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("loop: %w", os.NewSyscallError("epoll_wait", err))
 		}
