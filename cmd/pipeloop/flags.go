@@ -62,12 +62,16 @@ Flags:
                      stderr); the schema is in README.md
   --progress         show bytes moved and rates per link on stderr while
                      running: redrawn in place on a terminal, one line
-                     a second otherwise
+                     a second otherwise; with a known total (stdin a
+                     regular file, or --size) the share done and the ETA
   --rate-limit RATE  let each link take at most RATE bytes a second
                      (64K, 10M, 1G; /s optional), steady over 100 ms;
                      change it while running with pipeloop ctl
   --lines            count lines ('\n') too, shown by --progress and
                      --stats; links then copy (not with --mode splice)
+  --size SIZE        the input's size, for --progress's percentage and
+                     ETA when stdin is not a regular file (a regular
+                     file's size is known)
   --shell            run each STAGE with /bin/sh -c
   --kill-grace D     how long stages may outlive a SIGTERM pipeloop
                      passed on before they get SIGKILL (default 2s)

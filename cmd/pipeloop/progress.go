@@ -37,6 +37,7 @@ type progress struct {
 	sample  func() []relay.LinkStats
 	ticks   int           // samples taken; loop goroutine only
 	samples chan snapshot // loop → writer
+	input   *inputTotal   // the input's total, for the share and ETA; nil if unknown
 	done    chan struct{} // closed when the writer has returned
 }
 
@@ -46,6 +47,8 @@ type snapshot struct {
 	links []linkCounters
 	pipe  bool // links join stages (labels "1→2"), not stdin to stdout
 	final bool
+	// done of total input bytes (inputTotal); total 0 when unknown
+	done, total int64
 }
 
 type linkCounters struct {
@@ -104,6 +107,9 @@ func (p *progress) stop(final []relay.LinkStats) {
 	close(p.samples)
 	<-p.done
 	p.timer = nil
+	if p.input != nil {
+		p.input.close()
+	}
 }
 
 func (p *progress) snap(links []relay.LinkStats, final bool) snapshot {
@@ -111,6 +117,9 @@ func (p *progress) snap(links []relay.LinkStats, final bool) snapshot {
 	for i, k := range links {
 		s.links[i] = linkCounters{bytes: k.Bytes, full: k.TimeFull, empty: k.TimeEmpty, lines: k.Lines, countsLines: k.CountsLines}
 		s.pipe = s.pipe || k.Src != "stdin"
+	}
+	if p.input != nil {
+		s.done, s.total = p.input.done(links), p.input.total
 	}
 	return s
 }
@@ -144,6 +153,9 @@ func (p *progress) format(prev, s snapshot) string {
 	if s.final {
 		b.WriteString(" done")
 		prev = snapshot{at: p.begin}
+	}
+	if s.total > 0 {
+		b.WriteString(" " + etaText(s.done, s.total, s.at.Sub(p.begin), s.final))
 	}
 	if len(s.links) == 0 {
 		return b.String()

@@ -17,16 +17,21 @@ import (
 type pvFlags struct {
 	rateLimit int64 // --rate-limit: bytes a second per link; 0 = none
 	lines     bool  // --lines: count lines on every link
+	size      int64 // --size: the input's size for --progress; 0 = a regular file's, or unknown
 }
 
 // register adds the flags to fs.
 func (o *pvFlags) register(fs *flag.FlagSet) {
 	fs.Var(rateFlag{&o.rateLimit}, "rate-limit", "")
 	fs.BoolVar(&o.lines, "lines", false, "")
+	fs.Var(size64Flag{&o.size}, "size", "")
 }
 
 // check rejects combinations the flags cannot serve.
 func (o *pvFlags) check(opts *options) error {
+	if o.size > 0 && !opts.progress {
+		return errors.New("--size is the total --progress shows a share of: add --progress")
+	}
 	if o.lines && opts.mode == relay.ModeSplice {
 		return errors.New("--lines counts the bytes it copies, and --mode splice never copies them: use --mode copy or auto")
 	}
@@ -37,6 +42,19 @@ func (o *pvFlags) check(opts *options) error {
 func (o *pvFlags) apply(ro *relay.Options) {
 	ro.RateLimit = o.rateLimit
 	ro.CountLines = o.lines
+}
+
+// size64Flag parses a byte count of any size: 300M, 2G, 1000000.
+type size64Flag struct{ v *int64 }
+
+func (f size64Flag) String() string { return "" }
+func (f size64Flag) Set(s string) error {
+	n, err := cmdline.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*f.v = n
+	return nil
 }
 
 // rateFlag parses a rate in bytes a second: 65536, 64K, 10M, 1G, with an

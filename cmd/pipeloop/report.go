@@ -53,6 +53,11 @@ func newReporter(o *options, std stdio) (*reporter, error) {
 	}
 	if o.progress {
 		rp.prog = newProgress(std.err, rp.start)
+		in, err := newInputTotal(std.in, o.size)
+		if err != nil {
+			return nil, err
+		}
+		rp.prog.input = in
 	}
 	return rp, nil
 }
