@@ -28,6 +28,8 @@ Usage:
   pipeloop serve --listen ADDR STAGE...
                                 run STAGEs for every connection to ADDR
                                 (see pipeloop serve --help)
+  pipeloop ctl --pid PID        show a running pipeloop's stats, change
+                                its rate limit (see pipeloop ctl --help)
 
 Each STAGE is one command line, split into words as a POSIX shell would
 (quotes and backslashes; nothing is expanded) and run directly from PATH.
@@ -92,9 +94,12 @@ command not found, 126 command not executable, 2 usage error, 1 relay
 error. In stdin mode, 141 when stdout's reader leaves early, as for cat.
 
 Signals: a signal that would end a shell pipeline (SIGINT, SIGTERM,
-SIGHUP, SIGQUIT, SIGUSR1, SIGALRM...) is passed on to every stage and
+SIGHUP, SIGQUIT, SIGUSR2, SIGALRM...) is passed on to every stage and
 the stages' children, and pipeloop then ends as the stages did: killed
 by that signal if they were. If pipeloop is killed, so are the stages.
+SIGUSR1 is the exception, as for dd: it prints the --stats tables on
+stderr, and pipeloop goes on (pipeloop ctl --pid PID asks the same from
+another terminal, and changes --rate-limit while running).
 `
 
 // options are the parsed flags.

@@ -30,6 +30,9 @@ func run(args []string, std stdio) error {
 	if len(args) > 0 && args[0] == "serve" {
 		return runServe(args[1:], std)
 	}
+	if len(args) > 0 && args[0] == "ctl" {
+		return runCtl(args[1:], std)
+	}
 	if len(args) > 0 && args[0] == "trace" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer stop()
@@ -199,6 +202,9 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 		return stats
 	}
 	rp.watch(l, linkStats)
+	lv := startLive(&live{l: l, links: func() []*relay.Link { return pipelineLinks(p) },
+		stages: func() []*relay.StageResult { return pipelineStages(p) }}, std.err)
+	defer lv.stop()
 	var stats []relay.LinkStats
 	var loopStats loop.Stats
 	l.Post(func() {}) // ensure the loop wakes even if the pipeline ended at once

@@ -37,6 +37,13 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 		}
 		return []relay.LinkStats{k.Stats()}
 	})
+	lv := startLive(&live{l: l, links: func() []*relay.Link {
+		if k == nil {
+			return nil
+		}
+		return []*relay.Link{k}
+	}}, std.err)
+	defer lv.stop()
 	var st relay.LinkStats
 	var loopStats loop.Stats
 	err := runLoop(l, func() {
