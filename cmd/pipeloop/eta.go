@@ -67,7 +67,7 @@ func (t *inputTotal) done(links []relay.LinkStats) int64 {
 }
 
 func (t *inputTotal) close() {
-	if t.fd >= 0 {
+	if t != nil && t.fd >= 0 {
 		unix.Close(t.fd)
 		t.fd = -1
 	}

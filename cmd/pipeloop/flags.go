@@ -71,6 +71,10 @@ Flags:
                      change it while running with pipeloop ctl
   --lines            count lines ('\n') too, shown by --progress and
                      --stats; links then copy (not with --mode splice)
+  --progress-json FILE
+                     write the same as JSON lines to FILE, one a
+                     second and a final one ('-' for stderr, /dev/fd/N
+                     for an inherited fd); the schema is in README.md
   --size SIZE        the input's size, for --progress's percentage and
                      ETA when stdin is not a regular file (a regular
                      file's size is known)

@@ -38,6 +38,7 @@ type progress struct {
 	ticks   int           // samples taken; loop goroutine only
 	samples chan snapshot // loop → writer
 	input   *inputTotal   // the input's total, for the share and ETA; nil if unknown
+	json    bool          // --progress-json: report.Progress lines (progressjson.go)
 	done    chan struct{} // closed when the writer has returned
 }
 
@@ -52,10 +53,12 @@ type snapshot struct {
 }
 
 type linkCounters struct {
+	src, dst    string
 	bytes       uint64
 	full, empty time.Duration
 	lines       uint64
 	countsLines bool
+	limited     time.Duration
 }
 
 func newProgress(w io.Writer, begin time.Time) *progress {
@@ -107,15 +110,12 @@ func (p *progress) stop(final []relay.LinkStats) {
 	close(p.samples)
 	<-p.done
 	p.timer = nil
-	if p.input != nil {
-		p.input.close()
-	}
 }
 
 func (p *progress) snap(links []relay.LinkStats, final bool) snapshot {
 	s := snapshot{at: time.Now(), final: final, links: make([]linkCounters, len(links))}
 	for i, k := range links {
-		s.links[i] = linkCounters{bytes: k.Bytes, full: k.TimeFull, empty: k.TimeEmpty, lines: k.Lines, countsLines: k.CountsLines}
+		s.links[i] = linkCounters{src: k.Src, dst: k.Dst, bytes: k.Bytes, full: k.TimeFull, empty: k.TimeEmpty, lines: k.Lines, countsLines: k.CountsLines, limited: k.TimeLimited}
 		s.pipe = s.pipe || k.Src != "stdin"
 	}
 	if p.input != nil {
@@ -129,6 +129,11 @@ func (p *progress) write() {
 	defer close(p.done)
 	prev := snapshot{at: p.begin}
 	for s := range p.samples {
+		if p.json {
+			p.progressJSON(prev, s).WriteLine(p.w) // best effort, as the text
+			prev = s
+			continue
+		}
 		line := p.format(prev, s)
 		if p.tty {
 			if ws, err := unix.IoctlGetWinsize(p.fd, unix.TIOCGWINSZ); err == nil && ws.Col > 1 {

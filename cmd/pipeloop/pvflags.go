@@ -18,6 +18,8 @@ type pvFlags struct {
 	rateLimit int64 // --rate-limit: bytes a second per link; 0 = none
 	lines     bool  // --lines: count lines on every link
 	size      int64 // --size: the input's size for --progress; 0 = a regular file's, or unknown
+	// --progress-json: where report.Progress lines go, "-" for stderr
+	progressJSON string
 }
 
 // register adds the flags to fs.
@@ -25,12 +27,13 @@ func (o *pvFlags) register(fs *flag.FlagSet) {
 	fs.Var(rateFlag{&o.rateLimit}, "rate-limit", "")
 	fs.BoolVar(&o.lines, "lines", false, "")
 	fs.Var(size64Flag{&o.size}, "size", "")
+	fs.StringVar(&o.progressJSON, "progress-json", "", "")
 }
 
 // check rejects combinations the flags cannot serve.
 func (o *pvFlags) check(opts *options) error {
-	if o.size > 0 && !opts.progress {
-		return errors.New("--size is the total --progress shows a share of: add --progress")
+	if o.size > 0 && !opts.progress && o.progressJSON == "" {
+		return errors.New("--size is the total --progress shows a share of: add --progress or --progress-json")
 	}
 	if o.lines && opts.mode == relay.ModeSplice {
 		return errors.New("--lines counts the bytes it copies, and --mode splice never copies them: use --mode copy or auto")

@@ -26,6 +26,9 @@ type reporter struct {
 	end      time.Time       // when the loop stopped
 	loopRU   unix.Rusage     // the loop thread's, taken on it as it stopped
 	prog     *progress       // nil without --progress
+	progJSON *progress       // nil without --progress-json
+	progFile *os.File        // --progress-json's file, to close; nil for stderr
+	input    *inputTotal     // the input's total for both; nil if unknown
 	cpu0     report.CPUTimes // the machine's CPU times at start and as the loop stopped
 	cpu1     report.CPUTimes
 
@@ -51,13 +54,8 @@ func newReporter(o *options, std stdio) (*reporter, error) {
 		}
 		rp.json, rp.jsonFile = f, f
 	}
-	if o.progress {
-		rp.prog = newProgress(std.err, rp.start)
-		in, err := newInputTotal(std.in, o.size)
-		if err != nil {
-			return nil, err
-		}
-		rp.prog.input = in
+	if err := rp.openProgress(o, std); err != nil {
+		return nil, err
 	}
 	return rp, nil
 }
@@ -65,8 +63,10 @@ func newReporter(o *options, std stdio) (*reporter, error) {
 // watch starts --progress, reading the links through sample on the loop
 // goroutine. Loop goroutine only, or before Run.
 func (rp *reporter) watch(l *loop.Loop, sample func() []relay.LinkStats) {
-	if rp.prog != nil {
-		rp.prog.start(l, sample)
+	for _, p := range []*progress{rp.prog, rp.progJSON} {
+		if p != nil {
+			p.start(l, sample)
+		}
 	}
 }
 
@@ -77,9 +77,7 @@ func (rp *reporter) stopping(final []relay.LinkStats) {
 	rp.end = time.Now()
 	rp.cpu1, _ = report.ReadCPUTimes()
 	unix.Getrusage(unix.RUSAGE_THREAD, &rp.loopRU)
-	if rp.prog != nil {
-		rp.prog.stop(final)
-	}
+	rp.stopProgress(final)
 }
 
 // finish writes the --stats and --stats-json reports and returns the exit
