@@ -116,3 +116,23 @@ func TestProgressJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestReadmeProgressJSON keeps the README's --progress-json example
+// valid against the schema.
+func TestReadmeProgressJSON(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := bytes.Cut(readme, []byte("```jsonl\n"))
+	if !ok {
+		t.Fatal("README.md has no ```jsonl example block")
+	}
+	block, _, ok := bytes.Cut(rest, []byte("```\n"))
+	if !ok {
+		t.Fatal("README.md: unterminated jsonl block")
+	}
+	if ps := decodeProgress(t, block); len(ps) == 0 {
+		t.Error("the README's jsonl block holds no line")
+	}
+}
