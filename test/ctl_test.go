@@ -70,7 +70,8 @@ func TestStatsSignal(t *testing.T) {
 			}
 			timer := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
 			defer timer.Stop()
-			time.Sleep(500 * time.Millisecond)
+			waitCaught(t, cmd.Process.Pid, syscall.SIGUSR1)
+			time.Sleep(300 * time.Millisecond) // some bytes moved
 			cmd.Process.Signal(syscall.SIGUSR1)
 			waitText(t, &stderr, "pipeloop: loop:", 5*time.Second)
 			cmd.Process.Signal(syscall.SIGUSR1)
@@ -119,10 +120,11 @@ func (w *hashWriter) sum() string { return hex.EncodeToString(w.h.Sum(nil)) }
 // intact. ctl names a pid where nothing listens.
 func TestCtl(t *testing.T) {
 	const r1, r2 = 4 << 20, 1 << 20
-	var changed time.Time
+	var asked, changed time.Time // ctl started; ctl returned
 	var statsOut string
-	arr := rateRun(t, 3*r1/2+2*r2, func(pid int) {
-		time.Sleep(1500 * time.Millisecond) // about 6 MiB at r1, of the file's 6+2
+	arr := rateRun(t, 3*r1/2+3*r2, func(pid int) {
+		time.Sleep(1500 * time.Millisecond) // about 6 MiB at r1, of the file's 6+3
+		asked = time.Now()
 		out, err := exec.Command(bin, "ctl", "--pid", strconv.Itoa(pid), "--rate-limit", "1M").CombinedOutput()
 		changed = time.Now()
 		if err != nil {
@@ -137,9 +139,10 @@ func TestCtl(t *testing.T) {
 	if changed.IsZero() {
 		t.Fatal("the run ended before the rate changed")
 	}
-	first := rateBetween(arr, arr[0].at, changed.Add(-100*time.Millisecond))
+	first := rateBetween(arr, arr[0].at, asked)
 	second := rateBetween(arr, changed.Add(200*time.Millisecond), arr[len(arr)-1].at)
-	t.Logf("before: %.0f B/s (limit %d); after: %.0f B/s (limit %d); end %v after the change", first, r1, second, r2, arr[len(arr)-1].at.Sub(changed))
+	t.Logf("before: %.0f B/s (limit %d); after: %.0f B/s (limit %d); ctl took %v; end %v after the change",
+		first, r1, second, r2, changed.Sub(asked), arr[len(arr)-1].at.Sub(changed))
 	for _, c := range []struct {
 		got, want float64
 	}{{first, r1}, {second, r2}} {
@@ -181,4 +184,25 @@ func TestCtlOtherUser(t *testing.T) {
 			t.Errorf("answer %q, want a refusal naming the uids", a)
 		}
 	}
+}
+
+// waitCaught waits until pid catches sig (its bit in /proc/PID/status's
+// SigCgt): a signal sent before would meet the default action.
+func waitCaught(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			break
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if hex, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+				mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+				if err == nil && mask&(1<<(sig-1)) != 0 {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("pid %d does not catch %v", pid, sig)
 }

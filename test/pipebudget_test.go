@@ -81,12 +81,24 @@ func nobodyBin(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	data, err := os.ReadFile(bin)
+	// Copied file to file (copy_file_range), not through a buffer: the
+	// binary in memory would raise this process's RSS, which a child
+	// started by vfork inherits as its max RSS (TestSlowConsumerMemory).
+	src, err := os.Open(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer src.Close()
 	path := filepath.Join(dir, "pipeloop")
-	if err := os.WriteFile(path, data, 0o755); err != nil {
+	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {

@@ -41,8 +41,11 @@ func rateRun(t *testing.T, n int64, during func(pid int), args ...string) []arri
 	outW.Close()
 	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
 	defer timer.Stop()
+	duringDone := make(chan struct{})
 	if during != nil {
-		go during(cmd.Process.Pid)
+		go func() { during(cmd.Process.Pid); close(duringDone) }()
+	} else {
+		close(duringDone)
 	}
 	h := sha256.New()
 	buf := make([]byte, 64<<10)
@@ -60,7 +63,9 @@ func rateRun(t *testing.T, n int64, during func(pid int), args ...string) []arri
 		}
 	}
 	outR.Close()
-	if err := cmd.Wait(); err != nil {
+	err = cmd.Wait()
+	<-duringDone
+	if err != nil {
 		t.Fatalf("pipeloop %q: %v", args, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum || total != n {

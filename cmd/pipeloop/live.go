@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"io"
 
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
@@ -27,11 +26,11 @@ type live struct {
 var errEnded = errors.New("pipeloop is ending")
 
 // startLive starts what serves a running pipeloop: the SIGUSR1 handler,
-// which prints --stats's tables on errw, and the control socket. Call
-// stop once the loop has returned.
-func startLive(v *live, errw io.Writer) *live {
+// which prints --stats's tables on rp's stderr, and the control socket.
+// Call stop once the loop has returned.
+func startLive(v *live, rp *reporter) *live {
 	v.done = make(chan struct{})
-	v.stops = append(v.stops, startStatsSignal(v, errw))
+	v.stops = append(v.stops, startStatsSignal(v, rp.errw, rp.usr1))
 	// Without the socket (the name is taken: a pipeloop of the same pid
 	// in another pid namespace) pipeloop ctl cannot reach this run, and
 	// says so to whoever asks; the run goes on without a word.

@@ -27,6 +27,7 @@ type reporter struct {
 	loopRU   unix.Rusage     // the loop thread's, taken on it as it stopped
 	prog     *progress       // nil without --progress
 	progJSON *progress       // nil without --progress-json
+	usr1     chan os.Signal  // SIGUSR1, caught from the start (statssignal.go); nil if ignored
 	progFile *os.File        // --progress-json's file, to close; nil for stderr
 	input    *inputTotal     // the input's total for both; nil if unknown
 	cpu0     report.CPUTimes // the machine's CPU times at start and as the loop stopped
@@ -41,7 +42,7 @@ type reporter struct {
 // error before anything runs. The file is close-on-exec: stages never
 // inherit it.
 func newReporter(o *options, std stdio) (*reporter, error) {
-	rp := &reporter{o: o, errw: std.err, start: time.Now()}
+	rp := &reporter{o: o, errw: std.err, start: time.Now(), usr1: notifyStats()}
 	rp.cpu0, _ = report.ReadCPUTimes() // zero if unknown: then so is the machine's busy share
 	switch o.statsJSON {
 	case "":

@@ -203,7 +203,7 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	}
 	rp.watch(l, linkStats)
 	lv := startLive(&live{l: l, links: func() []*relay.Link { return pipelineLinks(p) },
-		stages: func() []*relay.StageResult { return pipelineStages(p) }}, std.err)
+		stages: func() []*relay.StageResult { return pipelineStages(p) }}, rp)
 	defer lv.stop()
 	var stats []relay.LinkStats
 	var loopStats loop.Stats

@@ -16,15 +16,27 @@ import (
 // passed on to the stages. Ignored at start (SIG_IGN inherited), it stays
 // ignored.
 //
-// The tables are formatted on the loop goroutine (the counters live
-// there) and written from this goroutine, so a stuck stderr never stalls
-// the relay.
-func startStatsSignal(v *live, errw io.Writer) (stop func()) {
+// notifyStats catches SIGUSR1 from now on, before anything starts, so
+// that an early one is served once the relay runs instead of ending
+// pipeloop; nil when SIGUSR1 is ignored.
+func notifyStats() chan os.Signal {
 	if signal.Ignored(syscall.SIGUSR1) {
-		return func() {}
+		return nil
 	}
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, syscall.SIGUSR1)
+	return c
+}
+
+// startStatsSignal serves the SIGUSR1s notifyStats catches on c.
+//
+// The tables are formatted on the loop goroutine (the counters live
+// there) and written from this goroutine, so a stuck stderr never stalls
+// the relay.
+func startStatsSignal(v *live, errw io.Writer, c chan os.Signal) (stop func()) {
+	if c == nil {
+		return func() {}
+	}
 	quit := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {

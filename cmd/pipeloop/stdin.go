@@ -42,7 +42,7 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 			return nil
 		}
 		return []*relay.Link{k}
-	}}, std.err)
+	}}, rp)
 	defer lv.stop()
 	var st relay.LinkStats
 	var loopStats loop.Stats
