@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -128,12 +127,8 @@ func parseServeFlags(args []string) (*serveOptions, error) {
 func runServe(args []string, std stdio) error {
 	const prog = "pipeloop serve"
 	o, err := parseServeFlags(args)
-	if errors.Is(err, errHelp) {
-		_, err := io.WriteString(std.text, serveUsage)
+	if done, err := parsed(err, prog, serveUsage, std); done {
 		return err
-	}
-	if err != nil {
-		return usageError(prog, err)
 	}
 	stages, err := parseStages(&o.relayFlags)
 	if err != nil {
