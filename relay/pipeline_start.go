@@ -36,6 +36,7 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (_ *Pipeline, err error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
+	r.l.AssertLoopThread("relay.StartPipeline")
 	if len(cfg.Stages) == 0 {
 		return nil, errors.New("pipeline has no stages")
 	}

@@ -237,10 +237,7 @@ func linkFailed(res *Result) bool {
 func stageNames(stages []Stage) string {
 	names := make([]string, len(stages))
 	for i, s := range stages {
-		names[i] = s.Name
-		if names[i] == "" {
-			names[i] = strings.Join(s.Args, " ")
-		}
+		names[i] = s.name()
 	}
 	return strings.Join(names, " | ")
 }

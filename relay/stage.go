@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,7 +86,7 @@ func (s Stage) name() string {
 	if s.Name != "" {
 		return s.Name
 	}
-	return fmt.Sprint(s.Args)
+	return strings.Join(s.Args, " ")
 }
 
 // StageResult is what became of one stage.
