@@ -286,3 +286,15 @@ func openFDs(t *testing.T) int {
 	}
 	return len(ents) - 1 // the directory's own
 }
+
+// TestStageDefaultName: an unnamed stage is called by its Args joined, as
+// Stage.Name documents ("cat -n", not "[cat -n]").
+func TestStageDefaultName(t *testing.T) {
+	p := runPipeline(t, relay.Options{}, "cat -n", "sh:exit 3")
+	if got := p.Stages()[0].Name; got != "cat -n" {
+		t.Errorf("stage 1 is called %q, want %q", got, "cat -n")
+	}
+	if got := p.Stages()[1].Name; got != "/bin/sh -c exit 3" {
+		t.Errorf("stage 2 is called %q, want %q", got, "/bin/sh -c exit 3")
+	}
+}
