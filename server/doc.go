@@ -13,9 +13,11 @@
 //
 // Listen also adopts an inherited listening socket: "systemd" or
 // "systemd:NAME" for systemd socket activation (LISTEN_PID, LISTEN_FDS,
-// LISTEN_FDNAMES), "fd:N" for any other (see ListenFD). Dial is the
+// LISTEN_FDNAMES), "fd:N" for any other (see ListenFD). A Dialer is the
 // other way round: a nonblocking connect completed on the loop, for a
-// proxy's backend (see relay.NewProxy).
+// proxy's backend (see relay.NewProxy); a dial still pending when the loop
+// stops is answered with an error wrapping os.ErrClosed, its socket
+// closed, so its done runs exactly once.
 //
 // # Threading contract
 //
