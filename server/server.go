@@ -47,6 +47,9 @@ type Config struct {
 	// Prepare, when set, runs before a connection's pipeline starts and may
 	// adjust its configuration (stages, environment…) for that client; an
 	// error refuses the connection (it is closed and ends with ReasonError).
+	// Setting cfg.In (or cfg.Out) to nil leaves that direction out: stage 1
+	// reads /dev/null (stage N writes it) unless cfg.Stdin (Stdout) says
+	// otherwise, and the direction's counters stay zero.
 	Prepare func(c *Conn, cfg *relay.PipelineConfig) error
 	// OnStart runs when a connection's stages have been forked (Conn.Pids
 	// known; with relay.Options.AsyncSpawn that is after the accept
