@@ -207,7 +207,7 @@ func (c *Conn) freeze() {
 }
 
 func (c *Conn) closeSocket() {
-	if c.fd >= 0 {
+	if c.s != nil && c.fd >= 0 { // a zero Conn's fd 0 is not ours
 		unix.Close(c.fd)
 		c.fd = -1
 	}
@@ -228,8 +228,14 @@ func (c *Conn) links() []*relay.Link {
 
 // FD is the connection's socket, for socket options (TCP_NODELAY,
 // keep-alive, buffer sizes) in Config.Prepare or OnStart. The server owns
-// it: do not read, write or close it. -1 once the connection is over.
-func (c *Conn) FD() int { return c.fd }
+// it: do not read, write or close it. -1 once the connection is over, and
+// for a Conn the server did not make (a zero Conn).
+func (c *Conn) FD() int {
+	if c == nil || c.s == nil {
+		return -1
+	}
+	return c.fd
+}
 
 // Pipeline is the connection's pipeline; nil if it did not start.
 func (c *Conn) Pipeline() *relay.Pipeline { return c.p }

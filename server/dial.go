@@ -3,7 +3,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -36,9 +35,6 @@ func NewDialer(l *loop.Loop) *Dialer {
 	return dl
 }
 
-// errNoDialer is Dial's error on a zero Dialer.
-var errNoDialer = errors.New("server: Dial on a Dialer not made by NewDialer")
-
 // Dial connects to a without blocking the loop: connect(2) on a
 // nonblocking socket answers EINPROGRESS, the loop watches the socket
 // until it is writable, and SO_ERROR then says whether the connection was
@@ -56,7 +52,7 @@ var errNoDialer = errors.New("server: Dial on a Dialer not made by NewDialer")
 func (dl *Dialer) Dial(a Addr, timeout time.Duration, done DialFunc) error {
 	switch {
 	case dl == nil || dl.l == nil:
-		return fmt.Errorf("dial %s: %w", a, errNoDialer)
+		return fmt.Errorf("dial %s: %w", a, zeroErr("Dialer", "NewDialer"))
 	case dl.stopped:
 		return fmt.Errorf("dial %s: %w", a, loop.ErrClosed)
 	}

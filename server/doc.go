@@ -36,6 +36,15 @@
 // pidfds in the same epoll set, and timers (idle checks, SIGKILL after
 // SIGTERM, the shutdown grace period) live in the loop's timer heap.
 //
+// # Zero values
+//
+// Listener, Server, Dialer and Conn are made by Listen (or ListenFD), New,
+// NewDialer and the server. Their zero values are safe but inert: they
+// never touch fd 0 (under inetd or socket activation, a client's socket),
+// the methods that can fail (Listener.Close and Serve, Server.Shutdown,
+// Dialer.Dial) return an error wrapping os.ErrInvalid, FD reports -1, and
+// the rest report zero.
+//
 // # Connection lifecycle
 //
 // See Conn. Half-close works both ways: a client's shutdown(SHUT_WR)

@@ -82,6 +82,12 @@ type Server struct {
 // New starts serving ln on r's loop with cfg. The Server takes ownership
 // of ln. Loop goroutine only, or before Run.
 func New(r *relay.Relay, ln *Listener, cfg Config) (*Server, error) {
+	switch {
+	case r == nil || r.Loop() == nil:
+		return nil, errors.New("server: New needs a relay made by relay.New")
+	case ln == nil || !ln.made():
+		return nil, fmt.Errorf("server: %w", zeroErr("Listener", "Listen"))
+	}
 	if len(cfg.Stages) == 0 && cfg.Prepare == nil {
 		return nil, errors.New("server: no stages")
 	}
@@ -108,8 +114,11 @@ func New(r *relay.Relay, ln *Listener, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Listener is the server's listener.
+// Listener is the server's listener (nil for a zero Server).
 func (s *Server) Listener() *Listener { return s.ln }
+
+// made reports whether New made s, rather than it being a zero Server.
+func (s *Server) made() bool { return s != nil && s.l != nil }
 
 // Open is the number of open connections.
 func (s *Server) Open() int { return len(s.conns) }
@@ -166,26 +175,32 @@ func (s *Server) closed(c *Conn) {
 // its backlog are reset), lets open connections finish for up to grace,
 // then terminates their stages (SIGTERM, SIGKILL after KillGrace). done,
 // if not nil, runs on the loop goroutine once every connection is over.
-// Calling Shutdown again only shortens the grace period.
-func (s *Server) Shutdown(grace time.Duration, done func()) {
+// Calling Shutdown again only shortens the grace period. On a zero
+// Server, Shutdown returns an error wrapping os.ErrInvalid and done never
+// runs; otherwise it returns nil.
+func (s *Server) Shutdown(grace time.Duration, done func()) error {
+	if !s.made() {
+		return fmt.Errorf("shutdown: %w", zeroErr("Server", "New"))
+	}
 	if s.draining {
 		if s.grace != nil {
 			s.grace.Reset(grace)
 		}
-		return
+		return nil
 	}
 	s.draining = true
 	s.drained = done
 	s.ln.Close()
 	if len(s.conns) == 0 {
 		s.l.RunSoon(s.finishDrain)
-		return
+		return nil
 	}
 	s.grace = s.l.AfterFunc(grace, func() {
 		for c := range s.conns {
 			c.Terminate(ReasonShutdown)
 		}
 	})
+	return nil
 }
 
 func (s *Server) finishDrain() {
@@ -212,4 +227,9 @@ func (s *Server) abort() {
 }
 
 // String names the server for logs.
-func (s *Server) String() string { return fmt.Sprintf("server %s", s.ln.Addr()) }
+func (s *Server) String() string {
+	if !s.made() {
+		return "server (zero)"
+	}
+	return fmt.Sprintf("server %s", s.ln.Addr())
+}
