@@ -42,7 +42,7 @@ var ErrOnLoopThread = errors.New("relay: Run called on the loop goroutine, which
 //
 // Loop goroutine only.
 func (r *Relay) Close() {
-	if r.closed {
+	if r.closed || r.l == nil { // a zero Relay has nothing to close
 		return
 	}
 	r.closed = true

@@ -33,8 +33,8 @@ import (
 // closes what the lists still hold and kills what was started. Wiring
 // cannot fail: a link that cannot be created ends the pipeline instead.
 func (r *Relay) StartPipeline(cfg PipelineConfig) (_ *Pipeline, err error) {
-	if r.closed {
-		return nil, errClosed
+	if err := r.usable(); err != nil {
+		return nil, err
 	}
 	if len(cfg.Stages) == 0 {
 		return nil, errors.New("pipeline has no stages")
