@@ -40,7 +40,8 @@ type Listener struct {
 	onAccept AcceptFunc
 	onError  func(error)
 	serving  bool        // Serve was called
-	paused   bool        // Pause was called
+	paused   bool        // the owner's Pause is in force
+	full     bool        // the Server is at MaxConns (hold); separate from paused so neither lifts the other
 	watching bool        // the fd's interest includes Readable
 	retry    *loop.Timer // re-enables accepting after EMFILE and the like
 	backoff  bool        // accepting is suspended until retry fires
@@ -172,7 +173,7 @@ func (ln *Listener) Serve(l *loop.Loop, onAccept AcceptFunc, onError func(error)
 func (ln *Listener) made() bool { return ln.batch > 0 }
 
 func (ln *Listener) interest() loop.Events {
-	if ln.paused || ln.backoff {
+	if !ln.accepting() {
 		return 0
 	}
 	return loop.Readable
@@ -193,7 +194,15 @@ func (ln *Listener) update() {
 	}
 }
 
+// accepting reports whether nothing holds accepting back: Pause, the
+// Server's connection cap, or a backoff after EMFILE and the like.
+func (ln *Listener) accepting() bool { return !ln.paused && !ln.full && !ln.backoff }
+
 // Pause stops accepting: new connections wait in the kernel's backlog.
+// It is the owner's own pause (maintenance, load shedding): a Server that
+// stops accepting at Config.MaxConns keeps its reason apart, so a
+// connection ending below the cap does not undo Pause, and Resume does not
+// lift the cap.
 func (ln *Listener) Pause() {
 	if ln != nil {
 		ln.paused = true
@@ -201,7 +210,7 @@ func (ln *Listener) Pause() {
 	}
 }
 
-// Resume undoes Pause.
+// Resume undoes Pause; accepting resumes unless the Server is at its cap.
 func (ln *Listener) Resume() {
 	if ln != nil {
 		ln.paused = false
@@ -209,13 +218,17 @@ func (ln *Listener) Resume() {
 	}
 }
 
-// Paused reports whether Pause is in force.
+// Paused reports whether Pause is in force (not the Server's cap: see
+// Stats.Paused for whether the server accepts).
 func (ln *Listener) Paused() bool { return ln != nil && ln.paused }
+
+// hold is the Server's own pause at its connection cap.
+func (ln *Listener) hold(full bool) { ln.full = full; ln.update() }
 
 // handle accepts up to the batch size.
 func (ln *Listener) handle(loop.Events) {
 	for range ln.batch {
-		if ln.paused || ln.backoff || !ln.open {
+		if !ln.accepting() || !ln.open {
 			return // onAccept paused or closed us
 		}
 		fd, sa, err := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)

@@ -148,7 +148,7 @@ func (s *Server) accept(fd int, peer unix.Sockaddr) {
 	s.conns[c] = struct{}{}
 	s.totals.accepted++
 	if s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns {
-		s.ln.Pause()
+		s.ln.hold(true)
 	}
 	c.start()
 }
@@ -166,8 +166,8 @@ func (s *Server) closed(c *Conn) {
 		}
 		return
 	}
-	if s.ln.Paused() && (s.cfg.MaxConns <= 0 || len(s.conns) < s.cfg.MaxConns) {
-		s.ln.Resume()
+	if s.ln.full && len(s.conns) < s.cfg.MaxConns {
+		s.ln.hold(false) // the owner's Pause, if any, stays
 	}
 }
 
