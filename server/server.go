@@ -80,8 +80,17 @@ type Server struct {
 }
 
 // New starts serving ln on r's loop with cfg. The Server takes ownership
-// of ln. Loop goroutine only, or before Run.
-func New(r *relay.Relay, ln *Listener, cfg Config) (*Server, error) {
+// of ln on every outcome, as http.Server.Serve does with its listener:
+// once New succeeds, Shutdown and the loop's stop close it; when New
+// fails, it has closed ln already (a unix socket's file is removed), so
+// the caller only returns the error (a later ln.Close does nothing). Loop
+// goroutine only, or before Run.
+func New(r *relay.Relay, ln *Listener, cfg Config) (_ *Server, err error) {
+	defer func() {
+		if err != nil && ln != nil && ln.made() {
+			ln.Close()
+		}
+	}()
 	switch {
 	case r == nil || r.Loop() == nil:
 		return nil, errors.New("server: New needs a relay made by relay.New")
