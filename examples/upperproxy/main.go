@@ -71,8 +71,10 @@ func run(ctx context.Context, addr, backend string) error {
 		}
 	}
 	if err := ln.Serve(l, accept, func(err error) { log.Print(err) }); err != nil {
+		ln.Close()
 		return err
 	}
+	l.OnStop(func() { ln.Close() })
 	fmt.Printf("upperproxy: listening on %s\n", ln.Addr())
 	return l.Run(ctx)
 }
