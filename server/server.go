@@ -129,11 +129,24 @@ func (s *Server) Listener() *Listener { return s.ln }
 // made reports whether New made s, rather than it being a zero Server.
 func (s *Server) made() bool { return s != nil && s.l != nil }
 
-// Open is the number of open connections.
-func (s *Server) Open() int { return len(s.conns) }
+// assertLoop is the loop's thread check (loop.AssertLoopThread) for a
+// loop-only method of a Server New made.
+func (s *Server) assertLoop(method string) {
+	if s.made() {
+		s.l.AssertLoopThread(method)
+	}
+}
 
-// Conns calls f for every open connection, in no particular order.
+// Open is the number of open connections. Loop goroutine only.
+func (s *Server) Open() int {
+	s.assertLoop("server.Open")
+	return len(s.conns)
+}
+
+// Conns calls f for every open connection, in no particular order. Loop
+// goroutine only.
 func (s *Server) Conns(f func(*Conn)) {
+	s.assertLoop("server.Conns")
 	for c := range s.conns {
 		f(c)
 	}
@@ -191,6 +204,7 @@ func (s *Server) Shutdown(grace time.Duration, done func()) error {
 	if !s.made() {
 		return fmt.Errorf("shutdown: %w", zeroErr("Server", "New"))
 	}
+	s.assertLoop("server.Shutdown")
 	if s.draining {
 		if s.grace != nil {
 			s.grace.Reset(grace)

@@ -83,6 +83,7 @@ func (t *totals) add(c *Conn) {
 // connections. Loop goroutine only (from another goroutine, Post a
 // function that calls it).
 func (s *Server) Stats() Stats {
+	s.assertLoop("server.Stats")
 	t := &s.totals
 	st := Stats{
 		Open: len(s.conns), Accepted: t.accepted, Closed: t.closed, AcceptErrors: t.acceptErrors,
