@@ -49,7 +49,7 @@ func closeWithFullQueue(t *testing.T, e *env, arm func()) {
 func TestCloseWhilePostQueueFull(t *testing.T) {
 	t.Run("transform", func(t *testing.T) {
 		e := fullQueueEnv(t, relay.Options{})
-		entered, gate := make(chan struct{}), make(chan struct{})
+		entered, gate := make(chan struct{}, 1), make(chan struct{}) // entered holds the signal until the test looks
 		slow := relay.TransformFunc(func(dst, src []byte) ([]byte, error) {
 			select {
 			case entered <- struct{}{}:
