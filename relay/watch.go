@@ -117,6 +117,10 @@ func (w *watch) spliceable() bool {
 // the description's FMODE_NOWAIT, and a partial page still goes by write).
 func (w *watch) lendable() bool { return w.perCall == nil }
 
+// watchEvents is every watch's interest set, edge-triggered (a small
+// link's source switches to smallEvents for a while: small.go).
+const watchEvents = loop.Readable | loop.Writable | loop.PeerClosed | loop.EdgeTriggered
+
 // attach registers fd for link k in the given role.
 func (r *Relay) attach(fd int, k *Link, asReader, shared bool) (*watch, error) {
 	w := r.watches[fd]
@@ -156,7 +160,7 @@ func (r *Relay) newWatch(fd int, shared bool) (*watch, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = r.l.Register(w.io, loop.Readable|loop.Writable|loop.PeerClosed|loop.EdgeTriggered, w)
+	err = r.l.Register(w.io, watchEvents, w)
 	switch {
 	case errors.Is(err, unix.EPERM):
 		w.pollable = false // epoll cannot watch it (/dev/null and friends): always ready

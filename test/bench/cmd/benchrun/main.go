@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string) error {
 	pins := fs.String("pins", "", "override pin modes: unpinned,pinned")
 	serveRounds := fs.Int("serve-rounds", -1, "override serve-mode rounds (0 skips serve mode)")
 	serveOnly := fs.Bool("serve-only", false, "run only the serve-mode section (throughput, latency and scale skipped)")
+	latOnly := fs.Bool("lat-only", false, "run only the latency section (throughput, scale and serve mode skipped)")
 	chart := fs.String("chart", "svg", "chart format: svg or png")
 	render := fs.String("render", "", "re-render the report and charts of a results.json into -out, measuring nothing")
 	list := fs.Bool("list", false, "list the methods and exit")
@@ -94,6 +95,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	if *serveOnly {
 		cfg.SkipThroughput, cfg.LatRounds, cfg.ScaleKs = true, 0, nil
+	}
+	if *latOnly {
+		cfg.SkipThroughput, cfg.ScaleKs, cfg.ServeRounds = true, nil, 0
 	}
 
 	root := *repo
