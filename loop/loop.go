@@ -51,6 +51,7 @@ type Stats struct {
 	Events   uint64 // events dispatched to handlers
 	Timers   uint64 // timer functions run
 	Posted   uint64 // posted functions run
+	Notified uint64 // Notifier functions run
 	Wakeups  uint64 // eventfd wake-ups consumed
 	Reaped   uint64 // child processes reaped
 	MaxBatch int    // largest batch returned by one epoll_wait
@@ -83,14 +84,16 @@ type Loop struct {
 
 	tid atomic.Int32 // the loop thread's id while Run runs (thread.go)
 
-	mu        sync.Mutex // guards posted, pending, done, blocked
-	room      sync.Cond  // signalled when posted functions were taken (post.go)
-	maxPosted int        // Post blocks while this many wait
-	posted    []func()   // functions waiting to run on the loop
-	spare     []func()   // recycled backing array for posted
-	pending   bool       // an eventfd write is outstanding
-	blocked   int        // Post calls waiting for room
-	done      bool       // Run has returned; Post fails
+	mu        sync.Mutex  // guards posted, notified, pending, done, blocked
+	room      sync.Cond   // signalled when posted functions were taken (post.go)
+	maxPosted int         // Post blocks while this many wait
+	posted    []func()    // functions waiting to run on the loop
+	spare     []func()    // recycled backing array for posted
+	notified  []*Notifier // Notifiers whose function is due (notify.go)
+	notiSpare []*Notifier // recycled backing array for notified
+	pending   bool        // an eventfd write is outstanding
+	blocked   int         // Post calls waiting for room
+	done      bool        // Run has returned; Post fails
 }
 
 // New creates a loop. The caller must eventually call Run (which closes
