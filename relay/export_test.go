@@ -17,7 +17,3 @@ func TransformExited(k *Link) <-chan struct{} {
 	}
 	return k.xf.exited
 }
-
-// Small reports whether k is on the small-message path (small.go).
-// Loop goroutine only.
-func Small(k *Link) bool { return k.small }

@@ -77,9 +77,6 @@ type Link struct {
 	dstReady  bool            // sink may take data: no EAGAIN since the last edge
 	srcEOF    bool            // read returned 0
 	srcHup    bool            // the source reported hangup or error: no further edge will come
-	small     bool            // on the small-message path: copying, source level-triggered (small.go)
-	resplice  bool            // splice again once the ring drains (left the small path)
-	smallRun  int             // consecutive small transfers (small.go)
 	kernelOps bool            // Ops is fdops.Sys, so pipe semantics hold for short transfers
 	srcOps    fdops.Ops       // Ops for reading the source (see watch.ops)
 	dstOps    fdops.Ops       // Ops for writing the sink
@@ -274,10 +271,6 @@ func (k *Link) pump() {
 		more, blocked = k.pumpSplice() // falls back to pumpCopy on EINVAL
 	} else {
 		more = k.pumpCopy()
-		k.smallHeld()
-		if k.resumeSplice() { // the small path ended and the ring drained
-			more, blocked = k.pumpSplice()
-		}
 	}
 	k.r.l.Moved(int(k.stats.Bytes - before)) // once per pump, whatever the path
 	if k.done {

@@ -41,14 +41,7 @@ func (k *Link) pumpCopy() bool {
 			switch {
 			case n > 0:
 				progress = true
-				if k.small {
-					k.smallRead(n)
-				} else {
-					k.noteTransfer(n)
-				}
-				if k.done {
-					return false // leaving the small path failed
-				}
+
 			case err == io.EOF:
 				k.srcEOF = true
 				progress = true
@@ -97,9 +90,6 @@ func (k *Link) pumpCopy() bool {
 			k.finish()
 			return false
 		}
-		if k.resplice && !k.small && k.ring == nil {
-			return false // the small path ended and the ring drained: pump splices
-		}
 		if !progress {
 			return false
 		}
@@ -145,7 +135,6 @@ func (k *Link) pumpSplice() (more, blocked bool) {
 				// means one of the first two, and either way an edge will
 				// come — unless the source already hung up (srcHup).
 				k.srcReady, k.dstReady = false, false
-				k.noteTransfer(n) // may switch to the small path (small.go)
 				return false, true
 			}
 		case err == io.EOF:

@@ -117,8 +117,7 @@ func (w *watch) spliceable() bool {
 // the description's FMODE_NOWAIT, and a partial page still goes by write).
 func (w *watch) lendable() bool { return w.perCall == nil }
 
-// watchEvents is every watch's interest set, edge-triggered (a small
-// link's source switches to smallEvents for a while: small.go).
+// watchEvents is every watch's interest set, edge-triggered.
 const watchEvents = loop.Readable | loop.Writable | loop.PeerClosed | loop.EdgeTriggered
 
 // attach registers fd for link k in the given role.
