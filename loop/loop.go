@@ -18,6 +18,10 @@ import (
 // ErrClosed is returned by methods called after the loop has shut down.
 var ErrClosed = fmt.Errorf("loop: %w", os.ErrClosed)
 
+// errNotMade is the answer of a zero Loop, which has no epoll fd and no
+// eventfd: its fields would otherwise name fd 0.
+var errNotMade = errors.New("loop: a Loop not made by loop.New")
+
 // Options configure a Loop. The zero value is a sensible default.
 type Options struct {
 	// MaxEvents is the epoll_wait batch size (default 256).
@@ -76,9 +80,11 @@ type Loop struct {
 	onStop    []func()              // run by Run on its way out, before fds close
 	stats     Stats
 	sched     scheduler
-	now       time.Time // when the current wake-up began
-	closed    bool      // set when Run has returned; loop goroutine only
+	now       time.Time        // when the current wake-up began
+	clock     func() time.Time // time.Now; a test's stepping clock (export_test.go)
+	closed    bool             // set when Run has returned; loop goroutine only
 
+	made     bool // by New; a zero Loop refuses everything (usable)
 	stopping atomic.Bool
 	ran      atomic.Bool
 
@@ -106,7 +112,7 @@ func New(opts Options) (l *Loop, err error) {
 		opts.MaxPosted = 4096
 	}
 	l = &Loop{
-		ep: -1, wakefd: -1,
+		made: true, ep: -1, wakefd: -1,
 		events:   make([]unix.EpollEvent, opts.MaxEvents),
 		busyPoll: opts.BusyPoll,
 		noRaw:    !opts.RawWait || !rawWaitsAllowed(),
@@ -115,6 +121,7 @@ func New(opts Options) (l *Loop, err error) {
 		sched:    scheduler{mode: opts.Sched},
 
 		maxPosted: opts.MaxPosted,
+		clock:     time.Now,
 	}
 	l.room.L = &l.mu
 	defer func() {
@@ -138,11 +145,11 @@ func New(opts Options) (l *Loop, err error) {
 // until ctx ends or Stop is called. It then closes the fds the loop owns
 // and returns ctx's error if ctx ended, else nil. Run may be called once.
 func (l *Loop) Run(ctx context.Context) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
 	if l.ran.Swap(true) {
 		return errors.New("loop: Run called twice")
-	}
-	if l.closed {
-		return ErrClosed
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -164,7 +171,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			timeout = 0
 		}
 		if l.busyPoll > 0 && timeout != 0 {
-			if time.Since(lastActive) < l.busyPoll {
+			if l.clock().Sub(lastActive) < l.busyPoll {
 				timeout = 0
 			}
 		}
@@ -173,7 +180,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.stats.Sleeps++
 		}
 		n, err := l.wait(timeout)
-		l.now = time.Now()
+		l.now = l.clock()
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("loop: %w", os.NewSyscallError("epoll_wait", err))
 		}
@@ -246,10 +253,24 @@ func (l *Loop) Stats() Stats { return l.stats }
 // Close releases the loop's fds without running it. It is for a loop that
 // will never Run; Run closes everything itself.
 func (l *Loop) Close() error {
+	if !l.made {
+		return errNotMade
+	}
 	if l.ran.Swap(true) {
 		return nil
 	}
 	l.shutdown()
+	return nil
+}
+
+// usable is nil for a loop made by New and not yet shut down.
+func (l *Loop) usable() error {
+	switch {
+	case !l.made:
+		return errNotMade
+	case l.closed:
+		return ErrClosed
+	}
 	return nil
 }
 

@@ -57,8 +57,8 @@ func epollEvent(ev Events, idx int32, gen uint32) unix.EpollEvent {
 // PeerClosed, optionally EdgeTriggered); h receives its events.
 func (l *Loop) Register(fd int, ev Events, h Handler) error {
 	l.mustOnLoop("Register")
-	if l.closed {
-		return ErrClosed
+	if err := l.usable(); err != nil {
+		return err
 	}
 	if _, dup := l.reg.byFD[fd]; dup {
 		return fmt.Errorf("register fd %d: %w", fd, os.ErrExist)

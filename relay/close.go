@@ -8,7 +8,6 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,7 +42,7 @@ var ErrOnLoopThread = errors.New("relay: Run called on the loop goroutine, which
 //
 // Loop goroutine only.
 func (r *Relay) Close() {
-	if r.closed {
+	if r.closed || r.l == nil { // a zero Relay has nothing to close
 		return
 	}
 	r.closed = true
@@ -91,7 +90,7 @@ func (p *Pipeline) reap() {
 		var info unix.Siginfo
 		for unix.Waitid(unix.P_PID, pr.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 		}
-		pr.HandleEvents(loop.Readable)
+		pr.Reap()
 	}
 }
 

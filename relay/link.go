@@ -97,8 +97,8 @@ type Link struct {
 // NewLink creates a link and starts pumping on the next loop iteration.
 // Loop goroutine only (or before Run).
 func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
-	if r.closed {
-		return nil, errClosed
+	if err := r.usable(); err != nil {
+		return nil, err
 	}
 	cfg.Src.name()
 	cfg.Dst.name()
@@ -202,7 +202,7 @@ func (k *Link) Done() bool { return k.done }
 // Relay.Close is the exception: it runs them before it returns. Closing
 // a finished link does nothing.
 func (k *Link) Close() {
-	if !k.done {
+	if k != nil && k.r != nil && !k.done { // nil or zero: not a link, nothing to close
 		k.deferDone = true
 		k.end()
 	}
@@ -272,7 +272,7 @@ func (k *Link) pump() {
 	} else {
 		more = k.pumpCopy()
 	}
-	k.r.l.Moved(int(k.stats.Bytes - before)) // once per pump, whatever the path
+	k.r.l.NoteTransfer(int(k.stats.Bytes - before)) // once per pump, whatever the path
 	if k.done {
 		return // end named the wait (resolveWait)
 	}
