@@ -290,9 +290,7 @@ func (k *Link) pump() {
 		k.schedule()
 		return
 	}
-	// The wake-up's time again: the pump took microseconds, not worth a
-	// clock read per event (setWait keeps the wait from starting early).
-	k.setWait(k.idleState(blocked), now)
+	k.setWait(k.idleState(blocked), time.Now())
 }
 
 // sinkGone ends the link because the sink's reader left: the source is

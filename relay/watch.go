@@ -117,9 +117,6 @@ func (w *watch) spliceable() bool {
 // the description's FMODE_NOWAIT, and a partial page still goes by write).
 func (w *watch) lendable() bool { return w.perCall == nil }
 
-// watchEvents is every watch's interest set, edge-triggered.
-const watchEvents = loop.Readable | loop.Writable | loop.PeerClosed | loop.EdgeTriggered
-
 // attach registers fd for link k in the given role.
 func (r *Relay) attach(fd int, k *Link, asReader, shared bool) (*watch, error) {
 	w := r.watches[fd]
@@ -159,7 +156,7 @@ func (r *Relay) newWatch(fd int, shared bool) (*watch, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = r.l.Register(w.io, watchEvents, w)
+	err = r.l.Register(w.io, loop.Readable|loop.Writable|loop.PeerClosed|loop.EdgeTriggered, w)
 	switch {
 	case errors.Is(err, unix.EPERM):
 		w.pollable = false // epoll cannot watch it (/dev/null and friends): always ready
