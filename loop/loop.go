@@ -241,6 +241,7 @@ func (l *Loop) Stopping() bool { return l.stopping.Load() }
 // one clock read per wake-up that handlers may share instead of reading
 // the clock for every event. Loop goroutine only.
 func (l *Loop) Now() time.Time {
+	l.mustOnLoop("Now")
 	if l.now.IsZero() {
 		l.now = time.Now()
 	}
@@ -248,7 +249,10 @@ func (l *Loop) Now() time.Time {
 }
 
 // Stats returns the loop's counters. Loop goroutine only.
-func (l *Loop) Stats() Stats { return l.stats }
+func (l *Loop) Stats() Stats {
+	l.mustOnLoop("Stats")
+	return l.stats
+}
 
 // Close releases the loop's fds without running it. It is for a loop that
 // will never Run; Run closes everything itself.

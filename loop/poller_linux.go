@@ -108,7 +108,10 @@ func (l *Loop) Unregister(fd int) error {
 
 // Registered reports the number of fds registered by callers (the loop's
 // own eventfd and pidfds included).
-func (l *Loop) Registered() int { return len(l.reg.byFD) }
+func (l *Loop) Registered() int {
+	l.mustOnLoop("Registered")
+	return len(l.reg.byFD)
+}
 
 // dispatch delivers one batch of events.
 func (l *Loop) dispatch(evs []unix.EpollEvent) {

@@ -42,7 +42,11 @@ var ErrOnLoopThread = errors.New("relay: Run called on the loop goroutine, which
 //
 // Loop goroutine only.
 func (r *Relay) Close() {
-	if r.closed || r.l == nil { // a zero Relay has nothing to close
+	if r.l == nil { // a zero Relay has nothing to close
+		return
+	}
+	r.l.AssertLoopThread("relay.Close")
+	if r.closed {
 		return
 	}
 	r.closed = true

@@ -36,10 +36,14 @@ func (r *Relay) StartPipeline(cfg PipelineConfig) (_ *Pipeline, err error) {
 	if err := r.usable(); err != nil {
 		return nil, err
 	}
+	r.l.AssertLoopThread("relay.StartPipeline")
 	if len(cfg.Stages) == 0 {
 		return nil, errors.New("pipeline has no stages")
 	}
-	paths, err := Resolve(cfg.Stages)
+	if err := checkDir(cfg.Dir); err != nil {
+		return nil, err
+	}
+	paths, err := resolveIn(cfg.Dir, cfg.Stages)
 	if err != nil {
 		return nil, err
 	}

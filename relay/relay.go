@@ -92,4 +92,9 @@ func (r *Relay) RingsLive() int {
 }
 
 // Links is the number of links not yet done.
-func (r *Relay) Links() int { return len(r.links) }
+func (r *Relay) Links() int {
+	if r.l != nil {
+		r.l.AssertLoopThread("relay.Links")
+	}
+	return len(r.links)
+}

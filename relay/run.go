@@ -127,8 +127,9 @@ func Run(ctx context.Context, r *Relay, cfg RunConfig) (res Result, err error) {
 		return res, err
 	}
 	done := make(chan struct{})
+	closed := false // the relay closed (its loop stopped) and killed the stages
 	pc.OnExit = func(p *Pipeline) {
-		res = result(p)
+		res, closed = result(p), r.closed
 		close(done)
 	}
 	p, err := startOn(ctx, r, pc)
@@ -149,6 +150,9 @@ func Run(ctx context.Context, r *Relay, cfg RunConfig) (res Result, err error) {
 	<-done
 	stop()
 	copyErr := b.wait()
+	if closed && !killed {
+		return res, fmt.Errorf("%s: %w", stageNames(cfg.Stages), errClosed)
+	}
 	return res, runErr(ctx, cfg, &res, killed, copyErr)
 }
 
@@ -237,10 +241,7 @@ func linkFailed(res *Result) bool {
 func stageNames(stages []Stage) string {
 	names := make([]string, len(stages))
 	for i, s := range stages {
-		names[i] = s.Name
-		if names[i] == "" {
-			names[i] = strings.Join(s.Args, " ")
-		}
+		names[i] = s.name()
 	}
 	return strings.Join(names, " | ")
 }

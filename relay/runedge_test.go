@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -108,3 +109,39 @@ func TestRunContextBeforeStart(t *testing.T) {
 		t.Errorf("the abandoned pipeline ran: %q", out.String())
 	}
 }
+
+// TestRunLoopStops: a loop that stops while Run waits kills the pipeline,
+// and Run says why with an error wrapping os.ErrClosed, not the stages'
+// exit status 137.
+func TestRunLoopStops(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	ran := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		_, err := relay.Run(context.Background(), e.r, relay.RunConfig{
+			Stages: []relay.Stage{{Args: []string{"sh", "-c", "echo up; exec sleep 30"}}},
+			Stdout: writerFunc(func(p []byte) (int, error) {
+				select {
+				case <-started:
+				default:
+					close(started)
+				}
+				return len(p), nil
+			}),
+		})
+		ran <- err
+	}()
+	<-started
+	e.l.Stop() // not e.stop, which wants no links left before the stop
+	if err := <-e.ran; err != nil {
+		t.Error(err)
+	}
+	e.ran = nil
+	if err := <-ran; !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Run = %v, want an error wrapping os.ErrClosed", err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
