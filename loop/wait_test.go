@@ -58,6 +58,7 @@ func busyLoop(t *testing.T, opts loop.Options) (stats func() loop.Stats) {
 // before issue 15's changes as after, so 5 s failed without anything
 // being starved.
 const liveness = 30 * time.Second
+
 func within(t *testing.T, what string, d time.Duration, f func()) {
 	t.Helper()
 	done := make(chan struct{})
