@@ -148,6 +148,14 @@ func Methods() []Method {
 			middle: func(t *Tools, _ int, _, _ string) []string {
 				return []string{t.Pipeloop, "--progress"}
 			}, unavailable: needPipeloop},
+		{Name: "pipeloop-lines", Role: Pipeloop, Desc: "`pipeloop --lines` (stdin mode; counting lines makes the link copy: its cost against pipeloop-copy)",
+			middle: func(t *Tools, _ int, _, _ string) []string {
+				return []string{t.Pipeloop, "--lines"}
+			}, unavailable: needPipeloop},
+		{Name: "pipeloop-ratelimit", Role: Pipeloop, Desc: "`pipeloop --rate-limit 1000G` (stdin mode; a limit far above the rate: the token bucket's cost against pipeloop)",
+			middle: func(t *Tools, _ int, _, _ string) []string {
+				return []string{t.Pipeloop, "--rate-limit", "1000G"}
+			}, unavailable: needPipeloop},
 		{Name: "pipeloop-spawn", Role: Pipeloop, Spawn: true, Desc: "`pipeloop 'dd …' 'dd …'` spawning both dd's",
 			middle:      func(t *Tools, _ int, p, c string) []string { return []string{t.Pipeloop, p, c} },
 			unavailable: needPipeloop},
