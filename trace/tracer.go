@@ -30,6 +30,7 @@ type Tracer struct {
 
 	mu     sync.Mutex
 	objs   stallObjects // maps and programs; zero after Close
+	tids   tidBits      // objs.Tids, mapped; nil after Close
 	links  []link.Link  // attached programs, closed by Close
 	closed bool
 }
@@ -62,6 +63,9 @@ func New(opts Options) (_ *Tracer, err error) {
 	// Dead processes stay in procs: room for the live ones and for one
 	// per record.
 	spec.Maps[stallMapProcs].MaxEntries = uint32(opts.MaxProcesses + opts.MaxRecords)
+	if err := spec.Variables[stallVarFollowChildren].Set(opts.FollowChildren); err != nil {
+		return nil, loadError("set follow_children", err)
+	}
 	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, loadError("load BPF program", err)
 	}
@@ -70,10 +74,12 @@ func New(opts Options) (_ *Tracer, err error) {
 			t.Close()
 		}
 	}()
-	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallWakeup, t.objs.StallExit, t.objs.StallExec}
-	if opts.FollowChildren {
-		progs = append(progs, t.objs.StallFork)
+	if t.tids, err = mapTids(t.objs.Tids); err != nil {
+		return nil, err
 	}
+	// stall_fork always runs: it marks new threads, and new children
+	// only with FollowChildren.
+	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallExit, t.objs.StallExec, t.objs.StallFork}
 	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p})
 		if err != nil {
@@ -145,6 +151,7 @@ func (t *Tracer) Watch(pid int) error {
 		}
 	}
 	t.objs.Procs.Update(uint32(tgid), &pi, ebpf.UpdateNoExist) // full: no lifetime, no harm
+	t.markThreads(tgid)
 	t.seedWaits(tgid, now)
 	return nil
 }
@@ -324,6 +331,9 @@ func (t *Tracer) dropped() (Dropped, error) {
 // records, as if they ended now. Task storage is looked up by pidfd: one
 // per thread (PIDFD_THREAD, Linux 6.9+; older kernels give only the
 // thread group leader's wait). Nothing extra runs in the BPF hot path.
+// The runnable part of a wait in progress is not known until its
+// switch-in (stall.bpf.c reads it from the scheduler then): it counts as
+// blocked here.
 func (t *Tracer) addInflight(r *Report) error {
 	now, err := monotonicNow()
 	if err != nil {
@@ -367,9 +377,6 @@ func (t *Tracer) addInflight(r *Report) error {
 			rec.AtAttach++
 		}
 		rec.Total += d
-		if w.Woken != 0 && w.Woken < now {
-			rec.Runnable += time.Duration(now - w.Woken)
-		}
 		rec.Max = max(rec.Max, d)
 		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
 	}
@@ -463,7 +470,7 @@ func (t *Tracer) Close() error {
 		errs = append(errs, l.Close())
 	}
 	t.links = nil
-	errs = append(errs, t.objs.Close())
+	errs = append(errs, t.tids.unmap(), t.objs.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("trace: close: %w", err)
 	}
