@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# BPF cost per context switch of the stall tracer (issue 13): the
-# stall_switch program's run_time_ns / run_cnt, with kernel.bpf_stats_enabled=1
+# BPF cost per context switch of the stall tracer (issue 13): the run time
+# of its programs (run_time_ns) over the switches stall_switch ran for
+# (run_cnt), with kernel.bpf_stats_enabled=1
 # (restored afterwards), read with bpftool before and after a transfer.
 #
 # Usage: scripts/trace-bpf-stats.sh [ROUNDS] [COUNT] BIN...
@@ -23,17 +24,20 @@ cleanup() { sysctl -qw kernel.bpf_stats_enabled="$old"; rm -rf "$tmp"; }
 trap cleanup EXIT
 sysctl -qw kernel.bpf_stats_enabled=1
 
-# stats PID: "run_time_ns run_cnt" of the stall_switch program PID holds
-# (its fdinfo; bpftool names the program).
+# stats PID: "run_time_ns run_cnt": the run time of all the stall_*
+# programs PID holds (a build with a sched_wakeup program pays for it too)
+# and the run count of stall_switch, one per context switch. From the
+# programs' fdinfo; bpftool names them.
 stats() {
-	local ids f
-	ids=$(bpftool prog show --json | jq -r '.[] | select(.name == "stall_switch") | .id')
+	local sw all f
+	sw=$(bpftool prog show --json | jq -r '.[] | select(.name == "stall_switch") | .id' | tr '\n' ' ')
+	all=$(bpftool prog show --json | jq -r '.[] | select(.name | startswith("stall_")) | .id' | tr '\n' ' ')
 	for f in /proc/"$1"/fdinfo/*; do
-		awk -v ids=" $(echo $ids) " '
-			/^prog_id:/ { if (index(ids, " " $2 " ")) hit = 1 }
+		awk -v sw=" $sw" -v all=" $all" '
+			/^prog_id:/ { id = " " $2 " " }
 			/^run_time_ns:/ { t = $2 } /^run_cnt:/ { c = $2 }
-			END { if (hit && t != "") print t, c }' "$f" 2>/dev/null
-	done | head -1
+			END { if (id != "" && t != "" && index(all, id)) print t, (index(sw, id) ? c : 0) }' "$f" 2>/dev/null
+	done | awk '{ t += $1; c += $2 } END { print t + 0, c + 0 }'
 }
 # attached ERRFILE PID: wait until the trace says it is tracing.
 attached() {

@@ -219,7 +219,7 @@ static __always_inline u64 runnable_ns(struct task_struct *t, u64 d)
 	cq = t->se.cfs_rq;
 	if (!cq)
 		return 0;
-	clock = BPF_CORE_READ(cq, rq, clock);
+	clock = cq->rq->clock; // direct loads from typed pointers, no helper
 	if (clock <= queued)
 		return 0;
 	return clock - queued < d ? clock - queued : d;

@@ -7,6 +7,11 @@
 #ifndef STALL_CLASSIFY_H
 #define STALL_CLASSIFY_H
 
+// bpf_rdonly_cast (a kfunc, Linux 6.2+) turns a pointer read from memory
+// into a typed one the program may load from directly, as from a
+// tracepoint argument; the verifier replaces the call with a move.
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 // fd_file returns task t's file for fd, or NULL.
 static __always_inline struct file *fd_file(struct task_struct *t, long fd)
 {
@@ -24,7 +29,9 @@ static __always_inline struct file *fd_file(struct task_struct *t, long fd)
 		return 0;
 	// arr is not a BTF pointer the verifier can index: read the slot.
 	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-	return f;
+	if (!f)
+		return 0;
+	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 }
 
 // pipe_ino returns the inode number of f if it is a pipe or FIFO, else 0.
@@ -34,14 +41,13 @@ static __always_inline u64 pipe_ino(struct file *f)
 
 	if (!f)
 		return 0;
-	// f came from bpf_probe_read_kernel: a plain scalar to the verifier,
-	// so its fields are read with helpers too.
-	ino = BPF_CORE_READ(f, f_inode);
+	// Direct loads: f is typed (fd_file), and a fault reads as 0.
+	ino = f->f_inode;
 	if (!ino)
 		return 0;
-	if ((BPF_CORE_READ(ino, i_mode) & S_IFMT) != S_IFIFO)
+	if ((ino->i_mode & S_IFMT) != S_IFIFO)
 		return 0;
-	return BPF_CORE_READ(ino, i_ino);
+	return ino->i_ino;
 }
 
 static __always_inline bool pipe_empty(struct file *f)
@@ -85,7 +91,7 @@ static __always_inline int classify(struct task_struct *t, struct wait *w)
 		w->inode = pipe_ino(in);
 		if (!w->inode)
 			return 0;
-		w->dir = (BPF_CORE_READ(in, f_mode) & (FMODE_READ | FMODE_WRITE)) == FMODE_READ ? DIR_READ : DIR_WRITE;
+		w->dir = (in->f_mode & (FMODE_READ | FMODE_WRITE)) == FMODE_READ ? DIR_READ : DIR_WRITE;
 		return 1;
 	case NR_splice:
 	case NR_tee:
