@@ -5,15 +5,19 @@
 //
 // # Threading contract
 //
-// A Loop is not safe for concurrent use. Every method except Wake, Post and
-// Stop must be called from the goroutine running Run (typically from inside
-// a handler, a timer or a posted function), or before Run starts. Wake, Post
-// and Stop may be called from any goroutine at any time, even after Run has
-// returned (they then report ErrClosed or do nothing). Handlers, timer
-// functions and posted functions run on the loop goroutine, one at a time,
+// A Loop is not safe for concurrent use. Every method except Wake, Post,
+// NewNotifier and Stop must be called from the goroutine running Run
+// (typically from inside a handler, a timer or a posted function), or
+// before Run starts. Wake, Post, NewNotifier, Notifier.Notify and Stop may
+// be called from any goroutine at any time, even after Run has returned
+// (they then report ErrClosed or do nothing). Handlers, timer functions,
+// posted and notified functions run on the loop goroutine, one at a time,
 // and must not block: a handler that blocks stalls every fd on the loop.
 // Post's queue is bounded (Options.MaxPosted): a goroutine posting faster
 // than the loop runs its functions waits for room, as on a full channel.
+// A goroutine the loop thread may wait for (a worker joined at close)
+// signals the loop with a Notifier instead, which coalesces and never
+// waits.
 //
 // Builds with the race detector (make test) or the pipeloopcheck tag check
 // the rule: a loop-only method called from another thread while Run runs

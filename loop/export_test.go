@@ -1,6 +1,10 @@
 package loop
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // Dispatch delivers a hand-built batch of events as Run does after
 // epoll_wait, so a test can order a batch deterministically.
@@ -29,3 +33,8 @@ func (l *Loop) BlockedPosts() int {
 	defer l.mu.Unlock()
 	return l.blocked
 }
+
+// SetClock makes the loop read the time from clock (when each wake-up
+// began, and how long busy polling has gone on) instead of time.Now.
+// Before Run only.
+func (l *Loop) SetClock(clock func() time.Time) { l.clock = clock }

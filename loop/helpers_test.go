@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/internal/leakcheck"
+	"github.com/pipeloop/pipeloop/internal/testfd"
 	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
@@ -38,34 +39,8 @@ func run(t *testing.T, l *loop.Loop) {
 }
 
 // pipe returns a new nonblocking pipe whose ends are closed when the test
-// ends (unless closeFD closed them first).
-func pipe(t testing.TB) (r, w int) {
-	t.Helper()
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	closeAtEnd(t, &p[0])
-	closeAtEnd(t, &p[1])
-	return p[0], p[1]
-}
-
-func closeAtEnd(t testing.TB, fd *int) {
-	t.Cleanup(func() {
-		if *fd >= 0 {
-			unix.Close(*fd)
-			*fd = -1
-		}
-	})
-}
-
-func closeFD(t testing.TB, fd *int) {
-	t.Helper()
-	if err := unix.Close(*fd); err != nil {
-		t.Errorf("close %d: %v", *fd, err)
-	}
-	*fd = -1
-}
+// ends (unless testfd.CloseFD closed them first).
+func pipe(t testing.TB) (r, w int) { return testfd.Pipe(t, true, true) }
 
 func write(t testing.TB, fd int, s string) {
 	t.Helper()

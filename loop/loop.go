@@ -51,6 +51,7 @@ type Stats struct {
 	Events   uint64 // events dispatched to handlers
 	Timers   uint64 // timer functions run
 	Posted   uint64 // posted functions run
+	Notified uint64 // Notifier functions run
 	Wakeups  uint64 // eventfd wake-ups consumed
 	Reaped   uint64 // child processes reaped
 	MaxBatch int    // largest batch returned by one epoll_wait
@@ -75,22 +76,25 @@ type Loop struct {
 	onStop    []func()              // run by Run on its way out, before fds close
 	stats     Stats
 	sched     scheduler
-	now       time.Time // when the current wake-up began
-	closed    bool      // set when Run has returned; loop goroutine only
+	now       time.Time        // when the current wake-up began
+	clock     func() time.Time // time.Now; a test's stepping clock (export_test.go)
+	closed    bool             // set when Run has returned; loop goroutine only
 
 	stopping atomic.Bool
 	ran      atomic.Bool
 
 	tid atomic.Int32 // the loop thread's id while Run runs (thread.go)
 
-	mu        sync.Mutex // guards posted, pending, done, blocked
-	room      sync.Cond  // signalled when posted functions were taken (post.go)
-	maxPosted int        // Post blocks while this many wait
-	posted    []func()   // functions waiting to run on the loop
-	spare     []func()   // recycled backing array for posted
-	pending   bool       // an eventfd write is outstanding
-	blocked   int        // Post calls waiting for room
-	done      bool       // Run has returned; Post fails
+	mu        sync.Mutex  // guards posted, notified, pending, done, blocked
+	room      sync.Cond   // signalled when posted functions were taken (post.go)
+	maxPosted int         // Post blocks while this many wait
+	posted    []func()    // functions waiting to run on the loop
+	spare     []func()    // recycled backing array for posted
+	notified  []*Notifier // Notifiers whose function is due (notify.go)
+	notiSpare []*Notifier // recycled backing array for notified
+	pending   bool        // an eventfd write is outstanding
+	blocked   int         // Post calls waiting for room
+	done      bool        // Run has returned; Post fails
 }
 
 // New creates a loop. The caller must eventually call Run (which closes
@@ -112,6 +116,7 @@ func New(opts Options) (l *Loop, err error) {
 		sched:    scheduler{mode: opts.Sched},
 
 		maxPosted: opts.MaxPosted,
+		clock:     time.Now,
 	}
 	l.room.L = &l.mu
 	defer func() {
@@ -161,7 +166,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			timeout = 0
 		}
 		if l.busyPoll > 0 && timeout != 0 {
-			if time.Since(lastActive) < l.busyPoll {
+			if l.clock().Sub(lastActive) < l.busyPoll {
 				timeout = 0
 			}
 		}
@@ -170,7 +175,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.stats.Sleeps++
 		}
 		n, err := l.wait(timeout)
-		l.now = time.Now()
+		l.now = l.clock()
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("loop: %w", os.NewSyscallError("epoll_wait", err))
 		}

@@ -333,60 +333,64 @@ func TestRunSoon(t *testing.T) {
 	}
 }
 
-// TestBusyPoll: with BusyPoll the loop polls with a zero timeout after an
-// event, then sleeps; without it, it sleeps at once.
+// TestBusyPoll: after an event, a loop with BusyPoll D polls epoll with a
+// zero timeout until D has passed since that event, and only then sleeps
+// (one epoll_wait that may block); without BusyPoll it sleeps at once.
+//
+// The loop reads a stepping clock here, which moves by step at every
+// read (two per iteration: the busy check and the wake-up time), so what
+// is counted does not depend on how much CPU a loaded machine gives the
+// loop thread: exactly D/(2·step) polls, then the sleep. Once the clock
+// says D has passed, it posts the function that takes the count, which
+// wakes that sleep at once; an early post would be an event, restarting
+// the polling.
 func TestBusyPoll(t *testing.T) {
+	const step = 100 * time.Microsecond
 	for _, tc := range []struct {
-		name string
-		busy time.Duration
-	}{{"off", 0}, {"20ms", 20 * time.Millisecond}} {
+		name  string
+		busy  time.Duration
+		polls uint64
+	}{{"off", 0, 0}, {"20ms", 20 * time.Millisecond, uint64(20 * time.Millisecond / (2 * step))}} {
 		t.Run(tc.name, func(t *testing.T) {
-			waits, sleeps := busyPollWindow(t, tc.busy)
-			// On a loaded machine the loop thread can be kept off a CPU
-			// for most of the 20 ms it should spend polling, or until
-			// the window ends before it got to sleep, which says nothing
-			// about the loop: look again, up to 3 times in all. A loop
-			// that does not poll never reaches 50 waits, and one that
-			// never sleeps never sleeps, however often it is asked.
-			starved := func() bool { return sleeps == 0 || tc.busy > 0 && waits < 50 }
-			for try := 2; starved() && try <= 3; try++ {
-				t.Logf("try %d: %d waits, %d sleeps; the machine may be busy", try, waits, sleeps)
-				waits, sleeps = busyPollWindow(t, tc.busy)
+			l := newLoop(t, loop.Options{BusyPoll: tc.busy})
+			var first, last loop.Stats
+			var event, now, woke time.Time // event: when the loop woke for the first posted function
+			now = time.Unix(1_000_000, 0)
+			count := func() {
+				last, woke = l.Stats(), l.Now()
+				l.Stop()
 			}
-			t.Logf("%d waits, %d sleeps in 60ms", waits, sleeps)
-			if sleeps == 0 || sleeps > 3 {
-				t.Errorf("%d sleeps in 60ms, want 1 to 3", sleeps)
+			l.SetClock(func() time.Time {
+				now = now.Add(step)
+				if !event.IsZero() && now.Sub(event) >= tc.busy && last == (loop.Stats{}) && woke.IsZero() {
+					woke = now // post once
+					if err := l.Post(count); err != nil {
+						t.Errorf("Post: %v", err)
+					}
+				}
+				return now
+			})
+			l.Post(func() {
+				first, event = l.Stats(), l.Now()
+				if tc.busy == 0 {
+					l.Post(count) // the next epoll_wait: a sleep, woken at once
+				}
+			})
+			run(t, l)
+			waits, sleeps := last.Waits-first.Waits, last.Sleeps-first.Sleeps
+			t.Logf("%d waits, %d sleeps over %v of the loop's clock", waits, sleeps, woke.Sub(event))
+			// A signal can end a sleep early (EINTR): the loop sleeps again.
+			if sleeps < 1 || sleeps > 3 {
+				t.Errorf("%d sleeps, want 1 to 3", sleeps)
 			}
-			if tc.busy == 0 && waits > 3 {
-				t.Errorf("%d waits in 60ms without BusyPoll, want at most 3", waits)
+			if polls := waits - sleeps; polls != tc.polls {
+				t.Errorf("%d polls (waits that could not sleep) after the event with BusyPoll %v, want %d", polls, tc.busy, tc.polls)
 			}
-			if tc.busy > 0 && waits < 50 {
-				t.Errorf("%d waits in 60ms with BusyPoll %v: it did not poll", waits, tc.busy)
+			if woke.Sub(event) < tc.busy {
+				t.Errorf("slept %v after the event, before BusyPoll %v had passed", woke.Sub(event), tc.busy)
 			}
 		})
 	}
-}
-
-// busyPollWindow runs a loop with BusyPoll busy for 60 ms after one posted
-// event and returns its epoll waits and sleeps in that time.
-func busyPollWindow(t *testing.T, busy time.Duration) (waits, sleeps uint64) {
-	t.Helper()
-	l := newLoop(t, loop.Options{BusyPoll: busy})
-	var first loop.Stats
-	l.Post(func() { first = l.Stats() })
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		time.Sleep(60 * time.Millisecond)
-		l.Post(func() {
-			st := l.Stats()
-			waits, sleeps = st.Waits-first.Waits, st.Sleeps-first.Sleeps
-			l.Stop()
-		})
-	}()
-	run(t, l)
-	<-done
-	return waits, sleeps
 }
 
 // TestOwnedFDsClosed checks that Run closes the epoll fd, the eventfd and

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
 	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +48,7 @@ func TestRegisterErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closeAtEnd(t, &f)
+	testfd.CloseAtEnd(t, &f)
 	err = l.Register(f, loop.Readable, nop)
 	var se *os.SyscallError
 	if !errors.As(err, &se) || se.Syscall != "epoll_ctl(ADD)" || !errors.Is(err, unix.EPERM) {
@@ -193,7 +194,7 @@ func TestHangup(t *testing.T) {
 		if err := l.Register(r, loop.Readable, h); err != nil {
 			t.Fatal(err)
 		}
-		closeFD(t, &w)
+		testfd.CloseFD(t, &w)
 		run(t, l)
 		if got&loop.Hangup == 0 {
 			t.Errorf("events %v after the writer closed, want hup", got)
@@ -205,8 +206,8 @@ func TestHangup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeAtEnd(t, &fds[0])
-		closeAtEnd(t, &fds[1])
+		testfd.CloseAtEnd(t, &fds[0])
+		testfd.CloseAtEnd(t, &fds[1])
 		var got loop.Events
 		h := loop.HandlerFunc(func(ev loop.Events) {
 			got = ev

@@ -63,30 +63,36 @@ func (l *Loop) Post(f func()) error {
 	return l.wakeLocked()
 }
 
-// takePosted empties the queue, wakes Posts waiting for room, and returns
-// what was queued.
-func (l *Loop) takePosted() []func() {
+// takePosted empties the queues, wakes Posts waiting for room, and
+// returns what was queued: posted functions and notified Notifiers.
+func (l *Loop) takePosted() ([]func(), []*Notifier) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fs := l.posted
+	fs, ns := l.posted, l.notified
 	l.posted, l.spare = l.spare[:0], nil
+	l.notified, l.notiSpare = l.notiSpare[:0], nil
 	l.pending = false
 	if l.blocked > 0 {
 		l.room.Broadcast()
 	}
-	return fs
+	return fs, ns
 }
 
-// onWake drains the eventfd and runs posted functions.
+// onWake drains the eventfd and runs the notified Notifiers' functions,
+// then the posted functions.
 func (l *Loop) onWake(Events) {
 	var buf [8]byte
 	unix.Read(l.wakefd, buf[:]) // EAGAIN is harmless: the counter is already 0
 	l.stats.Wakeups++
-	fs := l.takePosted()
+	fs, ns := l.takePosted()
+	l.runNotified(ns)
 	l.runPosted(fs)
 	l.mu.Lock()
 	if l.spare == nil {
 		l.spare = fs[:0]
+	}
+	if l.notiSpare == nil {
+		l.notiSpare = ns[:0]
 	}
 	l.mu.Unlock()
 }
@@ -99,15 +105,15 @@ func (l *Loop) runPosted(fs []func()) {
 	}
 }
 
-// closePosts runs what is queued until nothing is — a Post that returned
-// nil must run — then closes the door under the same lock: later Posts,
-// and Posts still waiting for room, return ErrClosed.
+// closePosts runs what is queued until nothing is — a Post or Notify that
+// returned nil must run — then closes the door under the same lock: later
+// Posts and Notifies, and Posts still waiting for room, return ErrClosed.
 func (l *Loop) closePosts() {
 	for {
 		l.mu.Lock()
-		fs := l.posted
-		l.posted = nil
-		if len(fs) == 0 {
+		fs, ns := l.posted, l.notified
+		l.posted, l.notified = nil, nil
+		if len(fs) == 0 && len(ns) == 0 {
 			l.done = true
 			l.room.Broadcast()
 			l.mu.Unlock()
@@ -117,6 +123,7 @@ func (l *Loop) closePosts() {
 			l.room.Broadcast()
 		}
 		l.mu.Unlock()
+		l.runNotified(ns)
 		l.runPosted(fs)
 	}
 }

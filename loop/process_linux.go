@@ -60,7 +60,7 @@ func (l *Loop) WatchProcess(pid, pidfd int, onExit func(*ProcessState)) (*Proces
 		pidfd = fd
 	}
 	p := &Process{Pid: pid, l: l, pidfd: pidfd, onExit: onExit}
-	if err := l.Register(pidfd, Readable, p); err != nil {
+	if err := l.Register(pidfd, Readable, HandlerFunc(func(Events) { p.Reap() })); err != nil {
 		unix.Close(pidfd)
 		return nil, fmt.Errorf("watch pid %d: %w", pid, err)
 	}
@@ -68,8 +68,15 @@ func (l *Loop) WatchProcess(pid, pidfd int, onExit func(*ProcessState)) (*Proces
 	return p, nil
 }
 
-// HandleEvents reaps the child when its pidfd becomes readable.
-func (p *Process) HandleEvents(Events) {
+// Reap reaps the child if it has exited, and then runs onExit; the loop
+// calls it when the pidfd becomes readable. A caller that knows the child
+// has exited (waitid with WNOWAIT) calls it to have onExit run now rather
+// than at the loop's next turn. It never waits, and does nothing once the
+// child is reaped. Loop goroutine only.
+func (p *Process) Reap() {
+	if p.state != nil {
+		return
+	}
 	var ws unix.WaitStatus
 	var ru unix.Rusage
 	for {

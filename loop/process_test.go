@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
 	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
@@ -68,7 +69,7 @@ func TestWatchProcess(t *testing.T) {
 			c := startChild(t, tc.mode)
 			pidfd := c.pidfd
 			if !tc.pidfd {
-				closeFD(t, &c.pidfd)
+				testfd.CloseFD(t, &c.pidfd)
 				pidfd = -1
 			}
 			st, p, stats := watch(t, c, pidfd, tc.signal)
@@ -135,4 +136,37 @@ func TestWatchProcessErrors(t *testing.T) {
 			t.Errorf("%d fds open, want %d: the pidfd handed over was not closed", got, before-1)
 		}
 	})
+}
+
+// TestReap: a caller that knows the child has exited (waitid with
+// WNOWAIT, as relay's Close does) has onExit run at once by Reap, with the
+// real status; Reap again does nothing.
+func TestReap(t *testing.T) {
+	l := newLoop(t, loop.Options{})
+	c := startChild(t, "exit3")
+	calls := 0
+	var got *loop.ProcessState
+	var p *loop.Process
+	done := make(chan struct{})
+	l.Post(func() {
+		defer close(done)
+		var err error
+		p, err = l.WatchProcess(c.pid, c.pidfd, func(s *loop.ProcessState) { calls++; got = s })
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, c.pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		p.Reap()
+		c.reaped = calls == 1
+		p.Reap()
+		l.Stop()
+	})
+	run(t, l)
+	<-done
+	if calls != 1 || got == nil || got.ExitCode() != 3 {
+		t.Fatalf("onExit ran %d times, state %+v; want once, exit 3", calls, got)
+	}
 }

@@ -42,6 +42,19 @@ func ParseSched(s string) (Sched, error) {
 	return 0, fmt.Errorf("unknown scheduling policy %q (want auto, normal or batch)", s)
 }
 
+// MarshalText and UnmarshalText make a Sched usable with flag.TextVar and
+// encoding/json: the text is the name ParseSched reads.
+func (s Sched) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText sets s from "auto", "normal" or "batch".
+func (s *Sched) UnmarshalText(b []byte) error {
+	v, err := ParseSched(string(b))
+	if err == nil {
+		*s = v
+	}
+	return err
+}
+
 // The auto policy looks at the loop's throughput over short windows: a
 // window that moved at least bulkRate counts as bulk. Two bulk windows in a
 // row switch to batch; one slow window switches back. A rate, not the size
@@ -96,11 +109,12 @@ func (s *scheduler) set(batch bool) {
 	}
 }
 
-// Moved tells the loop that a handler just moved n bytes. With SchedAuto
-// it drives the switch between SCHED_NORMAL and SCHED_BATCH. Loop
-// goroutine only; it reads no clock (it uses Now) and makes a system call
-// only when the policy changes.
-func (l *Loop) Moved(n int) {
+// NoteTransfer tells the loop that a handler just moved n bytes (a relay
+// calls it once per pump). With SchedAuto it drives the switch between
+// SCHED_NORMAL and SCHED_BATCH; otherwise it does nothing. Loop goroutine
+// only; it reads no clock (it uses Now) and makes a system call only when
+// the policy changes.
+func (l *Loop) NoteTransfer(n int) {
 	s := &l.sched
 	if !s.enabled || s.mode != SchedAuto {
 		return

@@ -8,7 +8,6 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,7 +90,7 @@ func (p *Pipeline) reap() {
 		var info unix.Siginfo
 		for unix.Waitid(unix.P_PID, pr.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 		}
-		pr.HandleEvents(loop.Readable)
+		pr.Reap()
 	}
 }
 

@@ -272,7 +272,7 @@ func (k *Link) pump() {
 	} else {
 		more = k.pumpCopy()
 	}
-	k.r.l.Moved(int(k.stats.Bytes - before)) // once per pump, whatever the path
+	k.r.l.NoteTransfer(int(k.stats.Bytes - before)) // once per pump, whatever the path
 	if k.done {
 		return // end named the wait (resolveWait)
 	}

@@ -36,6 +36,19 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("unknown mode %q (want auto, copy or splice)", s)
 }
 
+// MarshalText and UnmarshalText make a Mode usable with flag.TextVar and
+// encoding/json: the text is the name ParseMode reads.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText sets m from "auto", "copy" or "splice".
+func (m *Mode) UnmarshalText(b []byte) error {
+	v, err := ParseMode(string(b))
+	if err == nil {
+		*m = v
+	}
+	return err
+}
+
 // Defaults measured on a 2-vCPU Linux 6.18 machine (see docs/bench):
 // 128 KiB rings and 1 MiB pipes were the fastest copy path for dd|X|dd
 // with write; lending pages with vmsplice, 1 MiB held per link was

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -195,4 +196,93 @@ func TestPipelineStdioClosed(t *testing.T) {
 	if code := wait(t, exited, "pipeline"); code != 0 {
 		t.Errorf("exit %d: the stage's stdout was open (3), want it closed", code)
 	}
+}
+
+// TestPipelineStartFailsClean: when the pipes run out part way (the fd
+// limit is lowered to leave room for a few), StartPipeline fails naming
+// the stage the pipe was for, with EMFILE, and its one cleanup path
+// leaves no fd open and nothing running (TestMain's leak check sees the
+// processes), at each point of failure.
+func TestPipelineStartFailsClean(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(null)
+	cfg := relay.PipelineConfig{Stdin: relay.Inherit(null), Stdout: relay.Inherit(null), Stderr: relay.Inherit(null)}
+	for range 6 {
+		cfg.Stages = append(cfg.Stages, relay.Stage{Args: []string{"cat"}})
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	pipeFDs := 2 * 2 * (len(cfg.Stages) - 1) // two pipes per link
+	for room := range pipeFDs {
+		var err error
+		var before, after int
+		e.do(func() {
+			before = openFDs(t)
+			fillers := fillHoles(t)
+			low := lim
+			low.Cur = uint64(fillers[len(fillers)-1] + 1 + room)
+			if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.r.StartPipeline(cfg)
+			if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+				t.Fatal(err)
+			}
+			for _, fd := range fillers {
+				unix.Close(fd)
+			}
+			after = openFDs(t)
+		})
+		if err == nil {
+			t.Fatalf("room for %d fds: StartPipeline succeeded, want it to run out", room)
+		}
+		if !errors.Is(err, unix.EMFILE) || !strings.HasPrefix(err.Error(), "stage ") {
+			t.Errorf("room for %d fds: %v, want EMFILE naming a stage", room, err)
+		}
+		if after != before {
+			t.Errorf("room for %d fds: %d fds open after the failed start, %d before", room, after, before)
+		}
+	}
+}
+
+// fillHoles opens /dev/null until every fd below the highest open one is
+// taken, so the next fd opened is the highest plus one; it returns the
+// fds it opened, the highest last.
+func fillHoles(t *testing.T) []int {
+	high := 0
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n > high {
+			high = n
+		}
+	}
+	var fds []int
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+		if fd >= high {
+			return fds
+		}
+	}
+}
+
+// openFDs counts this process's open fds.
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents) - 1 // the directory's own
 }

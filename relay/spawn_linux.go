@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pipeloop/pipeloop/internal/label"
 	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
@@ -129,7 +130,7 @@ func (p *Pipeline) watchStages(j *spawnJob) error {
 			unix.Kill(f.pid, unix.SIGKILL)
 			var ws unix.WaitStatus
 			unix.Wait4(f.pid, &ws, 0, nil)
-			err = fmt.Errorf("stage %d (%s): %w", i+1, st.Name, err)
+			err = fmt.Errorf("%s: %w", label.Stage(i+1, st.Name), err)
 			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: 126, Err: err}
 			st.End = time.Now()
 			if first == nil {

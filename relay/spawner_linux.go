@@ -25,7 +25,7 @@ import (
 //
 // Jobs go in with submit (loop goroutine, never blocks) and come back,
 // forked and with the children's ends of their pipes closed, through
-// Relay.finishSpawns, posted to the loop. Lock order: spawner.mu, then
+// Relay.finishSpawns, run on the loop through a Notifier. Lock order: spawner.mu, then
 // the loop's own.
 type spawner struct {
 	mu    sync.Mutex
@@ -53,11 +53,13 @@ type spawnJob struct {
 	skipped    bool     // the relay closed first: nothing was forked
 }
 
-// newSpawner starts the spawner thread; posted runs on the loop goroutine
-// when jobs are done.
-func newSpawner(l *loop.Loop, posted func()) *spawner {
+// newSpawner starts the spawner thread; done runs on the loop goroutine
+// when jobs are done. The thread signals it through a loop.Notifier, which
+// never waits: Post could wait for room in a full queue while Relay.Close,
+// on the loop thread, waits for this thread in stop.
+func newSpawner(l *loop.Loop, done func()) *spawner {
 	s := &spawner{wake: make(chan struct{}, 1), exited: make(chan struct{}), release: make(chan struct{})}
-	go s.run(l, posted)
+	go s.run(l.NewNotifier(done).Notify)
 	return s
 }
 
@@ -93,7 +95,7 @@ func (s *spawner) stop() {
 	<-s.exited
 }
 
-func (s *spawner) run(l *loop.Loop, posted func()) {
+func (s *spawner) run(notify func() error) {
 	// Never unlocked: the thread must outlive the stages it forks, and
 	// ends with this goroutine once Close has reaped them.
 	runtime.LockOSThread()
@@ -116,7 +118,7 @@ func (s *spawner) run(l *loop.Loop, posted func()) {
 			s.mu.Lock()
 			s.done = append(s.done, jobs...)
 			s.mu.Unlock()
-			l.Post(posted) // ErrClosed: the loop stopped, and Close takes them
+			notify() // ErrClosed: the loop stopped, and Close takes them
 		}
 		if s.quit.Load() {
 			s.mu.Lock()

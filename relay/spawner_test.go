@@ -10,30 +10,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
 	"github.com/pipeloop/pipeloop/relay"
-	"golang.org/x/sys/unix"
 )
 
 var async = relay.Options{AsyncSpawn: true}
-
-// pipe returns a pipe's ends, both close-on-exec, closed at cleanup if
-// still open (a test that closes one itself sets it to -1).
-func pipe(t *testing.T) (r, w *int) {
-	t.Helper()
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	r, w = &p[0], &p[1]
-	t.Cleanup(func() {
-		for _, fd := range []*int{r, w} {
-			if *fd >= 0 {
-				unix.Close(*fd)
-			}
-		}
-	})
-	return r, w
-}
 
 // TestAsyncSpawnOnStart: with AsyncSpawn the pids are known at OnStart,
 // which runs after StartPipeline returned and before OnExit; they are the
@@ -41,14 +22,14 @@ func pipe(t *testing.T) (r, w *int) {
 // handed on with Inherit as soon as StartPipeline returns.
 func TestAsyncSpawnOnStart(t *testing.T) {
 	e := newEnv(t, async)
-	r, w := pipe(t)
+	r, w := testfd.Pipe(t, false, false)
 	var order []string
 	var pidsAtReturn, pidsAtStart []int
 	done := make(chan *relay.Pipeline, 1)
 	e.do(func() {
 		p, err := e.r.StartPipeline(relay.PipelineConfig{
 			Stages: []relay.Stage{{Args: []string{"sh", "-c", `echo $$; cat`}}, {Args: []string{"sh", "-c", `cat; echo $$`}}},
-			Stdout: relay.Inherit(*w), Stderr: relay.Inherit(2),
+			Stdout: relay.Inherit(w), Stderr: relay.Inherit(2),
 			OnStart: func(p *relay.Pipeline) { order = append(order, "start"); pidsAtStart = p.Pids() },
 			OnExit:  func(p *relay.Pipeline) { order = append(order, "exit"); done <- p },
 		})
@@ -57,11 +38,10 @@ func TestAsyncSpawnOnStart(t *testing.T) {
 			return
 		}
 		pidsAtReturn = p.Pids()
-		unix.Close(*w) // Inherit's contract: ours to close once StartPipeline returned
-		*w = -1
+		testfd.CloseFD(t, &w) // Inherit's contract: ours to close once StartPipeline returned
 	})
-	f := os.NewFile(uintptr(*r), "r")
-	*r = -1 // f owns it
+	f := os.NewFile(uintptr(r), "r")
+	r = -1 // f owns it
 	defer f.Close()
 	out, err := io.ReadAll(f)
 	if err != nil {
@@ -107,12 +87,12 @@ func TestAsyncSpawnSignalEarly(t *testing.T) {
 	for _, groups := range []bool{false, true} {
 		t.Run("groups="+strconv.FormatBool(groups), func(t *testing.T) {
 			e := newEnv(t, async)
-			r, _ := pipe(t)
+			r, _ := testfd.Pipe(t, false, false)
 			done := make(chan *relay.Pipeline, 1)
 			e.do(func() {
 				p, err := e.r.StartPipeline(relay.PipelineConfig{
 					Stages: []relay.Stage{{Args: []string{"cat"}}, {Args: []string{"cat"}}},
-					Stdin:  relay.Inherit(*r), Stderr: relay.Inherit(2), ProcessGroups: groups,
+					Stdin:  relay.Inherit(r), Stderr: relay.Inherit(2), ProcessGroups: groups,
 					OnExit: func(p *relay.Pipeline) { done <- p },
 				})
 				if err != nil {
@@ -204,16 +184,15 @@ func TestAsyncSpawnCloseWhileSpawning(t *testing.T) {
 // and went since.
 func TestAsyncSpawnThreadLives(t *testing.T) {
 	e := newEnv(t, async)
-	r, w := pipe(t)
+	r, w := testfd.Pipe(t, false, false)
 	long := make(chan *relay.Pipeline, 1)
 	e.do(func() {
 		_, err := e.r.StartPipeline(relay.PipelineConfig{Stages: []relay.Stage{{Args: []string{"cat"}}},
-			Stdin: relay.Inherit(*r), OnExit: func(p *relay.Pipeline) { long <- p }})
+			Stdin: relay.Inherit(r), OnExit: func(p *relay.Pipeline) { long <- p }})
 		if err != nil {
 			t.Fatalf("StartPipeline: %v", err)
 		}
-		unix.Close(*r)
-		*r = -1
+		testfd.CloseFD(t, &r)
 	})
 	for i := 0; i < 5; i++ {
 		done := make(chan *relay.Pipeline, 1)
@@ -225,8 +204,7 @@ func TestAsyncSpawnThreadLives(t *testing.T) {
 		})
 		wait(t, done, "short pipeline")
 	}
-	unix.Close(*w)
-	*w = -1
+	testfd.CloseFD(t, &w)
 	p := wait(t, long, "long pipeline")
 	if code := p.ExitCode(); code != 0 {
 		t.Errorf("long stage: exit %d, want 0 (cat at EOF)", code)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pipeloop/pipeloop/internal/label"
 	"github.com/pipeloop/pipeloop/loop"
 )
 
@@ -31,13 +32,7 @@ type StartError struct {
 }
 
 func (e *StartError) Error() string {
-	return StageLabel(e.Stage, e.Name) + ": " + e.Err.Error()
-}
-
-// StageLabel is how messages, reports and traces name a stage: "stage 2
-// (gzip -9)" for index 2 (1-based) and the stage's display name.
-func StageLabel(index int, name string) string {
-	return fmt.Sprintf("stage %d (%s)", index, name)
+	return label.Stage(e.Stage, e.Name) + ": " + e.Err.Error()
 }
 
 func (e *StartError) Unwrap() error { return e.Err }

@@ -79,10 +79,11 @@ type chunk struct {
 //
 // Wake-ups are coalesced by a flag on each side. sleeping: set by the
 // worker before its last look at the queues, swapped off by the loop
-// after each hand-off, which pokes only if it was set. notify: set by the
-// worker before it posts to the loop, cleared by the loop before it looks
-// at the queues. Either way a hand-off is never missed and at most one
-// wake-up is in flight.
+// after each hand-off, which pokes only if it was set. The worker wakes
+// the loop through a loop.Notifier, which coalesces and never waits: Post
+// would wait for room in a full queue, while Relay.Close, on the loop
+// thread, waits for this worker. Either way a hand-off is never missed
+// and at most one wake-up is in flight.
 type xform struct {
 	t         Transformer
 	in, out   chan *chunk
@@ -94,10 +95,8 @@ type xform struct {
 	ev        *os.File      // eventfd the worker sleeps on (netpoller)
 	evfd      int           // its fd, for the loop's pokes
 	sleeping  atomic.Bool   // the worker is (about to be) asleep on ev
-	notify    atomic.Bool   // a wake-up is posted to the loop and not yet run
 	inBlocked atomic.Bool   // the loop stopped reading: in was full
-	wake      func()        // posts onWake; goroutine-safe
-	onWake    func()        // runs on the loop
+	wake      func() error  // runs k.kick on the loop soon; goroutine-safe, never waits
 	cur       *chunk        // output chunk being written; loop only
 	inClosed  bool          // in was closed (EOF or end); loop only
 }
@@ -134,15 +133,7 @@ func (k *Link) startTransform(t Transformer, queue, size int) error {
 		in: make(chan *chunk, queue), out: make(chan *chunk, queue),
 		free: make(chan *chunk, 2*queue+4), quit: make(chan struct{}), exited: make(chan struct{})}
 	l := k.r.l
-	x.onWake = func() {
-		x.notify.Store(false)
-		k.kick()
-	}
-	x.wake = func() {
-		if !x.notify.Swap(true) {
-			l.Post(x.onWake) // ErrClosed after the loop stopped: nobody to wake
-		}
-	}
+	x.wake = l.NewNotifier(k.kick).Notify // ErrClosed after the loop stopped: nobody to wake
 	k.xf = x
 	go x.work()
 	// The worker shares the loop's P when GOMAXPROCS is 1: the loop must

@@ -77,7 +77,7 @@ func TestListenFD(t *testing.T) {
 	ln.Serve(l, func(cfd int, peer unix.Sockaddr) {
 		unix.Write(cfd, []byte("hi"))
 		unix.Close(cfd)
-		accepted <- server.PeerString(peer)
+		accepted <- server.AddrOf(peer).String()
 	}, func(err error) { t.Error(err) })
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error)

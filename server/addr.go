@@ -80,9 +80,16 @@ func pickIP(ips []net.IP) netip.Addr {
 	return a
 }
 
+// String is "host:port", "unix:/path", "unix" for an unnamed unix
+// socket (a peer that did not bind), or "?" for the zero Addr.
 func (a Addr) String() string {
-	if a.Network == "unix" {
+	switch {
+	case a.Network == "unix" && a.Path == "":
+		return "unix"
+	case a.Network == "unix":
 		return "unix:" + a.Path
+	case a.Network == "":
+		return "?"
 	}
 	return netip.AddrPortFrom(a.IP, uint16(a.Port)).String()
 }
@@ -99,18 +106,17 @@ func (a Addr) sockaddr() (int, unix.Sockaddr) {
 	}
 }
 
-// PeerString formats an accepted peer's address for logs.
-func PeerString(sa unix.Sockaddr) string {
+// AddrOf is the Addr of a socket address, e.g. an accepted peer's (its
+// String is what logs and PIPELOOP_PEER show); the zero Addr for a family
+// other than inet, inet6 and unix.
+func AddrOf(sa unix.Sockaddr) Addr {
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String()
+		return Addr{Network: "tcp", IP: netip.AddrFrom4(sa.Addr), Port: sa.Port}
 	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)).String()
+		return Addr{Network: "tcp", IP: netip.AddrFrom16(sa.Addr), Port: sa.Port}
 	case *unix.SockaddrUnix:
-		if sa.Name == "" {
-			return "unix"
-		}
-		return "unix:" + sa.Name
+		return Addr{Network: "unix", Path: sa.Name}
 	}
-	return "?"
+	return Addr{}
 }

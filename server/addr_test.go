@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/pipeloop/pipeloop/server"
+	"golang.org/x/sys/unix"
 )
 
 func TestParseAddr(t *testing.T) {
@@ -60,5 +61,24 @@ func TestListenerPause(t *testing.T) {
 	waitFor(t, func() bool { h.do(func() { st = h.srv.Stats() }); return st.Closed == 2 })
 	if st.Accepted != 2 || st.Closed != 2 || st.Paused {
 		t.Errorf("stats %+v: want 2 accepted, 2 closed, not paused", st)
+	}
+}
+
+// TestAddrOf: an accepted peer's address as logs and PIPELOOP_PEER show
+// it.
+func TestAddrOf(t *testing.T) {
+	for _, tc := range []struct {
+		sa   unix.Sockaddr
+		want string
+	}{
+		{&unix.SockaddrInet4{Addr: [4]byte{192, 0, 2, 7}, Port: 40000}, "192.0.2.7:40000"},
+		{&unix.SockaddrInet6{Addr: [16]byte{0: 0x20, 1: 0x01, 2: 0x0d, 3: 0xb8, 15: 1}, Port: 443}, "[2001:db8::1]:443"},
+		{&unix.SockaddrUnix{Name: "/run/x.sock"}, "unix:/run/x.sock"},
+		{&unix.SockaddrUnix{}, "unix"},
+		{&unix.SockaddrNetlink{}, "?"},
+	} {
+		if got := server.AddrOf(tc.sa).String(); got != tc.want {
+			t.Errorf("AddrOf(%#v) = %q, want %q", tc.sa, got, tc.want)
+		}
 	}
 }

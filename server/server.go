@@ -132,7 +132,7 @@ func (s *Server) accept(fd int, peer unix.Sockaddr) {
 		return
 	}
 	s.nextID++
-	c := &Conn{s: s, fd: fd, ID: s.nextID, Peer: PeerString(peer), Start: time.Now()}
+	c := &Conn{s: s, fd: fd, ID: s.nextID, Peer: AddrOf(peer).String(), Start: time.Now()}
 	s.conns[c] = struct{}{}
 	s.totals.accepted++
 	if s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns {

@@ -13,16 +13,18 @@ import (
 	"time"
 )
 
-// TestReadmeServeUsage keeps the README's serve usage block identical to
-// serve --help.
+// TestReadmeServeUsage keeps the README's serve and trace usage blocks
+// identical to serve --help and trace --help.
 func TestReadmeServeUsage(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := run(t, runOpts{keepOut: true}, "serve", "--help")
-	if !strings.Contains(string(readme), "```\n"+string(res.out)+"```\n") {
-		t.Fatalf("README.md does not contain the current serve --help output in a code block; paste it:\n%s", res.out)
+	for _, cmd := range []string{"serve", "trace"} {
+		res := run(t, runOpts{keepOut: true}, cmd, "--help")
+		if !strings.Contains(string(readme), "```\n"+string(res.out)+"```\n") {
+			t.Errorf("README.md does not contain the current %s --help output in a code block; paste it:\n%s", cmd, res.out)
+		}
 	}
 }
 

@@ -51,11 +51,15 @@ func TestBottleneckCPUBound(t *testing.T) {
 	checkVerdict(t, res, rep, verdict.KindStage, 2, verdict.CauseCPU, verdict.CauseMixed, verdict.CauseContended)
 }
 
-// slowProducer writes 64 KiB every 50 ms, 30 times (about 1.6 s).
-const slowProducer = "sh -c 'for i in $(seq 30); do head -c 65536 /dev/zero; sleep 0.05; done'"
+// slowProducer writes 64 KiB every 50 ms, 30 times (about 1.6 s), in one
+// process, as slowConsumer reads.
+const slowProducer = `perl -e '$| = 1; $z = "\0" x 65536; for (1 .. 30) { print $z; select(undef, undef, undef, 0.05) }'`
 
-// slowConsumer reads 256 KiB every 50 ms until EOF.
-const slowConsumer = `sh -c 'while [ "$(head -c 262144 | wc -c)" -gt 0 ]; do sleep 0.05; done'`
+// slowConsumer reads 256 KiB every 50 ms until EOF, in one process
+// (perl is in every Debian base system): a shell loop forking head and
+// wc per read spent ~0.8 s of CPU on a busy machine, enough to make the
+// consumer look partly CPU-bound ("mixed").
+const slowConsumer = `perl -e 'while (read(STDIN, $b, 262144)) { select(undef, undef, undef, 0.05) }'`
 
 func TestBottleneckSlowProducer(t *testing.T) {
 	t.Parallel()

@@ -75,6 +75,17 @@ func TestErrorVoice(t *testing.T) {
 		{"trace near miss", []string{"trace", "--pid", "1", "--folow-children"}, 2,
 			"pipeloop trace: unknown flag --folow-children; did you mean --follow-children? (try --help)\n"},
 		{"trace no pid", []string{"trace"}, 2, "pipeloop trace: --pid is required (try --help)\n"},
+		{"trace argument", []string{"trace", "--pid", "1", "extra"}, 2, "pipeloop trace: unexpected argument \"extra\" (try --help)\n"},
+		{"trace bad pid", []string{"trace", "--pid", "1,x"}, 2, "pipeloop trace: invalid value \"1,x\" for --pid: invalid pid \"x\" (try --help)\n"},
+		{"bad mode", []string{"--mode", "fast", "cat"}, 2,
+			"pipeloop: invalid value \"fast\" for --mode: unknown mode \"fast\" (want auto, copy or splice) (try --help)\n"},
+		{"serve bad sched", []string{"serve", "--listen", "127.0.0.1:0", "--sched", "x", "cat"}, 2,
+			"pipeloop serve: invalid value \"x\" for --sched: unknown scheduling policy \"x\" (want auto, normal or batch) (try --help)\n"},
+		{"serve stage not found", []string{"serve", "--listen", "127.0.0.1:0", "no-such-command-here"}, 127,
+			"pipeloop serve: stage 1 (no-such-command-here): no-such-command-here: command not found\n"},
+		{"stage not found", []string{"cat", "no-such-command-here"}, 127,
+			"pipeloop: stage 2 (no-such-command-here): no-such-command-here: command not found\n"},
+		{"unbalanced quote", []string{"cat 'x"}, 2, "pipeloop: stage 1 (cat 'x): unbalanced single quote\n"},
 		{"serve no listen", []string{"serve", "cat"}, 2, "pipeloop serve: --listen ADDR is required (try --help)\n"},
 		{"serve no stage", []string{"serve", "--listen", "127.0.0.1:0"}, 2, "pipeloop serve: at least one STAGE is required (try --help)\n"},
 		{"serve missing value", []string{"serve", "--listen"}, 2, "pipeloop serve: --listen needs a value (try --help)\n"},
@@ -86,6 +97,19 @@ func TestErrorVoice(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d, %q", res.code, res.stderr, tc.code, tc.stderr)
 			}
 		})
+	}
+	// --help, serve --help and trace --help: one layout, from the same
+	// opening to the same closing section.
+	for _, cmd := range [][]string{{"--help"}, {"serve", "--help"}, {"trace", "--help"}} {
+		res := run(t, runOpts{keepOut: true}, cmd...)
+		out := string(res.out)
+		prog := strings.TrimSpace("pipeloop " + strings.Join(cmd[:len(cmd)-1], " "))
+		if res.code != 0 || res.stderr != "" || !strings.HasPrefix(out, prog+" ") || !strings.Contains(out, "\nUsage:\n  "+prog+" ") ||
+			!strings.Contains(out, "\nFlags:\n  --") || !strings.Contains(out, "  --help             print this help and exit\n") ||
+			!strings.Contains(out, "\nExit status: ") {
+			t.Errorf("%q: exit %d, stderr %q, and not the common layout (%q, Usage:, Flags:, --help, Exit status:):\n%s",
+				cmd, res.code, res.stderr, prog, out)
+		}
 	}
 	help := run(t, runOpts{keepOut: true}, "--help")
 	for _, want := range []string{"which pipeloop does not comment on, as bash does\nnot", "pipeloop's own failures are named on stderr"} {

@@ -6,138 +6,98 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/pipeloop/pipeloop/internal/cmdline"
 )
 
-const commandUsage = `Usage: pipeloop trace --pid PID[,PID...] [--follow-children] [--duration D] [--json]
+// Command is `pipeloop trace` with its flags parsed (cmd/pipeloop parses
+// them and prints what Run returns).
+type Command struct {
+	PIDs           []int         // processes to watch
+	FollowChildren bool          // also watch the processes they fork from now on
+	Duration       time.Duration // stop after it; 0: no limit
+	JSON           bool          // print JSON (schema pipeloop-trace) instead of tables
+	MaxRecords     int           // records kept (Options.MaxRecords); 0: DefaultMaxRecords
 
-Trace running processes: how long each was blocked writing a full pipe,
-reading an empty pipe, or waiting in epoll/poll/select. Prints a table per
-process and per pipe when the duration ends, all watched processes have
-exited, or on Ctrl-C. Needs root or CAP_BPF+CAP_PERFMON, Linux 5.15+ with
-BTF, amd64.
+	// Warn, if set, is told of each pid found gone at the start: it is
+	// skipped, as the others are still worth tracing.
+	Warn func(error)
+}
 
-Flags:
-  --pid PID[,PID...]   processes to watch (may be repeated)
-  --follow-children    also watch processes they fork from now on
-  --duration D         stop after D (e.g. 10s); 0 means no limit
-  --max-records N      keep at most N (process, pipe, direction) records
-                       (default 16384, ~320 bytes each); waits past it are
-                       counted as dropped
-  --json               print JSON instead of tables (schema pipeloop-trace,
-                       documented in README.md)
-  --help               print this help
-`
-
-// pidList is a flag.Value collecting --pid 1,2 --pid 3.
-type pidList []int
-
-func (p *pidList) String() string { return fmt.Sprint([]int(*p)) }
-
-func (p *pidList) Set(s string) error {
-	for f := range strings.SplitSeq(s, ",") {
-		pid, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || pid <= 0 {
-			return fmt.Errorf("invalid pid %q", f)
+// Check returns what is wrong with c as a command line, before anything
+// is loaded: no pid, a pid below 1, a negative duration, MaxRecords out of
+// range.
+func (c Command) Check() error {
+	switch {
+	case len(c.PIDs) == 0:
+		return errors.New("--pid is required")
+	case c.Duration < 0:
+		return errors.New("--duration must not be negative")
+	case c.MaxRecords < 0 || c.MaxRecords > maxLimit:
+		return fmt.Errorf("--max-records must be in 1..%d", maxLimit)
+	}
+	for _, pid := range c.PIDs {
+		if pid <= 0 {
+			return fmt.Errorf("invalid pid %d", pid)
 		}
-		*p = append(*p, pid)
 	}
 	return nil
 }
 
-// pollInterval is how often RunCommand checks whether every watched
-// process has exited.
+// pollInterval is how often Run checks whether every watched process has
+// exited.
 const pollInterval = 100 * time.Millisecond
 
-// RunCommand implements `pipeloop trace` with args after "trace". It
-// returns the exit status: 0 after printing the report, 1 when tracing
-// cannot start (one line on stderr), 2 for a usage error. It stops at the
-// end of --duration, when ctx is done (Ctrl-C under signal.NotifyContext)
-// or when no watched process is left.
-func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("pipeloop trace", flag.ContinueOnError)
-	var (
-		pids     pidList
-		follow   bool
-		duration time.Duration
-		asJSON   bool
-		records  int
-	)
-	fs.Var(&pids, "pid", "")
-	fs.BoolVar(&follow, "follow-children", false, "")
-	fs.DurationVar(&duration, "duration", 0, "")
-	fs.BoolVar(&asJSON, "json", false, "")
-	fs.IntVar(&records, "max-records", DefaultMaxRecords, "")
-	usageErr := func(msg string) int {
-		fmt.Fprintf(stderr, "pipeloop trace: %s (try --help)\n", msg)
-		return 2
+// Run traces c.PIDs and writes the report to stdout. It writes "tracing N
+// process(es); Ctrl-C to stop" to progress once it watches. It stops at
+// the end of c.Duration, when ctx is done (Ctrl-C under
+// signal.NotifyContext) or when no watched process is left. It returns an
+// error when tracing cannot start (each pid gone, joined, when none was
+// left to watch) or the report cannot be written; the errors' text leaves
+// out the package's "trace: " prefix, for a line that names the command.
+func (c Command) Run(ctx context.Context, stdout, progress io.Writer) error {
+	if err := c.Check(); err != nil {
+		return err
 	}
-	if err := cmdline.ParseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			io.WriteString(stdout, commandUsage)
-			return 0
-		}
-		return usageErr(err.Error())
+	records := c.MaxRecords
+	if records == 0 {
+		records = DefaultMaxRecords
 	}
-	switch {
-	case fs.NArg() > 0:
-		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	case len(pids) == 0:
-		return usageErr("--pid is required")
-	case duration < 0:
-		return usageErr("--duration must not be negative")
-	case records < 1 || records > maxLimit:
-		return usageErr(fmt.Sprintf("--max-records must be in 1..%d", maxLimit))
-	}
-
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "pipeloop trace: %s\n", message(err))
-		return 1
-	}
-	t, err := New(Options{FollowChildren: follow, MaxProcesses: maxProcesses(len(pids), follow), MaxRecords: records})
+	t, err := New(Options{FollowChildren: c.FollowChildren, MaxProcesses: maxProcesses(len(c.PIDs), c.FollowChildren), MaxRecords: records})
 	if err != nil {
-		return fail(err)
+		return commandError{err}
 	}
 	defer t.Close()
 	// A pid that is gone is skipped: the others are still worth tracing.
 	var missing []error
-	watched := 0
-	for _, pid := range pids {
+	for _, pid := range c.PIDs {
 		switch err := t.Watch(pid); {
 		case errors.Is(err, syscall.ESRCH):
-			missing = append(missing, err)
+			missing = append(missing, commandError{err})
 		case err != nil:
-			return fail(err)
-		default:
-			watched++
+			return commandError{err}
 		}
 	}
-	if watched == 0 {
-		for _, err := range missing {
-			fail(err)
-		}
-		return 1
+	if len(missing) == len(c.PIDs) {
+		return errors.Join(missing...)
 	}
 	for _, err := range missing {
-		fmt.Fprintf(stderr, "pipeloop trace: %s; not traced\n", message(err))
+		if c.Warn != nil {
+			c.Warn(err)
+		}
 	}
-	fmt.Fprintf(stderr, "tracing %d process(es); Ctrl-C to stop\n", watched)
-	if err := waitDone(ctx, t, duration); err != nil {
-		return fail(err)
+	fmt.Fprintf(progress, "tracing %d process(es); Ctrl-C to stop\n", len(c.PIDs)-len(missing))
+	if err := waitDone(ctx, t, c.Duration); err != nil {
+		return commandError{err}
 	}
 	r, err := t.Snapshot()
 	if err != nil {
-		return fail(err)
+		return commandError{err}
 	}
-	if asJSON {
+	if c.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(r.JSON(nil))
@@ -145,11 +105,17 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		err = r.WriteTable(stdout, nil)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "pipeloop trace: write report: %v\n", err)
-		return 1
+		return fmt.Errorf("write report: %w", err)
 	}
-	return 0
+	return nil
 }
+
+// commandError is an error of this package as Run returns it: its text
+// without the "trace: " prefix, errors.Is and As reaching the original.
+type commandError struct{ err error }
+
+func (e commandError) Error() string { return message(e.err) }
+func (e commandError) Unwrap() error { return e.err }
 
 // message returns err's text without the package's "trace: " prefix, for
 // a line that starts with the command's own ("pipeloop trace: ",

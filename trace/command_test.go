@@ -5,56 +5,52 @@ package trace_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pipeloop/pipeloop/trace"
 )
 
-func TestCommandUsage(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		code     int
-		inStdout string // substring of stdout
-		inStderr string // substring of stderr
+// Command.Check rejects what no command line may ask for (cmd/pipeloop's
+// tests cover the flags themselves).
+func TestCommandCheck(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		c    trace.Command
+		want string
 	}{
-		{"help", []string{"--help"}, 0, "Usage: pipeloop trace --pid", ""},
-		{"no pid", nil, 2, "", "pipeloop trace: --pid is required"},
-		{"bad pid", []string{"--pid", "12,x"}, 2, "", `invalid pid "x"`},
-		{"zero pid", []string{"--pid", "0"}, 2, "", `invalid pid "0"`},
-		{"unknown flag", []string{"--pid", "1", "--bogus"}, 2, "", "unknown flag --bogus (try --help)"},
-		{"argument", []string{"--pid", "1", "extra"}, 2, "", `unexpected argument "extra"`},
-		{"negative duration", []string{"--pid", "1", "--duration", "-1s"}, 2, "", "--duration must not be negative"},
-	}
-	for _, tt := range tests {
+		{"no pid", trace.Command{}, "--pid is required"},
+		{"zero pid", trace.Command{PIDs: []int{1, 0}}, "invalid pid 0"},
+		{"negative duration", trace.Command{PIDs: []int{1}, Duration: -time.Second}, "--duration must not be negative"},
+		{"too many records", trace.Command{PIDs: []int{1}, MaxRecords: 1 << 30}, "--max-records must be in 1..4194304"},
+		{"fine", trace.Command{PIDs: []int{1}}, ""},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr strings.Builder
-			code := trace.RunCommand(context.Background(), tt.args, &stdout, &stderr)
-			if code != tt.code {
-				t.Errorf("exit = %d, want %d (stderr %q)", code, tt.code, stderr.String())
+			err := tt.c.Check()
+			if got := fmt.Sprint(err); (err != nil || tt.want != "") && got != tt.want {
+				t.Errorf("Check() = %v, want %q", err, tt.want)
 			}
-			if !strings.Contains(stdout.String(), tt.inStdout) {
-				t.Errorf("stdout = %q, want it to contain %q", stdout.String(), tt.inStdout)
-			}
-			if !strings.Contains(stderr.String(), tt.inStderr) {
-				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tt.inStderr)
-			}
-			if tt.code == 2 && strings.Count(stderr.String(), "\n") != 1 {
-				t.Errorf("usage error is not one line: %q", stderr.String())
+			if err != nil {
+				if runErr := tt.c.Run(context.Background(), io.Discard, io.Discard); runErr == nil || runErr.Error() != err.Error() {
+					t.Errorf("Run = %v, want Check's %v", runErr, err)
+				}
 			}
 		})
 	}
 }
 
 // signalWriter collects output and closes started at the first write
-// (RunCommand's "tracing N process(es)" line, written once it watches).
+// (Run's "tracing N process(es)" line, written once it watches).
 type signalWriter struct {
 	mu      sync.Mutex
 	buf     strings.Builder
@@ -86,25 +82,25 @@ func TestCommandFollowsPipeline(t *testing.T) {
 
 	stderr := &signalWriter{started: make(chan struct{})}
 	var stdout strings.Builder
-	done := make(chan int)
+	done := make(chan error)
 	go func() {
-		done <- trace.RunCommand(context.Background(),
-			[]string{"--pid", strconv.Itoa(sh.Process.Pid), "--follow-children", "--json"}, &stdout, stderr)
+		c := trace.Command{PIDs: []int{sh.Process.Pid}, FollowChildren: true, JSON: true}
+		done <- c.Run(context.Background(), &stdout, stderr)
 	}()
 	select {
 	case <-stderr.started:
-	case code := <-done:
-		t.Fatalf("RunCommand returned %d early: %s", code, stderr.buf.String())
+	case err := <-done:
+		t.Fatalf("Run returned %v early: %s", err, stderr.buf.String())
 	}
 	io.WriteString(stdin, "go\n")
-	var code int
+	var runErr error
 	select {
-	case code = <-done:
+	case runErr = <-done:
 	case <-time.After(20 * time.Second):
-		t.Fatal("RunCommand did not return after the pipeline exited")
+		t.Fatal("Run did not return after the pipeline exited")
 	}
-	if code != 0 {
-		t.Fatalf("exit = %d: %s", code, stderr.buf.String())
+	if runErr != nil {
+		t.Fatalf("Run: %v: %s", runErr, stderr.buf.String())
 	}
 	var rep trace.JSONReport
 	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil {
@@ -133,10 +129,9 @@ func TestCommandDuration(t *testing.T) {
 	defer sleeper.Process.Kill()
 	var stdout, stderr strings.Builder
 	start := time.Now()
-	code := trace.RunCommand(context.Background(),
-		[]string{"--pid", strconv.Itoa(sleeper.Process.Pid), "--duration", "200ms"}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit = %d: %s", code, stderr.String())
+	c := trace.Command{PIDs: []int{sleeper.Process.Pid}, Duration: 200 * time.Millisecond}
+	if err := c.Run(context.Background(), &stdout, &stderr); err != nil {
+		t.Fatalf("Run: %v: %s", err, stderr.String())
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v with --duration 200ms", d)
@@ -149,10 +144,11 @@ func TestCommandDuration(t *testing.T) {
 func TestCommandNoSuchProcess(t *testing.T) {
 	requireTracing(t)
 	var stdout, stderr strings.Builder
-	code := trace.RunCommand(context.Background(), []string{"--pid", strconv.Itoa(1 << 30)}, &stdout, &stderr)
-	want := "pipeloop trace: watch pid 1073741824: no such process\n"
-	if code != 1 || stderr.String() != want {
-		t.Errorf("exit %d, stderr %q; want 1, %q", code, stderr.String(), want)
+	c := trace.Command{PIDs: []int{1 << 30}}
+	err := c.Run(context.Background(), &stdout, &stderr)
+	want := "watch pid 1073741824: no such process"
+	if err == nil || err.Error() != want || !errors.Is(err, syscall.ESRCH) || stderr.Len() != 0 {
+		t.Errorf("Run = %v, stderr %q; want %q wrapping ESRCH, nothing on stderr", err, stderr.String(), want)
 	}
 }
 
@@ -189,14 +185,14 @@ func TestCommandZombieEnds(t *testing.T) {
 	requireTracing(t)
 	z := zombie(t)
 	var stdout, stderr strings.Builder
-	done := make(chan int, 1)
+	done := make(chan error, 1)
 	go func() {
-		done <- trace.RunCommand(context.Background(), []string{"--pid", strconv.Itoa(z)}, &stdout, &stderr)
+		done <- trace.Command{PIDs: []int{z}}.Run(context.Background(), &stdout, &stderr)
 	}()
 	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit = %d: %s", code, stderr.String())
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v: %s", err, stderr.String())
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatalf("trace --pid %d (a zombie) did not end by itself", z)
@@ -215,13 +211,17 @@ func TestCommandMissingPidSkipped(t *testing.T) {
 	defer sleeper.Process.Kill()
 	pid := strconv.Itoa(sleeper.Process.Pid)
 	var stdout, stderr strings.Builder
-	code := trace.RunCommand(context.Background(),
-		[]string{"--pid", pid + "," + strconv.Itoa(1<<30), "--duration", "200ms"}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit = %d, want 0: %s", code, stderr.String())
+	var warned []string
+	c := trace.Command{PIDs: []int{sleeper.Process.Pid, 1 << 30}, Duration: 200 * time.Millisecond,
+		Warn: func(err error) { warned = append(warned, err.Error()) }}
+	if err := c.Run(context.Background(), &stdout, &stderr); err != nil {
+		t.Fatalf("Run: %v: %s", err, stderr.String())
 	}
-	if want := "pipeloop trace: watch pid 1073741824: no such process; not traced\n"; !strings.HasPrefix(stderr.String(), want) {
-		t.Errorf("stderr = %q, want it to start with %q", stderr.String(), want)
+	if want := []string{"watch pid 1073741824: no such process"}; !slices.Equal(warned, want) {
+		t.Errorf("warned %q, want %q", warned, want)
+	}
+	if want := "tracing 1 process(es); Ctrl-C to stop\n"; stderr.String() != want {
+		t.Errorf("progress %q, want %q", stderr.String(), want)
 	}
 	var row string
 	for l := range strings.Lines(stdout.String()) {

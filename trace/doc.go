@@ -12,8 +12,9 @@
 //	r, err := t.Snapshot()
 //	r.WriteTable(os.Stderr, names)   // or r.JSON(names), r.ByProcess()
 //
-// RunCommand implements `pipeloop trace --pid PID[,PID...]
-// [--follow-children] [--duration D] [--json]`.
+// Command.Run is `pipeloop trace --pid PID[,PID...]
+// [--follow-children] [--duration D] [--json]` once cmd/pipeloop has
+// parsed those flags into a Command.
 //
 // # Requirements
 //
@@ -58,7 +59,7 @@
 //     leaves the watched set when its last thread exits, so a reused pid is
 //     not watched; its records stay in later snapshots. A zombie given to
 //     Watch (already past its exit) is not added, and Watched drops any
-//     process found dead, so RunCommand ends when none is left.
+//     process found dead, so Command.Run ends when none is left.
 //   - A wait still in progress at Snapshot counts as if it ended then (it
 //     is read from task storage by pidfd; before Linux 6.9, only for
 //     thread group leaders). A wait ending while Snapshot reads the maps

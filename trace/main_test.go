@@ -32,7 +32,7 @@ import (
 //	threads: hold PIPELOOP_TRACE_THREADS extra threads until the start, then exit
 //	hog:    wait for the start (fd 3), spin on the CPU numbered
 //	        PIPELOOP_TRACE_CPU until stdin is closed
-//	unpriv: report what Check, New and RunCommand say (run as user nobody)
+//	unpriv: report what Check, New and Command.Run say (run as user nobody)
 //	caps:   trace itself for a moment and print "ok" (run as user nobody
 //	        with CAP_BPF and CAP_PERFMON)
 //
@@ -284,7 +284,7 @@ func childIO(write bool) int {
 }
 
 // childUnpriv prints one line per entry point: "check: ERR", "new: ERR",
-// "command: CODE STDERR"; ERR is followed by " [permission]" if it wraps
+// "command: ERR"; ERR is followed by " [permission]" if it wraps
 // trace.ErrPermission.
 func childUnpriv() int {
 	kind := func(err error) string {
@@ -300,9 +300,8 @@ func childUnpriv() int {
 		tr.Close()
 	}
 	fmt.Printf("new: %v%s\n", err, kind(err))
-	var stderr strings.Builder
-	code := trace.RunCommand(context.Background(), []string{"--pid", "1"}, io.Discard, &stderr)
-	fmt.Printf("command: %d %q\n", code, stderr.String())
+	err = trace.Command{PIDs: []int{1}}.Run(context.Background(), io.Discard, io.Discard)
+	fmt.Printf("command: %v%s\n", err, kind(err))
 	return 0
 }
 

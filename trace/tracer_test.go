@@ -222,7 +222,7 @@ func TestPrivilege(t *testing.T) {
 		want := strings.Join([]string{
 			"check: " + msg + " [permission]",
 			"new: " + msg + " [permission]",
-			`command: 1 "pipeloop ` + msg + `\n"`, // "pipeloop trace: needs root …"
+			"command: " + strings.TrimPrefix(msg, "trace: ") + " [permission]", // for "pipeloop trace: needs root …"
 		}, "\n")
 		if got := asNobody("unpriv"); got != want {
 			t.Errorf("as nobody:\n got %q\nwant %q", got, want)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/pipeloop/pipeloop/internal/label"
 )
 
 // wait is what a link spent most of its time doing.
@@ -201,14 +203,14 @@ func judgePipeline(in Input, links []link) Verdict {
 	cause, why := stageCause(st, c.stage, n, cpu, in.MachineBusy)
 	parts := append([]string{why}, c.why...)
 	return Verdict{Kind: KindStage, Stage: st.Index, Name: st.Name, Cause: cause, CPU: round2(cpu), Evidence: ev,
-		Summary: fmt.Sprintf("stage %d (%s): %s", st.Index, trim(st.Name), strings.Join(parts, "; "))}
+		Summary: label.Stage(st.Index, trim(st.Name)) + ": " + strings.Join(parts, "; ")}
 }
 
 func (c candidate) name(in Input) string {
 	switch c.kind {
 	case KindStage:
 		st := in.Stages[c.stage]
-		return fmt.Sprintf("stage %d (%s)", st.Index, trim(st.Name))
+		return label.Stage(st.Index, trim(st.Name))
 	case KindRelay:
 		return "pipeloop itself"
 	case KindUpstream:
@@ -300,8 +302,8 @@ func stallShares(st Stage) (read, write float64) {
 }
 
 func stageEvidence(st Stage) []string {
-	ev := []string{fmt.Sprintf("stage %d (%s): %s of one core (%s CPU in %s)",
-		st.Index, trim(st.Name), pct(fraction(st.CPU, st.Wall)), short(st.CPU), short(st.Wall))}
+	ev := []string{fmt.Sprintf("%s: %s of one core (%s CPU in %s)",
+		label.Stage(st.Index, trim(st.Name)), pct(fraction(st.CPU, st.Wall)), short(st.CPU), short(st.Wall))}
 	if st.Stalls != nil {
 		r, w := stallShares(st)
 		ev = append(ev, fmt.Sprintf("stage %d blocked reading a pipe %s and writing one %s of the time (traced)",

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/pipeloop/pipeloop/internal/cmdline"
+	"github.com/pipeloop/pipeloop/internal/label"
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
 	"github.com/pipeloop/pipeloop/server"
@@ -115,11 +115,11 @@ type relayFlags struct {
 // register adds the shared flags to fs; the fields' current values are
 // the defaults.
 func (o *relayFlags) register(fs *flag.FlagSet) {
-	fs.Var(modeFlag{&o.mode}, "mode", "")
+	fs.TextVar(&o.mode, "mode", o.mode, "")
 	fs.Var(sizeFlag{&o.buffer, 4097, "more than 4096 (PIPE_BUF)"}, "buffer", "")
 	fs.Var(sizeFlag{&o.pipeSize, 0, "0 or more"}, "pipe-size", "")
 	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
-	fs.Var(schedFlag{&o.sched}, "sched", "")
+	fs.TextVar(&o.sched, "sched", o.sched, "")
 	fs.BoolVar(&o.vmsplice, "vmsplice", true, "")
 	fs.BoolVar(&o.shell, "shell", false, "")
 }
@@ -140,17 +140,6 @@ func parseFlagSet(fs *flag.FlagSet, args []string) error {
 		return errHelp
 	}
 	return err
-}
-
-// printUsageError writes err as prog's one-line usage error, pointing to
-// --help unless the message says what to run instead.
-func printUsageError(w io.Writer, prog string, err error) {
-	var h usageHint
-	if errors.As(err, &h) {
-		fmt.Fprintf(w, "%s: %v\n", prog, err)
-		return
-	}
-	fmt.Fprintf(w, "%s: %v (try --help)\n", prog, err)
 }
 
 // errHelp asks for the help text.
@@ -175,30 +164,6 @@ func (f sizeFlag) Set(s string) error {
 		return fmt.Errorf("%s is larger than 1G", s)
 	}
 	*f.v = int(n)
-	return nil
-}
-
-type schedFlag struct{ v *loop.Sched }
-
-func (f schedFlag) String() string { return "" }
-func (f schedFlag) Set(s string) error {
-	p, err := loop.ParseSched(s)
-	if err != nil {
-		return err
-	}
-	*f.v = p
-	return nil
-}
-
-type modeFlag struct{ v *relay.Mode }
-
-func (f modeFlag) String() string { return "" }
-func (f modeFlag) Set(s string) error {
-	m, err := relay.ParseMode(s)
-	if err != nil {
-		return err
-	}
-	*f.v = m
 	return nil
 }
 
@@ -239,7 +204,7 @@ func parseStages(o *relayFlags) ([]relay.Stage, error) {
 		}
 		words, err := cmdline.Split(s)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", relay.StageLabel(i+1, s), err)
+			return nil, fmt.Errorf("%s: %w", label.Stage(i+1, s), err)
 		}
 		if len(words) == 0 {
 			return nil, fmt.Errorf("stage %d is empty", i+1)

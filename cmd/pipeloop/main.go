@@ -13,7 +13,8 @@ func main() {
 	// forwarded to the stages and pipeloop ends as the pipeline did, dying
 	// of the signal it received if the stages died of one, so run installs
 	// its own handlers instead of NotifyContext.
-	st := run(os.Args[1:], stdio{in: 0, out: 1, err: os.Stderr})
+	err := run(os.Args[1:], stdio{in: 0, out: 1, text: os.Stdout, err: os.Stderr})
+	st := exitWith(os.Stderr, err)
 	if st.signal != 0 {
 		dieOf(st.signal)
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pipeloop/pipeloop/relay"
+	"github.com/pipeloop/pipeloop/internal/label"
 )
 
 // A flag written after a STAGE is a STAGE to the flag package, which stops
@@ -36,7 +36,7 @@ func misplacedFlag(fs *flag.FlagSet, args []string) error {
 			continue
 		}
 		return usageHint{fmt.Sprintf("%s is a flag: flags go before the STAGEs (%s %s STAGE...); "+
-			"to run a command named %s, put -- before the STAGEs", relay.StageLabel(i+1, s), fs.Name(), s, s)}
+			"to run a command named %s, put -- before the STAGEs", label.Stage(i+1, s), fs.Name(), s, s)}
 	}
 	return nil
 }
@@ -48,7 +48,7 @@ func helpStage(fs *flag.FlagSet, args []string) error {
 		return nil
 	}
 	return usageHint{fmt.Sprintf("%s is not a command here: %s --help prints the usage; "+
-		"%s -- help runs a command named help", relay.StageLabel(1, "help"), fs.Name(), fs.Name())}
+		"%s -- help runs a command named help", label.Stage(1, "help"), fs.Name(), fs.Name())}
 }
 
 // endedByDashes reports whether fs stopped parsing args at a "--" (which

@@ -17,51 +17,44 @@ import (
 	"github.com/pipeloop/pipeloop/relay"
 )
 
-// stdio are the descriptors pipeloop works on.
+// stdio are the descriptors pipeloop works on, and the writers it
+// prints on: text (help, version, trace's report) and err.
 type stdio struct {
-	in, out int
-	err     io.Writer
+	in, out   int
+	text, err io.Writer
 }
 
-// exitStatus is how pipeloop ends: killed by signal if set, else with
-// code.
-type exitStatus struct {
-	code   int
-	signal syscall.Signal
-}
-
-// run is the whole program; it returns how pipeloop should end.
-func run(args []string, std stdio) exitStatus {
+// run is the whole program. It returns nil when pipeloop should exit 0,
+// else an error carrying the exit status (see exitWith).
+func run(args []string, std stdio) error {
 	if len(args) > 0 && args[0] == "serve" {
-		return exitStatus{code: runServe(args[1:], std)}
+		return runServe(args[1:], std)
 	}
 	if len(args) > 0 && args[0] == "trace" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer stop()
-		return exitStatus{code: runTrace(ctx, args[1:], os.Stdout, std.err)}
+		return runTrace(ctx, args[1:], std)
 	}
 	return runRelay(args, std)
 }
 
 // runRelay is stdin mode and pipeline mode.
-func runRelay(args []string, std stdio) exitStatus {
+func runRelay(args []string, std stdio) error {
 	o, err := parseFlags(args)
 	if errors.Is(err, errHelp) {
-		fmt.Fprint(os.Stdout, usage)
-		return exitStatus{code: 0}
+		_, err := io.WriteString(std.text, usage)
+		return err
 	}
 	if err != nil {
-		printUsageError(std.err, "pipeloop", err)
-		return exitStatus{code: 2}
+		return usageError("pipeloop", err)
 	}
 	if o.version {
-		fmt.Fprintf(os.Stdout, "pipeloop %s\n", version)
-		return exitStatus{code: 0}
+		_, err := fmt.Fprintf(std.text, "pipeloop %s\n", version)
+		return err
 	}
 	stages, err := parseStages(&o.relayFlags)
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return exitStatus{code: 2}
+		return failure("pipeloop", 2, err)
 	}
 
 	// A stdin or stdout closed at exec is reported as a shell would; in
@@ -75,16 +68,14 @@ func runRelay(args []string, std stdio) exitStatus {
 			continue
 		}
 		if len(stages) == 0 {
-			fmt.Fprintf(std.err, "pipeloop: %s: Bad file descriptor\n", end.name)
-			return exitStatus{code: 1}
+			return fmt.Errorf("%s: Bad file descriptor", end.name)
 		}
 		*end.fd = relay.Closed
 	}
 
 	// Stages get exactly fds 0, 1 and 2, never what pipeloop inherited.
 	if err := fdio.CloexecFrom(3); err != nil {
-		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return exitStatus{code: 1}
+		return err
 	}
 
 	// pipeloop must not die of SIGPIPE: it sees EPIPE and handles it. A
@@ -97,8 +88,7 @@ func runRelay(args []string, std stdio) exitStatus {
 
 	rp, err := newReporter(o, std)
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return exitStatus{code: 2}
+		return failure("pipeloop", 2, err)
 	}
 
 	// Raw sleeps (loop.Options.RawWait): the relay's other goroutines
@@ -106,16 +96,14 @@ func runRelay(args []string, std stdio) exitStatus {
 	// metrics and logs keep the runtime's path.
 	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched, RawWait: true})
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return exitStatus{code: 1}
+		return err
 	}
 	ropts := o.relayOptions()
 	ropts.Warn = func(msg string) { fmt.Fprintf(std.err, "pipeloop: %s\n", msg) }
 	r, err := relay.New(l, ropts)
 	if err != nil {
 		l.Close()
-		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return exitStatus{code: 2}
+		return failure("pipeloop", 2, err)
 	}
 	if size := r.PipeSize(); size > 0 {
 		sizeStdPipes(std, size) // clamped to pipe-max-size
@@ -169,7 +157,7 @@ func forward(l *loop.Loop, sigs <-chan os.Signal, done <-chan struct{}, fn func(
 // does with a foreground job, the stages decide: if they died of a signal,
 // pipeloop dies of the one it received (dieOf); if they handled it and
 // exited, their status is pipeloop's.
-func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, std stdio, sigs <-chan os.Signal, tr *tracing, killGrace time.Duration) exitStatus {
+func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stage, std stdio, sigs <-chan os.Signal, tr *tracing, killGrace time.Duration) error {
 	term := controllingTerminal()
 	groups := ownGroups(term)
 	var p *relay.Pipeline
@@ -220,20 +208,15 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 	})
 	got := fw.stop()
 	if startErr != nil {
-		fmt.Fprintf(std.err, "pipeloop: %v\n", startErr)
 		var se *relay.StartError
 		if errors.As(startErr, &se) {
-			return exitStatus{code: se.Code}
+			return failure("pipeloop", se.Code, startErr)
 		}
-		return exitStatus{code: 1}
+		return startErr
 	}
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
 		p.Signal(syscall.SIGKILL)
-		return exitStatus{code: 1}
-	}
-	for _, e := range p.Errors() {
-		fmt.Fprintf(std.err, "pipeloop: %v\n", e)
+		return err
 	}
 	names := stageNames(p)
 	tr.report(std.err, names)
@@ -243,10 +226,10 @@ func runPipeline(l *loop.Loop, r *relay.Relay, rp *reporter, stages []relay.Stag
 		got = dead
 	}
 	code = rp.finish(code, stats, p.Stages(), loopStats)
-	if got != 0 && code > 128 {
-		return exitStatus{code: code, signal: got}
+	if got == 0 || code <= 128 {
+		got = 0
 	}
-	return exitStatus{code: code}
+	return stagesEnded(code, got, p.Errors()...)
 }
 
 // signalInFlight is how long pipeloop waits, once the stages died of a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -122,33 +123,31 @@ func parseServeFlags(args []string) (*serveOptions, error) {
 	return o, nil
 }
 
-// runServe is `pipeloop serve`; it returns the exit status.
-func runServe(args []string, std stdio) int {
+// runServe is `pipeloop serve`; it returns nil once every connection is
+// over after a signal, else an error carrying the exit status.
+func runServe(args []string, std stdio) error {
+	const prog = "pipeloop serve"
 	o, err := parseServeFlags(args)
 	if errors.Is(err, errHelp) {
-		fmt.Fprint(os.Stdout, serveUsage)
-		return 0
+		_, err := io.WriteString(std.text, serveUsage)
+		return err
 	}
 	if err != nil {
-		printUsageError(std.err, "pipeloop serve", err)
-		return 2
+		return usageError(prog, err)
 	}
 	stages, err := parseStages(&o.relayFlags)
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
-		return 2
+		return failure(prog, 2, err)
 	}
 	if _, err := relay.Resolve(stages); err != nil {
-		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
 		var se *relay.StartError
 		if errors.As(err, &se) {
-			return se.Code
+			return failure(prog, se.Code, err)
 		}
-		return 2
+		return failure(prog, 2, err)
 	}
 	if err := fdio.CloexecFrom(3); err != nil {
-		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
-		return 1
+		return failure(prog, 1, err)
 	}
 	raiseNoFile()
 	// As in pipeline mode: EPIPE instead of death by SIGPIPE, and a
@@ -164,14 +163,12 @@ func runServe(args []string, std stdio) int {
 
 	ln, err := server.Listen(o.listen, server.ListenConfig{Backlog: o.backlog})
 	if err != nil {
-		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
-		return 1
+		return failure(prog, 1, err)
 	}
 	l, err := loop.New(loop.Options{BusyPoll: o.busyPoll, Sched: o.sched})
 	if err != nil {
 		ln.Close()
-		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
-		return 1
+		return failure(prog, 1, err)
 	}
 	ropts := o.relayOptions()
 	ropts.Warn = log.warn
@@ -180,8 +177,7 @@ func runServe(args []string, std stdio) int {
 	if err != nil {
 		ln.Close()
 		l.Close()
-		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
-		return 2
+		return failure(prog, 2, err)
 	}
 	srv, err := server.New(r, ln, server.Config{
 		Stages: stages, Stderr: 2, PeerEnv: true, MaxConns: o.maxConns, IdleTimeout: o.idle, KillGrace: o.killGrace,
@@ -190,16 +186,14 @@ func runServe(args []string, std stdio) int {
 	if err != nil {
 		ln.Close()
 		l.Close()
-		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
-		return 1
+		return failure(prog, 1, err)
 	}
 	if o.metrics != "" {
 		stop, err := serveMetrics(o.metrics, l, srv, log)
 		if err != nil {
 			ln.Close()
 			l.Close()
-			fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
-			return 1
+			return failure(prog, 1, err)
 		}
 		defer stop()
 	}
@@ -220,10 +214,9 @@ func runServe(args []string, std stdio) int {
 		srv.Shutdown(grace, l.Stop)
 	})
 	if err := runLoop(l, func() {}); err != nil {
-		fmt.Fprintf(std.err, "pipeloop serve: %v\n", err)
-		return 1
+		return failure(prog, 1, err)
 	}
-	return 0
+	return nil
 }
 
 // nameThread names the loop thread "pipeloop-loop" (in /proc/PID/task/

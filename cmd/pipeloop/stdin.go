@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"syscall"
 
@@ -12,7 +11,7 @@ import (
 )
 
 // runStdin relays stdin to stdout through one link.
-func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan os.Signal, tr *tracing) exitStatus {
+func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan os.Signal, tr *tracing) error {
 	var k *relay.Link
 	var linkErr error
 	l.Post(func() {
@@ -53,11 +52,9 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 	killedBy := fw.stop()
 	switch {
 	case linkErr != nil:
-		fmt.Fprintf(std.err, "pipeloop: %v\n", linkErr)
-		return exitStatus{code: 1}
+		return linkErr
 	case err != nil:
-		fmt.Fprintf(std.err, "pipeloop: %v\n", err)
-		return exitStatus{code: 1}
+		return err
 	}
 	names := map[int]string{os.Getpid(): "pipeloop"}
 	tr.report(std.err, names)
@@ -72,8 +69,8 @@ func runStdin(l *loop.Loop, r *relay.Relay, rp *reporter, std stdio, sigs <-chan
 		code = 128 + int(syscall.SIGPIPE)
 	}
 	code = rp.finish(code, []relay.LinkStats{st}, nil, loopStats)
-	if killedBy == 0 && st.Err != nil {
-		fmt.Fprintf(std.err, "pipeloop: %v\n", st.Err)
+	if killedBy != 0 {
+		return stagesEnded(code, killedBy) // killed by a signal: die of it
 	}
-	return exitStatus{code: code, signal: killedBy} // killed by a signal: die of it
+	return stagesEnded(code, 0, st.Err)
 }

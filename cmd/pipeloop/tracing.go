@@ -9,6 +9,7 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/pipeloop/pipeloop/internal/label"
 	"github.com/pipeloop/pipeloop/relay"
 	"github.com/pipeloop/pipeloop/trace"
 	"github.com/pipeloop/pipeloop/verdict"
@@ -146,7 +147,7 @@ func stageNames(p *relay.Pipeline) map[int]string {
 	names := map[int]string{os.Getpid(): "pipeloop"}
 	for _, st := range p.Stages() {
 		if st.Pid > 0 {
-			names[st.Pid] = relay.StageLabel(st.Index, st.Name)
+			names[st.Pid] = label.Stage(st.Index, st.Name)
 		}
 	}
 	return names

@@ -77,7 +77,7 @@ func run(addr string, argv []string) error {
 // accept gives a new connection its own process, with the socket relayed
 // into its stdin and out of its stdout.
 func (d *daemon) accept(fd int, peer unix.Sockaddr) {
-	sock := relay.Endpoint{FD: fd, Name: server.PeerString(peer)}
+	sock := relay.Endpoint{FD: fd, Name: server.AddrOf(peer).String()}
 	p, err := d.r.StartPipeline(relay.PipelineConfig{
 		Stages: []relay.Stage{d.stage}, In: &sock, Out: &sock, Stderr: relay.Inherit(2),
 		OnExit: d.done,

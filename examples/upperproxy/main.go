@@ -56,7 +56,7 @@ func run(ctx context.Context, addr, backend string) error {
 				return
 			}
 			_, err = r.NewProxy(relay.ProxyConfig{ // on error it closes both
-				A:    relay.Endpoint{FD: fd, Name: server.PeerString(peer), Owned: true},
+				A:    relay.Endpoint{FD: fd, Name: server.AddrOf(peer).String(), Owned: true},
 				B:    relay.Endpoint{FD: bfd, Name: "backend", Owned: true},
 				BToA: relay.TransformFunc(upper),
 			})

@@ -10,21 +10,11 @@ import (
 	"github.com/pipeloop/pipeloop/internal/faultfd"
 	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/internal/leakcheck"
+	"github.com/pipeloop/pipeloop/internal/testfd"
 	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { os.Exit(leakcheck.Main(m)) }
-
-// pipe returns a nonblocking pipe closed at the end of the test.
-func pipe(t testing.TB) (r, w int) {
-	t.Helper()
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
-	return p[0], p[1]
-}
 
 func TestNewRefuses(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -49,7 +39,7 @@ func TestNewRefuses(t *testing.T) {
 // TestShortAndIntr: random short writes and EINTRs through the fdio ring
 // still deliver every byte once, and the injector counts what it did.
 func TestShortAndIntr(t *testing.T) {
-	r, w := pipe(t)
+	r, w := testfd.Pipe(t, true, true)
 	in := faultfd.MustNew(nil, faultfd.Config{Rand: rand.New(rand.NewPCG(3, 4)), Intr: 0.2, Short: 0.5})
 	ring, _ := fdops.NewRing(1 << 16)
 	want := bytes.Repeat([]byte("0123456789abcdef"), 1000)
@@ -90,7 +80,7 @@ func drain(t *testing.T, ring *fdops.Ring, ops fdops.Ops, fd int) {
 // TestFailureAfter: a failure fires exactly After bytes in, on its fd only,
 // and keeps firing.
 func TestFailureAfter(t *testing.T) {
-	r, w := pipe(t)
+	r, w := testfd.Pipe(t, true, true)
 	in := faultfd.MustNew(nil, faultfd.Config{Failures: []faultfd.Failure{
 		{Ops: faultfd.Writes, FD: w, After: 1000, Err: unix.ENOSPC},
 	}})
@@ -115,8 +105,8 @@ func TestFailureAfter(t *testing.T) {
 // TestAgainWakes: every injected EAGAIN calls Wake with the fd, both ends
 // for splice.
 func TestAgainWakes(t *testing.T) {
-	r, w := pipe(t)
-	r2, w2 := pipe(t)
+	r, w := testfd.Pipe(t, true, true)
+	r2, w2 := testfd.Pipe(t, true, true)
 	woken := map[int]int{}
 	in := faultfd.MustNew(nil, faultfd.Config{Rand: rand.New(rand.NewPCG(5, 6)), Again: 0.9,
 		Wake: func(fd int) { woken[fd]++ }})
@@ -144,7 +134,7 @@ func TestAgainWakes(t *testing.T) {
 
 // TestReadvShort: a shortened readv fills its vectors in order.
 func TestReadvShort(t *testing.T) {
-	r, w := pipe(t)
+	r, w := testfd.Pipe(t, true, true)
 	unix.Write(w, []byte("abcdefghij"))
 	in := faultfd.MustNew(nil, faultfd.Config{Failures: []faultfd.Failure{{Ops: faultfd.Readv, FD: r, After: 7, Err: unix.EIO}}})
 	a, b := make([]byte, 4), make([]byte, 10)

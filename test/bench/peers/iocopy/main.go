@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/pipeloop/pipeloop/internal/label"
 )
 
 func main() {
@@ -86,14 +88,14 @@ func spawn(ctx context.Context, stages []string) error {
 	}
 	for i, c := range cmds {
 		if err := c.Start(); err != nil {
-			return fmt.Errorf("stage %d (%s): start: %w", i+1, stages[i], err)
+			return fmt.Errorf("%s: start: %w", label.Stage(i+1, stages[i]), err)
 		}
 	}
 	wg.Wait()
 	var errs []error
 	for i, c := range cmds {
 		if err := c.Wait(); err != nil {
-			errs = append(errs, fmt.Errorf("stage %d (%s): %w", i+1, stages[i], err))
+			errs = append(errs, fmt.Errorf("%s: %w", label.Stage(i+1, stages[i]), err))
 		}
 	}
 	return errors.Join(append(copyErrs, errs...)...)
