@@ -236,6 +236,14 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	w->start = 0;
 	v = bpf_map_lookup_elem(&stats, &k);
 	if (!v) {
+		// A new record: the tgid map decides, once per record rather
+		// than per wait, so that a bit left by a thread that exited
+		// while Watch marked it never makes its reused tid watched
+		// (tids.go). Such a tid is unmarked here.
+		if (!bpf_map_lookup_elem(&watched, &k.tgid)) {
+			tid_unmark(t->pid);
+			return;
+		}
 		bpf_map_update_elem(&stats, &k, &zero_val, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&stats, &k);
 		if (!v) {
@@ -280,11 +288,7 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 		return 0;
 	if (!tid_watched(prev->pid))
 		return 0;
-	// A bit left by a thread that exited while Watch marked it must not
-	// make its reused tid watched: the tgid map decides (tids.go).
 	tgid = prev->tgid;
-	if (!bpf_map_lookup_elem(&watched, &tgid))
-		return 0;
 	w = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!w) {
 		drop(DROP_STORAGE);

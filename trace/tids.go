@@ -21,8 +21,9 @@ import (
 //
 // Invariant: a marked tid is a live thread of a watched process, or one
 // that exited in the few microseconds between markThreads's look at /proc
-// and its mark. The BPF switch-out path checks the tgid map as well, so
-// such a stale bit costs a lookup but never records an unwatched task.
+// and its mark. stall.bpf.c checks the tgid map before it creates a
+// record, and unmarks a tid whose process is not watched, so such a stale
+// bit never records an unwatched task.
 type tidBits struct {
 	mem []byte // the mmapped array; nil after unmap
 }
