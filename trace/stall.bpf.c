@@ -51,6 +51,7 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 // of attach.
 struct wait {
 	u64 start;  // bpf_ktime_get_ns at switch-out; 0: no wait pending
+	u64 run_delay; // the task's sched_info.run_delay at switch-out
 	u64 inode;  // pipe inode, 0 for poll-family waits
 	u32 tgid;   // tgid at switch-out, the stats key
 	u16 dir;    // DIR_*
@@ -203,26 +204,26 @@ static __always_inline u32 log2_u64(u64 v)
 
 // runnable_ns returns the part of a wait of d ns, ending now as t is
 // switched in, that t spent runnable: woken and queued, waiting for a CPU.
-// The scheduler stamped sched_info.last_queued with its run queue's clock
-// when the wakeup queued t; rq->clock was brought up to date by __schedule
-// before this tracepoint, and sched_info_arrive (just after it) adds the
-// same difference to t's run_delay. Outside the fair class (no cfs_rq) it
-// is 0.
-static __always_inline u64 runnable_ns(struct task_struct *t, u64 d)
+// It is the scheduler's own figure: the growth of t's run_delay since the
+// switch-out (queued periods that ended in a dequeue, e.g. a throttled
+// group, are in it) plus the current one, the run queue's clock minus
+// sched_info.last_queued (stamped when the wakeup queued t; rq->clock was
+// brought up to date by __schedule before this tracepoint, and
+// sched_info_arrive adds the same difference to run_delay just after it).
+// Outside the fair class (no cfs_rq) the current period is left out.
+static __always_inline u64 runnable_ns(struct task_struct *t, struct wait *w, u64 d)
 {
+	u64 r = t->sched_info.run_delay - w->run_delay;
 	u64 queued = t->sched_info.last_queued;
-	struct cfs_rq *cq;
+	struct cfs_rq *cq = t->se.cfs_rq;
 	u64 clock;
 
-	if (!queued)
-		return 0;
-	cq = t->se.cfs_rq;
-	if (!cq)
-		return 0;
-	clock = cq->rq->clock; // direct loads from typed pointers, no helper
-	if (clock <= queued)
-		return 0;
-	return clock - queued < d ? clock - queued : d;
+	if (queued && cq) {
+		clock = cq->rq->clock; // direct loads from typed pointers, no helper
+		if (clock > queued)
+			r += clock - queued;
+	}
+	return r < d ? r : d;
 }
 
 static __always_inline void record(struct task_struct *t, struct wait *w, u64 now)
@@ -230,7 +231,7 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	struct stall_key k = {.tgid = w->tgid, .dir = w->dir, .inode = w->inode};
 	struct stall_val *v;
 	u64 d = now - w->start;
-	u64 runnable = runnable_ns(t, d);
+	u64 runnable = runnable_ns(t, w, d);
 	u32 b;
 
 	w->start = 0;
@@ -301,6 +302,7 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	}
 	w->tgid = tgid;
 	w->attach = 0;
+	w->run_delay = prev->sched_info.run_delay;
 	w->start = now ? now : bpf_ktime_get_ns();
 	return 0;
 }

@@ -118,7 +118,8 @@ struct sched_entity {
 } __attribute__((preserve_access_index));
 
 struct sched_info {
-	unsigned long long last_queued; // rq_clock when made runnable; 0 once on a CPU
+	unsigned long long run_delay;   // ns spent queued, waiting for a CPU, up to the last arrival or dequeue
+	unsigned long long last_queued; // rq_clock when made runnable; 0 once on a CPU or dequeued
 } __attribute__((preserve_access_index));
 
 struct task_struct {

@@ -41,12 +41,13 @@ type stallStallVal struct {
 }
 
 type stallWait struct {
-	_      structs.HostLayout
-	Start  uint64
-	Inode  uint64
-	Tgid   uint32
-	Dir    uint16
-	Attach uint16
+	_        structs.HostLayout
+	Start    uint64
+	RunDelay uint64
+	Inode    uint64
+	Tgid     uint32
+	Dir      uint16
+	Attach   uint16
 }
 
 // Names of all BPF objects in the ELF.
