@@ -51,6 +51,9 @@
 // new registration that reused the fd number.
 //
 // Run returns when its context ends or Stop is called; a Loop runs once.
+// A Loop comes from New: a zero Loop has no fds, and its methods return an
+// error (Stop does nothing) rather than touch fd 0, which its fields would
+// name.
 //
 // # Sleeping
 //

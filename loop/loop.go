@@ -18,6 +18,10 @@ import (
 // ErrClosed is returned by methods called after the loop has shut down.
 var ErrClosed = fmt.Errorf("loop: %w", os.ErrClosed)
 
+// errNotMade is the answer of a zero Loop, which has no epoll fd and no
+// eventfd: its fields would otherwise name fd 0.
+var errNotMade = errors.New("loop: a Loop not made by loop.New")
+
 // Options configure a Loop. The zero value is a sensible default.
 type Options struct {
 	// MaxEvents is the epoll_wait batch size (default 256).
@@ -80,6 +84,7 @@ type Loop struct {
 	clock     func() time.Time // time.Now; a test's stepping clock (export_test.go)
 	closed    bool             // set when Run has returned; loop goroutine only
 
+	made     bool // by New; a zero Loop refuses everything (usable)
 	stopping atomic.Bool
 	ran      atomic.Bool
 
@@ -107,7 +112,7 @@ func New(opts Options) (l *Loop, err error) {
 		opts.MaxPosted = 4096
 	}
 	l = &Loop{
-		ep: -1, wakefd: -1,
+		made: true, ep: -1, wakefd: -1,
 		events:   make([]unix.EpollEvent, opts.MaxEvents),
 		busyPoll: opts.BusyPoll,
 		noRaw:    !opts.RawWait || !rawWaitsAllowed(),
@@ -140,11 +145,11 @@ func New(opts Options) (l *Loop, err error) {
 // until ctx ends or Stop is called. It then closes the fds the loop owns
 // and returns ctx's error if ctx ended, else nil. Run may be called once.
 func (l *Loop) Run(ctx context.Context) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
 	if l.ran.Swap(true) {
 		return errors.New("loop: Run called twice")
-	}
-	if l.closed {
-		return ErrClosed
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -236,6 +241,7 @@ func (l *Loop) Stopping() bool { return l.stopping.Load() }
 // one clock read per wake-up that handlers may share instead of reading
 // the clock for every event. Loop goroutine only.
 func (l *Loop) Now() time.Time {
+	l.mustOnLoop("Now")
 	if l.now.IsZero() {
 		l.now = time.Now()
 	}
@@ -243,15 +249,32 @@ func (l *Loop) Now() time.Time {
 }
 
 // Stats returns the loop's counters. Loop goroutine only.
-func (l *Loop) Stats() Stats { return l.stats }
+func (l *Loop) Stats() Stats {
+	l.mustOnLoop("Stats")
+	return l.stats
+}
 
 // Close releases the loop's fds without running it. It is for a loop that
 // will never Run; Run closes everything itself.
 func (l *Loop) Close() error {
+	if !l.made {
+		return errNotMade
+	}
 	if l.ran.Swap(true) {
 		return nil
 	}
 	l.shutdown()
+	return nil
+}
+
+// usable is nil for a loop made by New and not yet shut down.
+func (l *Loop) usable() error {
+	switch {
+	case !l.made:
+		return errNotMade
+	case l.closed:
+		return ErrClosed
+	}
 	return nil
 }
 

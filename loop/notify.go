@@ -39,6 +39,9 @@ func (n *Notifier) Notify() error {
 	if n.l == nil {
 		return errNoLoop
 	}
+	if n.f == nil {
+		return errors.New("loop: Notify on a Notifier with a nil function")
+	}
 	if n.queued.Swap(true) {
 		return nil
 	}

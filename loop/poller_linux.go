@@ -57,8 +57,8 @@ func epollEvent(ev Events, idx int32, gen uint32) unix.EpollEvent {
 // PeerClosed, optionally EdgeTriggered); h receives its events.
 func (l *Loop) Register(fd int, ev Events, h Handler) error {
 	l.mustOnLoop("Register")
-	if l.closed {
-		return ErrClosed
+	if err := l.usable(); err != nil {
+		return err
 	}
 	if _, dup := l.reg.byFD[fd]; dup {
 		return fmt.Errorf("register fd %d: %w", fd, os.ErrExist)
@@ -108,7 +108,10 @@ func (l *Loop) Unregister(fd int) error {
 
 // Registered reports the number of fds registered by callers (the loop's
 // own eventfd and pidfds included).
-func (l *Loop) Registered() int { return len(l.reg.byFD) }
+func (l *Loop) Registered() int {
+	l.mustOnLoop("Registered")
+	return len(l.reg.byFD)
+}
 
 // dispatch delivers one batch of events.
 func (l *Loop) dispatch(evs []unix.EpollEvent) {

@@ -150,32 +150,36 @@ func TestTriggering(t *testing.T) {
 		if err := l.Register(r, loop.Readable|loop.EdgeTriggered, h); err != nil {
 			t.Fatal(err)
 		}
+		// turns runs f after n more iterations of the loop: each RunSoon
+		// makes the next epoll_wait a zero-timeout poll, at which a
+		// level-triggered registration would fire again. Iterations, not
+		// time, so a loaded machine sees the same.
+		var turns func(n int, f func())
+		turns = func(n int, f func()) {
+			if n == 0 {
+				f()
+				return
+			}
+			l.RunSoon(func() { turns(n-1, f) })
+		}
 		write(t, w, "x")
-		// Keep the loop iterating meanwhile so a repeat would show.
-		var tick *loop.Timer
-		ticks := 0
-		tick = l.AfterFunc(time.Millisecond, func() {
-			if ticks++; ticks < 40 {
-				tick.Reset(time.Millisecond)
-			}
-		})
-		// Each check is armed by the one before, so a late loop cannot run
-		// two of them in one iteration.
-		l.AfterFunc(20*time.Millisecond, func() {
-			if calls != 1 {
-				t.Errorf("%d calls after one write, want 1", calls)
-			}
-			write(t, w, "y")
-			l.AfterFunc(20*time.Millisecond, func() {
-				if calls != 2 {
-					t.Errorf("%d calls after two writes, want 2", calls)
+		l.Post(func() {
+			turns(20, func() {
+				if calls != 1 {
+					t.Errorf("%d calls after one write and 20 iterations, want 1", calls)
 				}
-				l.Unregister(r)
-				l.Stop()
+				write(t, w, "y")
+				turns(20, func() {
+					if calls != 2 {
+						t.Errorf("%d calls after two writes and 40 iterations, want 2", calls)
+					}
+					l.Unregister(r)
+					l.Stop()
+				})
 			})
 		})
 		run(t, l)
-		if st := l.Stats(); st.Waits < 20 {
+		if st := l.Stats(); st.Waits < 40 {
 			t.Errorf("only %d iterations: the test did not watch for repeats", st.Waits)
 		}
 	})

@@ -22,6 +22,9 @@ func (l *Loop) Wake() error {
 }
 
 func (l *Loop) wakeLocked() error {
+	if !l.made {
+		return errNotMade
+	}
 	if l.done {
 		return ErrClosed
 	}
@@ -46,6 +49,12 @@ func (l *Loop) wakeLocked() error {
 // queue makes Post return ErrPostQueueFull. Post returns ErrClosed if the
 // loop has shut down, or shuts down while Post waits (f will never run).
 func (l *Loop) Post(f func()) error {
+	if f == nil {
+		return errors.New("loop: Post(nil)")
+	}
+	if !l.made {
+		return errNotMade
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for !l.done && len(l.posted) >= l.maxPosted {

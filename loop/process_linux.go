@@ -46,11 +46,11 @@ type Process struct {
 // exits, the pidfd is closed and the child is left for the caller to reap.
 func (l *Loop) WatchProcess(pid, pidfd int, onExit func(*ProcessState)) (*Process, error) {
 	l.mustOnLoop("WatchProcess")
-	if l.closed {
+	if err := l.usable(); err != nil {
 		if pidfd >= 0 {
 			unix.Close(pidfd)
 		}
-		return nil, ErrClosed
+		return nil, err
 	}
 	if pidfd < 0 {
 		fd, err := unix.PidfdOpen(pid, 0)

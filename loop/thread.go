@@ -17,6 +17,15 @@ func (l *Loop) OnLoopThread() bool {
 	return tid != 0 && tid == int32(unix.Gettid())
 }
 
+// AssertLoopThread is the check loop-only methods make, for the
+// loop-only methods of packages built on the loop (relay, server): it
+// panics, naming method, when called from another thread while Run runs,
+// in builds with the race detector or the pipeloopcheck tag, and does
+// nothing otherwise. Call it first, before any state changes, so that a
+// recovered panic (net/http recovers a handler's) leaves nothing half
+// done.
+func (l *Loop) AssertLoopThread(method string) { l.mustOnLoop(method) }
+
 // mustOnLoop panics, naming the method, when a loop-only method is called
 // from another thread while Run runs. It checks only in builds with the
 // race detector or the pipeloopcheck tag (checkThread), where a gettid per

@@ -26,6 +26,9 @@ func TestLoopOnlyCallsChecked(t *testing.T) {
 		"Timer.Reset": func() { tm.Reset(time.Hour) },
 		"RunSoon":     func() { l.RunSoon(func() {}) },
 		"Cooperate":   func() { l.Cooperate(true) },
+		"Stats":       func() { l.Stats() },
+		"Now":         func() { l.Now() },
+		"Registered":  func() { l.Registered() },
 	}
 	results := make(chan string)
 	l.Post(func() {

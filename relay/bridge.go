@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"syscall"
 
 	"github.com/pipeloop/pipeloop/fdio"
@@ -27,11 +28,35 @@ import (
 // relay's from StartPipeline on: Owned endpoints), childFDs (closed once
 // the stages hold their copies) or files (the goroutines' ends).
 type bridges struct {
+	out      io.Writer  // Stdout when it is copied from a pipe by a goroutine
+	outPipe  int        // that pipe's write end, while open
 	loopFDs  []int      // In/Out endpoints: closed here only if the start fails
 	childFDs []int      // handed to the stages with Inherit: closed after the start
 	files    []*os.File // the copying goroutines' ends
 	copies   []func() error
 	errs     chan error // one per copy
+}
+
+// config is Run's PipelineConfig with cfg's Stdin, Stdout and Stderr
+// bridged. On error, failed closes what was opened.
+func (b *bridges) config(cfg RunConfig) (pc PipelineConfig, err error) {
+	pc = PipelineConfig{Stages: cfg.Stages, Env: cfg.Env, Dir: cfg.Dir, ProcessGroups: true}
+	if cfg.Stdin != nil {
+		if pc.In, err = b.input(cfg.Stdin); err != nil {
+			return pc, err
+		}
+	}
+	if cfg.Stdout != nil {
+		if pc.Out, err = b.output(cfg.Stdout); err != nil {
+			return pc, err
+		}
+	}
+	if cfg.Stderr != nil {
+		if pc.Stderr, err = b.stderr(cfg.Stderr); err != nil {
+			return pc, err
+		}
+	}
+	return pc, nil
 }
 
 // dupConn duplicates the fd behind c (close-on-exec) without changing
@@ -95,6 +120,7 @@ func (b *bridges) output(dst io.Writer) (*Endpoint, error) {
 	}
 	b.loopFDs = append(b.loopFDs, w)
 	b.copyOut(r, "|stdout", dst)
+	b.out, b.outPipe = dst, w
 	return &Endpoint{FD: w, Name: "stdout", Owned: true, made: true}, nil
 }
 
@@ -102,6 +128,9 @@ func (b *bridges) output(dst io.Writer) (*Endpoint, error) {
 // is; a nonblocking one (which a stage does not expect) or a plain Writer
 // gets a pipe and a goroutine.
 func (b *bridges) stderr(dst io.Writer) (Stdio, error) {
+	if b.out != nil && sameWriter(dst, b.out) {
+		return b.stderrIntoStdout()
+	}
 	if c, ok := dst.(syscall.Conn); ok {
 		fd, err := dupConn(c)
 		if err != nil {
@@ -121,6 +150,26 @@ func (b *bridges) stderr(dst io.Writer) (Stdio, error) {
 	b.childFDs = append(b.childFDs, w)
 	b.copyOut(r, "|stderr", dst)
 	return Inherit(w), nil
+}
+
+// stderrIntoStdout gives the stages a blocking description of Stdout's
+// pipe as stderr, so that one goroutine writes the one Writer, as os/exec
+// does for a Cmd whose Stdout and Stderr are the same Writer.
+func (b *bridges) stderrIntoStdout() (Stdio, error) {
+	path := fmt.Sprintf("/proc/self/fd/%d", b.outPipe)
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Stdio{}, fmt.Errorf("stderr: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	b.childFDs = append(b.childFDs, fd)
+	return Inherit(fd), nil
+}
+
+// sameWriter reports whether a and b are the same Writer: equal
+// interfaces of a comparable type.
+func sameWriter(a, b io.Writer) bool {
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 // copyOut queues a copy from the pipe's read end r to dst. A failing dst

@@ -42,6 +42,10 @@ var ErrOnLoopThread = errors.New("relay: Run called on the loop goroutine, which
 //
 // Loop goroutine only.
 func (r *Relay) Close() {
+	if r.l == nil { // a zero Relay has nothing to close
+		return
+	}
+	r.l.AssertLoopThread("relay.Close")
 	if r.closed {
 		return
 	}

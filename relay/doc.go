@@ -45,8 +45,10 @@
 //     no process, owned fd or goroutine is left behind.
 //   - Any other error ends the link; LinkStats.Err names the endpoint and the
 //     failing system call: "stage 2 (gzip -d): write: no space left on device".
-//   - Stages: started with exactly the fds they are given as 0, 1 and 2
-//     (PipelineConfig.Stdin etc.; Closed leaves one closed), always
+//   - Stages: started with the fds they are given as 0, 1 and 2
+//     (PipelineConfig.Stdin etc.; Closed leaves one closed) and, as with
+//     os/exec, any fd the program holds without close-on-exec (Go opens
+//     every fd close-on-exec; fdio.CloexecFrom(3) marks the rest), always
 //     SCHED_NORMAL (see loop.Spawning), and killed with SIGKILL if the
 //     thread that forked them — the loop thread, or the spawner's with
 //     Options.AsyncSpawn — ends, so a pipeloop killed with SIGKILL leaves

@@ -97,9 +97,10 @@ type Link struct {
 // NewLink creates a link and starts pumping on the next loop iteration.
 // Loop goroutine only (or before Run).
 func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
-	if r.closed {
-		return nil, errClosed
+	if err := r.usable(); err != nil {
+		return nil, err
 	}
+	r.l.AssertLoopThread("relay.NewLink")
 	cfg.Src.name()
 	cfg.Dst.name()
 	k = &Link{r: r, src: cfg.Src, dst: cfg.Dst, onDone: cfg.OnDone, srcReady: true, dstReady: true}
@@ -178,6 +179,9 @@ func (k *Link) canSplice() error {
 
 // Stats returns a copy of the link's counters. Loop goroutine only.
 func (k *Link) Stats() LinkStats {
+	if k.r != nil {
+		k.r.l.AssertLoopThread("relay.Link.Stats")
+	}
 	s := k.stats
 	if !k.done && k.wait != waitNone {
 		// Charge the wait in progress so live readings are current.
@@ -202,6 +206,10 @@ func (k *Link) Done() bool { return k.done }
 // Relay.Close is the exception: it runs them before it returns. Closing
 // a finished link does nothing.
 func (k *Link) Close() {
+	if k == nil || k.r == nil { // nil or zero: not a link, nothing to close
+		return
+	}
+	k.r.l.AssertLoopThread("relay.Link.Close")
 	if !k.done {
 		k.deferDone = true
 		k.end()

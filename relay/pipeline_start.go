@@ -33,13 +33,17 @@ import (
 // closes what the lists still hold and kills what was started. Wiring
 // cannot fail: a link that cannot be created ends the pipeline instead.
 func (r *Relay) StartPipeline(cfg PipelineConfig) (_ *Pipeline, err error) {
-	if r.closed {
-		return nil, errClosed
+	if err := r.usable(); err != nil {
+		return nil, err
 	}
+	r.l.AssertLoopThread("relay.StartPipeline")
 	if len(cfg.Stages) == 0 {
 		return nil, errors.New("pipeline has no stages")
 	}
-	paths, err := Resolve(cfg.Stages)
+	if err := checkDir(cfg.Dir); err != nil {
+		return nil, err
+	}
+	paths, err := resolveIn(cfg.Dir, cfg.Stages)
 	if err != nil {
 		return nil, err
 	}

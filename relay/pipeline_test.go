@@ -286,3 +286,46 @@ func openFDs(t *testing.T) int {
 	}
 	return len(ents) - 1 // the directory's own
 }
+
+// TestStageDefaultName: an unnamed stage is called by its Args joined, as
+// Stage.Name documents ("cat -n", not "[cat -n]").
+func TestStageDefaultName(t *testing.T) {
+	p := runPipeline(t, relay.Options{}, "cat -n", "sh:exit 3")
+	if got := p.Stages()[0].Name; got != "cat -n" {
+		t.Errorf("stage 1 is called %q, want %q", got, "cat -n")
+	}
+	if got := p.Stages()[1].Name; got != "/bin/sh -c exit 3" {
+		t.Errorf("stage 2 is called %q, want %q", got, "/bin/sh -c exit 3")
+	}
+}
+
+// TestPipelineDir: a Dir the stages cannot enter is a chdir error from
+// StartPipeline, as from os/exec's Start (not "cat: execve: no such file"
+// with 127); a relative command with a slash is found in Dir, where it
+// runs.
+func TestPipelineDir(t *testing.T) {
+	e := newEnv(t, relay.Options{})
+	var err error
+	e.do(func() {
+		_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: []relay.Stage{{Args: []string{"cat"}}}, Dir: "/no/such/dir"})
+	})
+	var pe *os.PathError
+	if !errors.As(err, &pe) || pe.Op != "chdir" || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("StartPipeline with a missing Dir: %v, want a chdir *os.PathError (not exist)", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/hello.sh", []byte("#!/bin/sh\nexit 7\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *relay.Pipeline, 1)
+	e.do(func() {
+		_, err = e.r.StartPipeline(relay.PipelineConfig{Stages: []relay.Stage{{Args: []string{"./hello.sh"}}}, Dir: dir,
+			OnExit: func(p *relay.Pipeline) { done <- p }})
+	})
+	if err != nil {
+		t.Fatalf("./hello.sh in Dir: %v", err)
+	}
+	if p := wait(t, done, "pipeline"); p.ExitCode() != 7 {
+		t.Errorf("./hello.sh in Dir: exit %d, errors %v; want 7", p.ExitCode(), p.Errors())
+	}
+}

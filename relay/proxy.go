@@ -78,6 +78,9 @@ func (p *Proxy) other(k *Link) *Link {
 // Close ends both directions now (see Link.Close); OnDone runs after the
 // calling callback.
 func (p *Proxy) Close() {
+	if p.ab != nil {
+		p.ab.r.l.AssertLoopThread("relay.Proxy.Close")
+	}
 	p.ab.Close()
 	p.ba.Close()
 }

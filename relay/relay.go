@@ -3,6 +3,8 @@
 package relay
 
 import (
+	"errors"
+
 	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/loop"
 )
@@ -30,6 +32,9 @@ type Relay struct {
 
 // New returns a Relay on l. When l stops, the relay is closed (see Close).
 func New(l *loop.Loop, opts Options) (*Relay, error) {
+	if l == nil {
+		return nil, errors.New("relay: New needs a loop (nil *loop.Loop)")
+	}
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
@@ -48,6 +53,20 @@ func New(l *loop.Loop, opts Options) (*Relay, error) {
 	r.finishSpawnsFn = r.finishSpawns
 	l.OnStop(r.Close)
 	return r, nil
+}
+
+// errNotMade is the answer of a zero Relay, which has no loop.
+var errNotMade = errors.New("relay: a Relay not made by relay.New")
+
+// usable is nil for a relay made by New and not closed.
+func (r *Relay) usable() error {
+	switch {
+	case r.l == nil:
+		return errNotMade
+	case r.closed:
+		return errClosed
+	}
+	return nil
 }
 
 // vmKeep bounds the idle vmsplice rings a relay keeps (each maps two huge
@@ -73,4 +92,9 @@ func (r *Relay) RingsLive() int {
 }
 
 // Links is the number of links not yet done.
-func (r *Relay) Links() int { return len(r.links) }
+func (r *Relay) Links() int {
+	if r.l != nil {
+		r.l.AssertLoopThread("relay.Links")
+	}
+	return len(r.links)
+}

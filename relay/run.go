@@ -4,9 +4,11 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -24,6 +26,8 @@ type RunConfig struct {
 	// shut down for writing after the last byte, so its peer sees end of
 	// file. Stderr, when it is an fd in blocking mode (os.Stderr), is
 	// handed to the stages as it is; otherwise a goroutine copies it.
+	// When Stdout and Stderr are the same Writer (os/exec's
+	// CombinedOutput), one goroutine writes it, as in os/exec.
 	Stdout, Stderr io.Writer
 	Env            []string // nil: the process's environment
 	Dir            string
@@ -38,6 +42,11 @@ type Result struct {
 	Links    []LinkStats   // Links[i] joins stage i+1 to stage i+2
 	Errors   []error       // as Pipeline.Errors
 }
+
+// ErrStdoutClosed is wrapped by Run's error when Stdout's reader went away
+// before the pipeline's output ended: the last stage then dies of SIGPIPE,
+// which Pipeline.ExitCode does not count, but the output never arrived.
+var ErrStdoutClosed = errors.New("stdout's reader went away before the output ended")
 
 // ExitError is Run's error for a pipeline that ran and failed: a non-zero
 // ExitCode, or a link's error.
@@ -68,6 +77,8 @@ func (e *ExitError) Error() string {
 //		Stdin:  req.Body, Stdout: w,
 //	})
 //
+// When ctx ends before the loop started the pipeline (a loop not running
+// yet, or busy), it is never started and Run returns ctx's error at once.
 // When ctx ends before the pipeline, every stage's process group is sent
 // SIGKILL (stages run with PipelineConfig.ProcessGroups, so what they
 // started goes too), as exec.CommandContext kills its process, and Run
@@ -89,17 +100,21 @@ func (e *ExitError) Error() string {
 // The error is nil when the pipeline succeeded; a *StartError when a
 // stage could not be started; an *ExitError when it failed; the context's
 // error when it was canceled; the Reader's or the Writer's error when a
-// copy failed; an error wrapping os.ErrClosed when the loop has stopped
+// copy failed; an error wrapping ErrStdoutClosed when Stdout's reader left
+// before the output ended (exit status 0: the last stage's SIGPIPE is not
+// a failure, but the output did not arrive); an error wrapping os.ErrClosed when the loop has stopped
 // (a loop that stops while the pipeline runs kills it, see Relay.Close).
 // The Result is filled whenever the pipeline started.
 func Run(ctx context.Context, r *Relay, cfg RunConfig) (res Result, err error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	if r == nil || r.l == nil {
+		return res, errors.New("relay: Run on a Relay not made by relay.New")
+	}
 	if r.l.OnLoopThread() {
 		return res, ErrOnLoopThread
 	}
-	pc := PipelineConfig{Stages: cfg.Stages, Env: cfg.Env, Dir: cfg.Dir, ProcessGroups: true}
 	var b bridges
 	started := false
 	defer func() {
@@ -107,42 +122,23 @@ func Run(ctx context.Context, r *Relay, cfg RunConfig) (res Result, err error) {
 			b.failed()
 		}
 	}()
-	if cfg.Stdin != nil {
-		if pc.In, err = b.input(cfg.Stdin); err != nil {
-			return res, err
-		}
+	pc, err := b.config(cfg)
+	if err != nil {
+		return res, err
 	}
-	if cfg.Stdout != nil {
-		if pc.Out, err = b.output(cfg.Stdout); err != nil {
-			return res, err
-		}
-	}
-	if cfg.Stderr != nil {
-		if pc.Stderr, err = b.stderr(cfg.Stderr); err != nil {
-			return res, err
-		}
-	}
-
-	var p *Pipeline // loop goroutine only
-	killed := false // ctx ended first; written on the loop before done closes
 	done := make(chan struct{})
+	closed := false // the relay closed (its loop stopped) and killed the stages
 	pc.OnExit = func(p *Pipeline) {
-		res = result(p)
+		res, closed = result(p), r.closed
 		close(done)
 	}
-	startErr := make(chan error, 1)
-	if err := r.l.Post(func() {
-		var err error
-		p, err = r.StartPipeline(pc)
-		startErr <- err
-	}); err != nil {
-		return res, fmt.Errorf("relay: %w", err)
-	}
-	if err := <-startErr; err != nil {
+	p, err := startOn(ctx, r, pc)
+	if err != nil {
 		return res, err
 	}
 	started = true
 	b.started()
+	killed := false // ctx ended first; written on the loop before done closes
 	stop := context.AfterFunc(ctx, func() {
 		r.l.Post(func() {
 			if !p.Done() {
@@ -154,14 +150,64 @@ func Run(ctx context.Context, r *Relay, cfg RunConfig) (res Result, err error) {
 	<-done
 	stop()
 	copyErr := b.wait()
+	if closed && !killed {
+		return res, fmt.Errorf("%s: %w", stageNames(cfg.Stages), errClosed)
+	}
+	return res, runErr(ctx, cfg, &res, killed, copyErr)
+}
 
+// Run's start, waited for by Run and done by the loop: pending until one
+// side moves it on, the loop to starting, or Run to abandoned when ctx
+// ends first — then the loop never starts the pipeline, and Run may close
+// the bridges' fds at once.
+const (
+	runPending int32 = iota
+	runStarting
+	runAbandoned
+)
+
+// startOn starts pc on r's loop and waits for the start or for ctx, which
+// a loop that is not running yet, or busy, would otherwise hold up.
+func startOn(ctx context.Context, r *Relay, pc PipelineConfig) (*Pipeline, error) {
+	type start struct {
+		p   *Pipeline
+		err error
+	}
+	var state atomic.Int32
+	ch := make(chan start, 1)
+	if err := r.l.Post(func() {
+		if state.CompareAndSwap(runPending, runStarting) {
+			p, err := r.StartPipeline(pc)
+			ch <- start{p, err}
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	select {
+	case s := <-ch:
+		return s.p, s.err
+	case <-ctx.Done():
+		if state.CompareAndSwap(runPending, runAbandoned) {
+			return nil, fmt.Errorf("%s: %w", stageNames(pc.Stages), context.Cause(ctx))
+		}
+		s := <-ch // the loop is starting it now; the kill follows
+		return s.p, s.err
+	}
+}
+
+// runErr is Run's error for a finished pipeline.
+func runErr(ctx context.Context, cfg RunConfig, res *Result, killed bool, copyErr error) error {
 	switch {
 	case killed:
-		return res, fmt.Errorf("%s: %w", stageNames(cfg.Stages), context.Cause(ctx))
-	case res.ExitCode != 0 || linkFailed(&res):
-		return res, &ExitError{Pipeline: stageNames(cfg.Stages), Code: res.ExitCode, Errors: res.Errors}
+		return fmt.Errorf("%s: %w", stageNames(cfg.Stages), context.Cause(ctx))
+	case res.ExitCode != 0 || linkFailed(res):
+		return &ExitError{Pipeline: stageNames(cfg.Stages), Code: res.ExitCode, Errors: res.Errors}
+	case copyErr != nil:
+		return copyErr
+	case res.Out.SinkClosed:
+		return fmt.Errorf("%s: %w", stageNames(cfg.Stages), ErrStdoutClosed)
 	}
-	return res, copyErr
+	return nil
 }
 
 // result copies what Run returns out of a finished pipeline. Loop
@@ -195,10 +241,7 @@ func linkFailed(res *Result) bool {
 func stageNames(stages []Stage) string {
 	names := make([]string, len(stages))
 	for i, s := range stages {
-		names[i] = s.Name
-		if names[i] == "" {
-			names[i] = strings.Join(s.Args, " ")
-		}
+		names[i] = s.name()
 	}
 	return strings.Join(names, " | ")
 }

@@ -20,6 +20,9 @@ import (
 // forked with Options.AsyncSpawn exist, sig is kept and sent to them as
 // soon as they do.
 func (p *Pipeline) Signal(sig syscall.Signal) {
+	if p.r != nil {
+		p.r.l.AssertLoopThread("relay.Pipeline.Signal")
+	}
 	if p.spawning {
 		p.pending = append(p.pending, sig)
 		return

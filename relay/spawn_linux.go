@@ -120,7 +120,7 @@ func (p *Pipeline) watchStages(j *spawnJob) error {
 				code = 127
 			}
 			st.StartErr = &StartError{Stage: i + 1, Name: st.Name, Code: code,
-				Err: fmt.Errorf("%s: %w", j.argv[i][0], os.NewSyscallError("execve", f.err))}
+				Err: fmt.Errorf("%s: %w", j.argv[i][0], os.NewSyscallError("fork/exec", f.err))}
 			st.End = f.end
 			continue // like a shell: the other stages run, this one "exits" 126/127
 		}

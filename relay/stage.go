@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,13 +42,21 @@ func (e *StartError) Unwrap() error { return e.Err }
 // Resolve looks every stage's command up in PATH without starting anything,
 // so a typo in stage 3 is reported before stage 1 has consumed any input.
 // It returns the resolved paths.
-func Resolve(stages []Stage) ([]string, error) {
+func Resolve(stages []Stage) ([]string, error) { return resolveIn("", stages) }
+
+// resolveIn resolves as Resolve does, a relative path with a slash
+// ("./run.sh") against dir when one is set, where the stage will run.
+func resolveIn(dir string, stages []Stage) ([]string, error) {
 	paths := make([]string, len(stages))
 	for i, s := range stages {
 		if len(s.Args) == 0 || s.Args[0] == "" {
 			return nil, &StartError{Stage: i + 1, Name: s.name(), Code: 127, Err: errors.New("empty command")}
 		}
-		p, err := exec.LookPath(s.Args[0])
+		cmd := s.Args[0]
+		if dir != "" && strings.Contains(cmd, "/") && !filepath.IsAbs(cmd) {
+			cmd = filepath.Join(dir, cmd)
+		}
+		p, err := exec.LookPath(cmd)
 		if err != nil {
 			code := 127
 			var pe *os.PathError
@@ -71,6 +81,23 @@ func Resolve(stages []Stage) ([]string, error) {
 	return paths, nil
 }
 
+// checkDir reports a PipelineConfig.Dir the stages could not chdir to, as
+// os/exec's Start does ("chdir /x: no such file or directory"), rather
+// than as each stage's failed exec.
+func checkDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return &os.PathError{Op: "chdir", Path: dir, Err: errors.Unwrap(err)}
+	}
+	if !st.IsDir() {
+		return &os.PathError{Op: "chdir", Path: dir, Err: syscall.ENOTDIR}
+	}
+	return nil
+}
+
 func unwrapAll(err error) error {
 	for {
 		u := errors.Unwrap(err)
@@ -85,7 +112,7 @@ func (s Stage) name() string {
 	if s.Name != "" {
 		return s.Name
 	}
-	return fmt.Sprint(s.Args)
+	return strings.Join(s.Args, " ")
 }
 
 // StageResult is what became of one stage.

@@ -136,5 +136,5 @@ func ListenFD(fd int, cfg ListenConfig) (*Listener, error) {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return fail("fcntl(O_NONBLOCK)", err)
 	}
-	return &Listener{fd: fd, addr: a, batch: cfg.AcceptBatch}, nil
+	return &Listener{fd: fd, open: true, addr: a, batch: cfg.AcceptBatch}, nil
 }

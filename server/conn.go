@@ -138,14 +138,7 @@ func (c *Conn) checkIdle() {
 
 // clientBytes is the bytes moved so far in both directions.
 func (c *Conn) clientBytes() uint64 {
-	var n uint64
-	if k := c.p.InLink(); k != nil {
-		n += k.Stats().Bytes
-	}
-	if k := c.p.OutLink(); k != nil {
-		n += k.Stats().Bytes
-	}
-	return n
+	return linkStats(c.p.InLink()).Bytes + linkStats(c.p.OutLink()).Bytes
 }
 
 // linkDone notices a client that went away: a failed read from the
@@ -209,17 +202,12 @@ func (c *Conn) freeze() {
 	if c.p == nil || c.final.haveLinks {
 		return
 	}
-	if k := c.p.InLink(); k != nil {
-		c.final.in = k.Stats()
-	}
-	if k := c.p.OutLink(); k != nil {
-		c.final.out = k.Stats()
-	}
+	c.final.in, c.final.out = linkStats(c.p.InLink()), linkStats(c.p.OutLink())
 	c.final.haveLinks = true
 }
 
 func (c *Conn) closeSocket() {
-	if c.fd >= 0 {
+	if c.s != nil && c.fd >= 0 { // a zero Conn's fd 0 is not ours
 		unix.Close(c.fd)
 		c.fd = -1
 	}
@@ -240,19 +228,27 @@ func (c *Conn) links() []*relay.Link {
 
 // FD is the connection's socket, for socket options (TCP_NODELAY,
 // keep-alive, buffer sizes) in Config.Prepare or OnStart. The server owns
-// it: do not read, write or close it. -1 once the connection is over.
-func (c *Conn) FD() int { return c.fd }
+// it: do not read, write or close it. -1 once the connection is over, and
+// for a Conn the server did not make (a zero Conn).
+func (c *Conn) FD() int {
+	if c == nil || c.s == nil {
+		return -1
+	}
+	return c.fd
+}
 
 // Pipeline is the connection's pipeline; nil if it did not start.
 func (c *Conn) Pipeline() *relay.Pipeline { return c.p }
 
 // InStats are the counters of the client → stage 1 link, OutStats those of
-// the stage N → client link (live while the connection is open).
+// the stage N → client link (live while the connection is open). A
+// direction that has no link — Prepare set PipelineConfig.In or Out to
+// nil, or the pipeline did not start — has zero counters.
 func (c *Conn) InStats() relay.LinkStats {
 	if c.final.haveLinks || c.p == nil {
 		return c.final.in
 	}
-	return c.p.InLink().Stats()
+	return linkStats(c.p.InLink())
 }
 
 // OutStats: see InStats.
@@ -260,7 +256,15 @@ func (c *Conn) OutStats() relay.LinkStats {
 	if c.final.haveLinks || c.p == nil {
 		return c.final.out
 	}
-	return c.p.OutLink().Stats()
+	return linkStats(c.p.OutLink())
+}
+
+// linkStats is k's counters, zero for no link.
+func linkStats(k *relay.Link) relay.LinkStats {
+	if k == nil {
+		return relay.LinkStats{}
+	}
+	return k.Stats()
 }
 
 // ExitCode is the pipeline's status as bash's `set -o pipefail` reports

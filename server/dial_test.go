@@ -47,9 +47,13 @@ func TestDial(t *testing.T) {
 		err error
 	}
 	got := make(chan outcome, 2)
+	dl := server.NewDialer(l)
 	l.Post(func() {
-		server.Dial(l, good, 5*time.Second, func(fd int, err error) { got <- outcome{fd, err} })
-		server.Dial(l, refused, 5*time.Second, func(fd int, err error) { got <- outcome{fd, err} })
+		for _, a := range []server.Addr{good, refused} {
+			if err := dl.Dial(a, 5*time.Second, func(fd int, err error) { got <- outcome{fd, err} }); err != nil {
+				t.Error(err)
+			}
+		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error)
@@ -125,8 +129,11 @@ func TestDialTimeout(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	start := time.Now()
+	dl := server.NewDialer(l)
 	l.Post(func() {
-		server.Dial(l, a, 300*time.Millisecond, func(fd int, err error) { got <- err })
+		if err := dl.Dial(a, 300*time.Millisecond, func(fd int, err error) { got <- err }); err != nil {
+			t.Error(err)
+		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error)

@@ -13,9 +13,11 @@
 //
 // Listen also adopts an inherited listening socket: "systemd" or
 // "systemd:NAME" for systemd socket activation (LISTEN_PID, LISTEN_FDS,
-// LISTEN_FDNAMES), "fd:N" for any other (see ListenFD). Dial is the
+// LISTEN_FDNAMES), "fd:N" for any other (see ListenFD). A Dialer is the
 // other way round: a nonblocking connect completed on the loop, for a
-// proxy's backend (see relay.NewProxy).
+// proxy's backend (see relay.NewProxy); a dial still pending when the loop
+// stops is answered with an error wrapping os.ErrClosed, its socket
+// closed, so its done runs exactly once.
 //
 // # Threading contract
 //
@@ -33,6 +35,15 @@
 // on the loop's locked thread, the child processes are watched through
 // pidfds in the same epoll set, and timers (idle checks, SIGKILL after
 // SIGTERM, the shutdown grace period) live in the loop's timer heap.
+//
+// # Zero values
+//
+// Listener, Server, Dialer and Conn are made by Listen (or ListenFD), New,
+// NewDialer and the server. Their zero values are safe but inert: they
+// never touch fd 0 (under inetd or socket activation, a client's socket),
+// the methods that can fail (Listener.Close and Serve, Server.Shutdown,
+// Dialer.Dial) return an error wrapping os.ErrInvalid, FD reports -1, and
+// the rest report zero.
 //
 // # Connection lifecycle
 //

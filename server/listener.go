@@ -32,14 +32,16 @@ type AcceptFunc func(fd int, peer unix.Sockaddr)
 //
 // All methods but Addr and FD are for the loop goroutine (or before Run).
 type Listener struct {
-	fd       int  // listening socket, owned; -1 once closed
+	fd       int  // listening socket, owned while open
+	open     bool // fd is ours: set by the constructors, cleared by Close; false in a zero Listener, whose fd 0 is not ours
 	addr     Addr // bound address (the real port when 0 was asked)
-	batch    int
+	batch    int  // accepts per wake-up: ≥ 1 in a Listener made by Listen/ListenFD, 0 in a zero one
 	l        *loop.Loop
 	onAccept AcceptFunc
 	onError  func(error)
 	serving  bool        // Serve was called
-	paused   bool        // Pause was called
+	paused   bool        // the owner's Pause is in force
+	full     bool        // the Server is at MaxConns (hold); separate from paused so neither lifts the other
 	watching bool        // the fd's interest includes Readable
 	retry    *loop.Timer // re-enables accepting after EMFILE and the like
 	backoff  bool        // accepting is suspended until retry fires
@@ -106,7 +108,7 @@ func ListenAddr(a Addr, cfg ListenConfig) (ln *Listener, err error) {
 			}
 		}
 	}
-	return &Listener{fd: fd, addr: a, batch: cfg.AcceptBatch, unlink: family == unix.AF_UNIX}, nil
+	return &Listener{fd: fd, open: true, addr: a, batch: cfg.AcceptBatch, unlink: family == unix.AF_UNIX}, nil
 }
 
 // staleUnixSocket reports whether path is a socket file nobody accepts on.
@@ -123,11 +125,22 @@ func staleUnixSocket(path string) bool {
 	return unix.Connect(fd, &unix.SockaddrUnix{Name: path}) == unix.ECONNREFUSED
 }
 
-// Addr is the bound address, with the real port when port 0 was asked for.
-func (ln *Listener) Addr() Addr { return ln.addr }
+// Addr is the bound address, with the real port when port 0 was asked for
+// (the zero Addr for a zero or nil Listener).
+func (ln *Listener) Addr() Addr {
+	if ln == nil {
+		return Addr{}
+	}
+	return ln.addr
+}
 
-// FD is the listening socket.
-func (ln *Listener) FD() int { return ln.fd }
+// FD is the listening socket; -1 once closed, and for a zero Listener.
+func (ln *Listener) FD() int {
+	if ln == nil || !ln.open {
+		return -1
+	}
+	return ln.fd
+}
 
 // Accepted is the number of connections accepted so far.
 func (ln *Listener) Accepted() uint64 { return ln.accepted }
@@ -137,7 +150,10 @@ func (ln *Listener) Accepted() uint64 { return ln.accepted }
 // nil, hears of accept errors that suspend accepting (EMFILE, ENFILE,
 // ENOBUFS, ENOMEM: accepting resumes 100 ms later). Loop goroutine only.
 func (ln *Listener) Serve(l *loop.Loop, onAccept AcceptFunc, onError func(error)) error {
-	if ln.fd < 0 {
+	switch {
+	case ln == nil || !ln.made():
+		return fmt.Errorf("serve: %w", zeroErr("Listener", "Listen"))
+	case !ln.open:
 		return fmt.Errorf("serve %s: %w", ln.addr, os.ErrClosed)
 	}
 	if ln.serving {
@@ -152,8 +168,12 @@ func (ln *Listener) Serve(l *loop.Loop, onAccept AcceptFunc, onError func(error)
 	return nil
 }
 
+// made reports whether a constructor made ln (open or closed since),
+// rather than it being a zero Listener.
+func (ln *Listener) made() bool { return ln.batch > 0 }
+
 func (ln *Listener) interest() loop.Events {
-	if ln.paused || ln.backoff {
+	if !ln.accepting() {
 		return 0
 	}
 	return loop.Readable
@@ -163,7 +183,7 @@ func (ln *Listener) interest() loop.Events {
 // listener that is not accepting must not be reported readable, or a
 // level-triggered loop would spin.
 func (ln *Listener) update() {
-	if !ln.serving || ln.fd < 0 {
+	if !ln.serving || !ln.open {
 		return
 	}
 	ev := ln.interest()
@@ -174,19 +194,41 @@ func (ln *Listener) update() {
 	}
 }
 
+// accepting reports whether nothing holds accepting back: Pause, the
+// Server's connection cap, or a backoff after EMFILE and the like.
+func (ln *Listener) accepting() bool { return !ln.paused && !ln.full && !ln.backoff }
+
 // Pause stops accepting: new connections wait in the kernel's backlog.
-func (ln *Listener) Pause() { ln.paused = true; ln.update() }
+// It is the owner's own pause (maintenance, load shedding): a Server that
+// stops accepting at Config.MaxConns keeps its reason apart, so a
+// connection ending below the cap does not undo Pause, and Resume does not
+// lift the cap.
+func (ln *Listener) Pause() {
+	if ln != nil {
+		ln.paused = true
+		ln.update()
+	}
+}
 
-// Resume undoes Pause.
-func (ln *Listener) Resume() { ln.paused = false; ln.update() }
+// Resume undoes Pause; accepting resumes unless the Server is at its cap.
+func (ln *Listener) Resume() {
+	if ln != nil {
+		ln.paused = false
+		ln.update()
+	}
+}
 
-// Paused reports whether Pause is in force.
-func (ln *Listener) Paused() bool { return ln.paused }
+// Paused reports whether Pause is in force (not the Server's cap: see
+// Stats.Paused for whether the server accepts).
+func (ln *Listener) Paused() bool { return ln != nil && ln.paused }
+
+// hold is the Server's own pause at its connection cap.
+func (ln *Listener) hold(full bool) { ln.full = full; ln.update() }
 
 // handle accepts up to the batch size.
 func (ln *Listener) handle(loop.Events) {
 	for range ln.batch {
-		if ln.paused || ln.backoff || ln.fd < 0 {
+		if !ln.accepting() || !ln.open {
 			return // onAccept paused or closed us
 		}
 		fd, sa, err := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
@@ -228,9 +270,14 @@ func (ln *Listener) endBackoff() { ln.backoff = false; ln.update() }
 
 // Close stops accepting and closes the socket; connections still in the
 // backlog are reset by the kernel. A unix socket's file is removed.
-// Closing twice does nothing.
+// Closing twice does nothing. Close on a zero or nil Listener returns an
+// error wrapping os.ErrInvalid and closes nothing: its fd field is 0, and
+// fd 0 is somebody else's (under inetd, the client).
 func (ln *Listener) Close() error {
-	if ln.fd < 0 {
+	switch {
+	case ln == nil || !ln.made():
+		return fmt.Errorf("close: %w", zeroErr("Listener", "Listen"))
+	case !ln.open:
 		return nil
 	}
 	if ln.retry != nil {
@@ -240,7 +287,7 @@ func (ln *Listener) Close() error {
 		ln.l.Unregister(ln.fd)
 	}
 	err := unix.Close(ln.fd)
-	ln.fd = -1
+	ln.fd, ln.open = -1, false
 	if ln.unlink {
 		os.Remove(ln.addr.Path)
 	}

@@ -47,6 +47,9 @@ type Config struct {
 	// Prepare, when set, runs before a connection's pipeline starts and may
 	// adjust its configuration (stages, environment…) for that client; an
 	// error refuses the connection (it is closed and ends with ReasonError).
+	// Setting cfg.In (or cfg.Out) to nil leaves that direction out: stage 1
+	// reads /dev/null (stage N writes it) unless cfg.Stdin (Stdout) says
+	// otherwise, and the direction's counters stay zero.
 	Prepare func(c *Conn, cfg *relay.PipelineConfig) error
 	// OnStart runs when a connection's stages have been forked (Conn.Pids
 	// known; with relay.Options.AsyncSpawn that is after the accept
@@ -77,8 +80,23 @@ type Server struct {
 }
 
 // New starts serving ln on r's loop with cfg. The Server takes ownership
-// of ln. Loop goroutine only, or before Run.
-func New(r *relay.Relay, ln *Listener, cfg Config) (*Server, error) {
+// of ln on every outcome, as http.Server.Serve does with its listener:
+// once New succeeds, Shutdown and the loop's stop close it; when New
+// fails, it has closed ln already (a unix socket's file is removed), so
+// the caller only returns the error (a later ln.Close does nothing). Loop
+// goroutine only, or before Run.
+func New(r *relay.Relay, ln *Listener, cfg Config) (_ *Server, err error) {
+	defer func() {
+		if err != nil && ln != nil && ln.made() {
+			ln.Close()
+		}
+	}()
+	switch {
+	case r == nil || r.Loop() == nil:
+		return nil, errors.New("server: New needs a relay made by relay.New")
+	case ln == nil || !ln.made():
+		return nil, fmt.Errorf("server: %w", zeroErr("Listener", "Listen"))
+	}
 	if len(cfg.Stages) == 0 && cfg.Prepare == nil {
 		return nil, errors.New("server: no stages")
 	}
@@ -105,14 +123,30 @@ func New(r *relay.Relay, ln *Listener, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Listener is the server's listener.
+// Listener is the server's listener (nil for a zero Server).
 func (s *Server) Listener() *Listener { return s.ln }
 
-// Open is the number of open connections.
-func (s *Server) Open() int { return len(s.conns) }
+// made reports whether New made s, rather than it being a zero Server.
+func (s *Server) made() bool { return s != nil && s.l != nil }
 
-// Conns calls f for every open connection, in no particular order.
+// assertLoop is the loop's thread check (loop.AssertLoopThread) for a
+// loop-only method of a Server New made.
+func (s *Server) assertLoop(method string) {
+	if s.made() {
+		s.l.AssertLoopThread(method)
+	}
+}
+
+// Open is the number of open connections. Loop goroutine only.
+func (s *Server) Open() int {
+	s.assertLoop("server.Open")
+	return len(s.conns)
+}
+
+// Conns calls f for every open connection, in no particular order. Loop
+// goroutine only.
 func (s *Server) Conns(f func(*Conn)) {
+	s.assertLoop("server.Conns")
 	for c := range s.conns {
 		f(c)
 	}
@@ -136,7 +170,7 @@ func (s *Server) accept(fd int, peer unix.Sockaddr) {
 	s.conns[c] = struct{}{}
 	s.totals.accepted++
 	if s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns {
-		s.ln.Pause()
+		s.ln.hold(true)
 	}
 	c.start()
 }
@@ -154,8 +188,8 @@ func (s *Server) closed(c *Conn) {
 		}
 		return
 	}
-	if s.ln.Paused() && (s.cfg.MaxConns <= 0 || len(s.conns) < s.cfg.MaxConns) {
-		s.ln.Resume()
+	if s.ln.full && len(s.conns) < s.cfg.MaxConns {
+		s.ln.hold(false) // the owner's Pause, if any, stays
 	}
 }
 
@@ -163,26 +197,33 @@ func (s *Server) closed(c *Conn) {
 // its backlog are reset), lets open connections finish for up to grace,
 // then terminates their stages (SIGTERM, SIGKILL after KillGrace). done,
 // if not nil, runs on the loop goroutine once every connection is over.
-// Calling Shutdown again only shortens the grace period.
-func (s *Server) Shutdown(grace time.Duration, done func()) {
+// Calling Shutdown again only shortens the grace period. On a zero
+// Server, Shutdown returns an error wrapping os.ErrInvalid and done never
+// runs; otherwise it returns nil.
+func (s *Server) Shutdown(grace time.Duration, done func()) error {
+	if !s.made() {
+		return fmt.Errorf("shutdown: %w", zeroErr("Server", "New"))
+	}
+	s.assertLoop("server.Shutdown")
 	if s.draining {
 		if s.grace != nil {
 			s.grace.Reset(grace)
 		}
-		return
+		return nil
 	}
 	s.draining = true
 	s.drained = done
 	s.ln.Close()
 	if len(s.conns) == 0 {
 		s.l.RunSoon(s.finishDrain)
-		return
+		return nil
 	}
 	s.grace = s.l.AfterFunc(grace, func() {
 		for c := range s.conns {
 			c.Terminate(ReasonShutdown)
 		}
 	})
+	return nil
 }
 
 func (s *Server) finishDrain() {
@@ -209,4 +250,9 @@ func (s *Server) abort() {
 }
 
 // String names the server for logs.
-func (s *Server) String() string { return fmt.Sprintf("server %s", s.ln.Addr()) }
+func (s *Server) String() string {
+	if !s.made() {
+		return "server (zero)"
+	}
+	return fmt.Sprintf("server %s", s.ln.Addr())
+}

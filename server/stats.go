@@ -30,7 +30,8 @@ type Stats struct {
 	Ended map[Reason]uint64
 	// AcceptErrors counts failed accepts (see Config.OnError).
 	AcceptErrors uint64
-	// Paused reports that the server is at MaxConns and not accepting.
+	// Paused reports that the server is not accepting: it is at
+	// MaxConns, or its Listener's Pause is in force.
 	Paused bool
 }
 
@@ -82,6 +83,7 @@ func (t *totals) add(c *Conn) {
 // connections. Loop goroutine only (from another goroutine, Post a
 // function that calls it).
 func (s *Server) Stats() Stats {
+	s.assertLoop("server.Stats")
 	t := &s.totals
 	st := Stats{
 		Open: len(s.conns), Accepted: t.accepted, Closed: t.closed, AcceptErrors: t.acceptErrors,
@@ -89,7 +91,7 @@ func (s *Server) Stats() Stats {
 		InFull: t.inFull, InEmpty: t.inEmpty, OutFull: t.outFull, OutEmpty: t.outEmpty,
 		Exits:  make(map[StageExit]uint64, len(t.exits)),
 		Ended:  make(map[Reason]uint64, len(t.ended)),
-		Paused: s.ln.Paused(),
+		Paused: s.ln != nil && (s.ln.paused || s.ln.full),
 	}
 	for k, v := range t.exits {
 		st.Exits[k] = v

@@ -89,6 +89,10 @@ func TestErrorVoice(t *testing.T) {
 		{"serve no listen", []string{"serve", "cat"}, 2, "pipeloop serve: --listen ADDR is required (try --help)\n"},
 		{"serve no stage", []string{"serve", "--listen", "127.0.0.1:0"}, 2, "pipeloop serve: at least one STAGE is required (try --help)\n"},
 		{"serve missing value", []string{"serve", "--listen"}, 2, "pipeloop serve: --listen needs a value (try --help)\n"},
+		{"serve cannot listen", []string{"serve", "--listen", "unix:/nonexistent-dir/x.sock", "cat"}, 1,
+			"pipeloop serve: listen unix:/nonexistent-dir/x.sock: bind: no such file or directory\n"},
+		{"serve metrics cannot listen", []string{"serve", "--listen", "127.0.0.1:0", "--log", "off", "--metrics", "unix:/nonexistent-dir/x.sock", "cat"}, 1,
+			"pipeloop serve: --metrics: listen unix /nonexistent-dir/x.sock: bind: no such file or directory\n"},
 		{"silent failing stage", []string{"cat", "false"}, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

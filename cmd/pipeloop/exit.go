@@ -50,6 +50,20 @@ func usageError(prog string, err error) error {
 	return failure(prog, 2, err)
 }
 
+// parsed ends a command whose flags did not parse into work to do: for
+// --help (errHelp) the help text on std.text, else prog's usage error.
+// done is false when err is nil and the command goes on.
+func parsed(err error, prog, help string, std stdio) (done bool, _ error) {
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, errHelp):
+		_, err := io.WriteString(std.text, help)
+		return true, err
+	}
+	return true, usageError(prog, err)
+}
+
 // stagesEnded is the stages' exit status, which pipeloop does not comment
 // on (as bash does not), with errs pipeloop met while relaying; nil when
 // both say nothing went wrong. A signal, if set, is the one pipeloop dies

@@ -41,12 +41,8 @@ func run(args []string, std stdio) error {
 // runRelay is stdin mode and pipeline mode.
 func runRelay(args []string, std stdio) error {
 	o, err := parseFlags(args)
-	if errors.Is(err, errHelp) {
-		_, err := io.WriteString(std.text, usage)
+	if done, err := parsed(err, "pipeloop", usage, std); done {
 		return err
-	}
-	if err != nil {
-		return usageError("pipeloop", err)
 	}
 	if o.version {
 		_, err := fmt.Fprintf(std.text, "pipeloop %s\n", version)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -128,12 +127,8 @@ func parseServeFlags(args []string) (*serveOptions, error) {
 func runServe(args []string, std stdio) error {
 	const prog = "pipeloop serve"
 	o, err := parseServeFlags(args)
-	if errors.Is(err, errHelp) {
-		_, err := io.WriteString(std.text, serveUsage)
+	if done, err := parsed(err, prog, serveUsage, std); done {
 		return err
-	}
-	if err != nil {
-		return usageError(prog, err)
 	}
 	stages, err := parseStages(&o.relayFlags)
 	if err != nil {
@@ -170,33 +165,13 @@ func runServe(args []string, std stdio) error {
 		ln.Close()
 		return failure(prog, 1, err)
 	}
-	ropts := o.relayOptions()
-	ropts.Warn = log.warn
-	ropts.AsyncSpawn = true // forks off the loop thread: arrivals never stall established connections
-	r, err := relay.New(l, ropts)
+	srv, stopMetrics, err := startServer(o, stages, ln, l, log)
 	if err != nil {
-		ln.Close()
+		ln.Close() // one path: neither the server nor the loop ever ran
 		l.Close()
-		return failure(prog, 2, err)
+		return err
 	}
-	srv, err := server.New(r, ln, server.Config{
-		Stages: stages, Stderr: 2, PeerEnv: true, MaxConns: o.maxConns, IdleTimeout: o.idle, KillGrace: o.killGrace,
-		OnStart: log.start, OnEnd: log.end, OnError: log.error,
-	})
-	if err != nil {
-		ln.Close()
-		l.Close()
-		return failure(prog, 1, err)
-	}
-	if o.metrics != "" {
-		stop, err := serveMetrics(o.metrics, l, srv, log)
-		if err != nil {
-			ln.Close()
-			l.Close()
-			return failure(prog, 1, err)
-		}
-		defer stop()
-	}
+	defer stopMetrics()
 	l.Post(nameThread)
 	log.info("listening", slog.String("addr", ln.Addr().String()), slog.Int("max_conns", o.maxConns))
 
@@ -217,6 +192,35 @@ func runServe(args []string, std stdio) error {
 		return failure(prog, 1, err)
 	}
 	return nil
+}
+
+// startServer puts a relay and a server for ln on l, and the metrics
+// endpoint if asked for; stopMetrics ends that. An error carries the exit
+// status; the caller closes ln and l.
+func startServer(o *serveOptions, stages []relay.Stage, ln *server.Listener, l *loop.Loop, log *serveLogger) (
+	srv *server.Server, stopMetrics func(), err error) {
+	const prog = "pipeloop serve"
+	ropts := o.relayOptions()
+	ropts.Warn = log.warn
+	ropts.AsyncSpawn = true // forks off the loop thread: arrivals never stall established connections
+	r, err := relay.New(l, ropts)
+	if err != nil {
+		return nil, nil, failure(prog, 2, err)
+	}
+	srv, err = server.New(r, ln, server.Config{
+		Stages: stages, Stderr: 2, PeerEnv: true, MaxConns: o.maxConns, IdleTimeout: o.idle, KillGrace: o.killGrace,
+		OnStart: log.start, OnEnd: log.end, OnError: log.error,
+	})
+	if err != nil {
+		return nil, nil, failure(prog, 1, err)
+	}
+	stopMetrics = func() {}
+	if o.metrics != "" {
+		if stopMetrics, err = serveMetrics(o.metrics, l, srv, log); err != nil {
+			return nil, nil, failure(prog, 1, err)
+		}
+	}
+	return srv, stopMetrics, nil
 }
 
 // nameThread names the loop thread "pipeloop-loop" (in /proc/PID/task/

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -89,12 +88,8 @@ func parseTraceFlags(args []string) (trace.Command, error) {
 func runTrace(ctx context.Context, args []string, std stdio) error {
 	const prog = "pipeloop trace"
 	c, err := parseTraceFlags(args)
-	if errors.Is(err, errHelp) {
-		_, err := io.WriteString(std.text, traceUsage)
+	if done, err := parsed(err, prog, traceUsage, std); done {
 		return err
-	}
-	if err != nil {
-		return usageError(prog, err)
 	}
 	c.Warn = func(err error) { fmt.Fprintf(std.err, "%s: %v; not traced\n", prog, err) }
 	if err := c.Run(ctx, std.text, std.err); err != nil {

@@ -48,8 +48,9 @@ func run(ctx context.Context, addr, backend string) error {
 	if err != nil {
 		return err
 	}
+	dl := server.NewDialer(l) // a dial pending at stop reports ErrClosed: fd is closed
 	accept := func(fd int, peer unix.Sockaddr) {
-		server.Dial(l, be, 10*time.Second, func(bfd int, err error) {
+		err := dl.Dial(be, 10*time.Second, func(bfd int, err error) {
 			if err != nil {
 				log.Print(err)
 				unix.Close(fd)
@@ -64,10 +65,16 @@ func run(ctx context.Context, addr, backend string) error {
 				log.Print(err)
 			}
 		})
+		if err != nil {
+			log.Print(err)
+			unix.Close(fd)
+		}
 	}
 	if err := ln.Serve(l, accept, func(err error) { log.Print(err) }); err != nil {
+		ln.Close()
 		return err
 	}
+	l.OnStop(func() { ln.Close() })
 	fmt.Printf("upperproxy: listening on %s\n", ln.Addr())
 	return l.Run(ctx)
 }
