@@ -1,7 +1,6 @@
 package relay_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -14,19 +13,7 @@ import (
 // on it.
 func fullQueueEnv(t *testing.T, opts relay.Options) *env {
 	t.Helper()
-	l, err := loop.New(loop.Options{MaxPosted: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := relay.New(l, opts)
-	if err != nil {
-		l.Close()
-		t.Fatal(err)
-	}
-	e := &env{t: t, l: l, r: r, ran: make(chan error, 1)}
-	go func() { e.ran <- l.Run(context.Background()) }()
-	t.Cleanup(e.stop)
-	return e
+	return newEnvOn(t, loop.Options{MaxPosted: 1}, opts)
 }
 
 // closeWithFullQueue fills the loop's Post queue from the loop thread,
@@ -62,7 +49,7 @@ func closeWithFullQueue(t *testing.T, e *env, arm func()) {
 func TestCloseWhilePostQueueFull(t *testing.T) {
 	t.Run("transform", func(t *testing.T) {
 		e := fullQueueEnv(t, relay.Options{})
-		entered, gate := make(chan struct{}), make(chan struct{})
+		entered, gate := make(chan struct{}, 1), make(chan struct{}) // entered holds the signal until the test looks
 		slow := relay.TransformFunc(func(dst, src []byte) ([]byte, error) {
 			select {
 			case entered <- struct{}{}:

@@ -28,7 +28,13 @@ type env struct {
 // waits for Run to return.
 func newEnv(t testing.TB, opts relay.Options) *env {
 	t.Helper()
-	l, err := loop.New(loop.Options{})
+	return newEnvOn(t, loop.Options{}, opts)
+}
+
+// newEnvOn is newEnv with a loop made with lopts.
+func newEnvOn(t testing.TB, lopts loop.Options, opts relay.Options) *env {
+	t.Helper()
+	l, err := loop.New(lopts)
 	if err != nil {
 		t.Fatal(err)
 	}
