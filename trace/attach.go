@@ -68,6 +68,7 @@ func (t *Tracer) seedThread(tgid, tid int, now uint64) {
 		return
 	}
 	w.Start, w.Tgid, w.Attach = now, uint32(tgid), 1
+	w.RunDelay = runDelay(dir) // the runnable part counts from here, as for a wait the BPF program saw begin
 	fd, err := pidfdOpen(tid)
 	if err != nil {
 		return
@@ -185,6 +186,21 @@ func state(dir string) byte {
 		return b[i+2]
 	}
 	return 0
+}
+
+// runDelay returns the thread's sched_info.run_delay (ns queued, waiting
+// for a CPU; /proc/.../schedstat, second field), or 0.
+func runDelay(dir string) uint64 {
+	b, err := os.ReadFile(dir + "schedstat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[1], 10, 64)
+	return n
 }
 
 // arrivals returns how many times the thread at dir was put on a CPU.

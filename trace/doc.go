@@ -41,7 +41,9 @@
 //
 // It runs from the context switch away from the thread to the switch
 // back, so it includes the scheduler delay after the wakeup; that delay,
-// from sched_wakeup to the switch back, is also summed apart as
+// from the wakeup's enqueue to the switch back, is also summed apart as
+// the scheduler itself measures it (run queue clock minus
+// sched_info.last_queued, what /proc/PID/schedstat adds to run_delay) as
 // Record.Runnable (woken, waiting for a CPU rather than for the pipe). A blocking
 // call that sleeps several times (a 64 KiB write into a pipe being drained
 // in pages) counts several waits. The time is summed per (process, pipe
@@ -77,12 +79,13 @@
 //     that is not in a syscall (an interruptible page fault wait) could in
 //     theory be misread; the fd must still resolve to a pipe.
 //   - The program runs on every context switch of the machine while a
-//     Tracer is open, and a smaller one (one task storage lookup) on
-//     every wakeup; the figures below predate the wakeup program. Measured on 2 vCPUs, kernel 6.18, with
-//     dd if=/dev/zero bs=64k count=16384 | dd of=/dev/null bs=64k (both on
-//     one CPU, medians of interleaved rounds): attached but not watching
-//     the pipeline, +2.5-4% wall time; watching it, +6-7%.
-//     BenchmarkDDPipeline repeats the comparison.
+//     Tracer is open. A switch of threads that are not watched costs two
+//     inlined array lookups in a bitmap of watched thread ids (tids.go)
+//     before it returns; only watched threads read the clock (once per
+//     switch), task storage and their registers. There is no wakeup
+//     program. scripts/trace-bpf-stats.sh measures the cost per switch
+//     (kernel.bpf_stats_enabled) and docs/trace-accuracy.md quotes it with
+//     the end-to-end overhead.
 //   - At most Options.MaxProcesses watched processes (default 4096) and
 //     Options.MaxRecords (process, pipe, direction) records (default
 //     16384). Watch past the first fails with ErrLimit; a child forked
@@ -96,7 +99,9 @@
 //
 // # Files
 //
-// stall.bpf.c is the BPF program (C, //go:build ignore). gen.go runs
+// stall.bpf.c is the BPF program (C, //go:build ignore), with the kernel
+// types it reads in stall_kernel.h and the syscall classification in
+// stall_classify.h. gen.go runs
 // bpf2go to compile it into stall_x86_bpfel.o and the Go bindings in
 // stall_x86_bpfel.go; both are committed, so building needs no clang.
 // `go generate ./trace` (make generate) needs clang, llvm-strip and the

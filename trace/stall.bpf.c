@@ -2,77 +2,34 @@
 
 // stall.bpf.c measures how long watched processes sleep on pipes.
 //
-// On every context switch (tp_btf/sched_switch):
-//   - switch-out: if prev belongs to a watched tgid, was not preempted and is
-//     going to sleep interruptibly, its syscall number and arguments are read
-//     from bpf_task_pt_regs. A wait on a pipe or FIFO (read side, write side)
+// On every context switch (tp_btf/sched_switch), after one look each at
+// the tids bitmap for prev and next (a switch of unwatched tasks, nearly
+// all of them, stops there):
+//   - switch-in: if next has a remembered wait, the time it was off CPU is
+//     added to stats[tgid, direction, pipe inode]. The part of it spent
+//     runnable (woken, waiting for a CPU) is the scheduler's own figure:
+//     the run queue's clock now minus next->sched_info.last_queued, what
+//     sched_info_arrive adds to run_delay just after this tracepoint.
+//   - switch-out: if prev was not preempted and is going to sleep
+//     interruptibly, its syscall number and arguments are read from
+//     bpf_task_pt_regs. A wait on a pipe or FIFO (read side, write side)
 //     or in a poll-family syscall is remembered in task storage with its
 //     start time.
-//   - switch-in: if next has a remembered wait, the time it was off CPU is
-//     added to stats[tgid, direction, pipe inode].
-// tp_btf/sched_wakeup marks when a waiting task became runnable, so each
-// wait splits into blocked (start to wakeup) and runnable (wakeup to
-// switch-in: waiting for a CPU).
-// tp_btf/sched_process_fork adds children of watched processes to the watch
-// map (attached only when following children); tp_btf/sched_process_exit
-// removes a tgid when its last thread exits, so a reused pid is not watched.
+// The clock is read at most once per switch, and only for watched tasks.
+// tp_btf/sched_process_fork marks new threads of watched processes in the
+// bitmap and, when following children, watches new child processes;
+// tp_btf/sched_process_exit unmarks each exiting thread and removes a tgid
+// when its last thread exits, so a reused pid is not watched.
 //
 // No kprobes, fentry or tracefs are needed: only BTF-typed tracepoints.
 // The syscall numbers and pt_regs fields are those of x86_64.
 
-typedef unsigned char __u8;
-typedef unsigned short __u16;
-typedef unsigned int __u32;
-typedef unsigned long long __u64;
-typedef int __s32;
-typedef long long __s64;
-typedef __u8 u8;
-typedef __u16 u16;
-typedef __u32 u32;
-typedef __u64 u64;
-typedef _Bool bool;
-typedef __u16 __be16;
-typedef __u32 __be32;
-typedef __u32 __wsum;
-
+#include "stall_kernel.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
 char __license[] SEC("license") = "Dual MIT/GPL";
-
-#define BPF_MAP_TYPE_HASH 1
-#define BPF_MAP_TYPE_ARRAY 2
-#define BPF_MAP_TYPE_TASK_STORAGE 29
-#define BPF_ANY 0
-#define BPF_NOEXIST 1
-#define BPF_F_NO_PREALLOC 1
-#define BPF_LOCAL_STORAGE_GET_F_CREATE 1
-
-#define TASK_INTERRUPTIBLE 0x1
-#define TASK_UNINTERRUPTIBLE 0x2
-#define S_IFMT 0170000
-#define S_IFIFO 0010000
-#define FMODE_READ 0x1
-#define FMODE_WRITE 0x2
-#define TS_COMPAT 0x0002 // thread_info.status: 32-bit syscall active
-
-// x86_64 syscall numbers.
-#define NR_read 0
-#define NR_write 1
-#define NR_poll 7
-#define NR_readv 19
-#define NR_writev 20
-#define NR_select 23
-#define NR_sendfile 40
-#define NR_epoll_wait 232
-#define NR_pselect6 270
-#define NR_ppoll 271
-#define NR_splice 275
-#define NR_tee 276
-#define NR_vmsplice 278
-#define NR_epoll_pwait 281
-#define NR_epoll_pwait2 441
 
 // Directions, mirrored by trace.Direction.
 #define DIR_READ 1
@@ -87,63 +44,6 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define DROP_N 4
 
 #define HIST_BUCKETS 32
-#define COMM_LEN 16
-
-// Kernel types: only the fields used here. preserve_access_index makes
-// every access a CO-RE relocation against the running kernel's BTF.
-struct pt_regs {
-	unsigned long di;
-	unsigned long si;
-	unsigned long dx;
-	unsigned long orig_ax;
-} __attribute__((preserve_access_index));
-
-struct inode {
-	unsigned short i_mode;
-	unsigned long i_ino;
-} __attribute__((preserve_access_index));
-
-struct pipe_inode_info {
-	unsigned int head;
-	unsigned int tail;
-} __attribute__((preserve_access_index));
-
-struct file {
-	struct inode *f_inode;
-	unsigned int f_mode;
-	void *private_data;
-} __attribute__((preserve_access_index));
-
-struct fdtable {
-	unsigned int max_fds;
-	struct file **fd;
-} __attribute__((preserve_access_index));
-
-struct files_struct {
-	struct fdtable *fdt;
-} __attribute__((preserve_access_index));
-
-typedef struct {
-	int counter;
-} atomic_t;
-
-struct signal_struct {
-	atomic_t live;
-} __attribute__((preserve_access_index));
-
-struct thread_info {
-	u32 status;
-} __attribute__((preserve_access_index));
-
-struct task_struct {
-	struct thread_info thread_info;
-	int pid;
-	int tgid;
-	struct files_struct *files;
-	struct signal_struct *signal;
-	struct task_struct *group_leader;
-	char comm[COMM_LEN];
-} __attribute__((preserve_access_index));
 
 // wait is the per-task state between switch-out and switch-in.
 // The loader also writes one (with attach = 1) for a thread found asleep
@@ -151,7 +51,7 @@ struct task_struct {
 // of attach.
 struct wait {
 	u64 start;  // bpf_ktime_get_ns at switch-out; 0: no wait pending
-	u64 woken;  // bpf_ktime_get_ns at the first sched_wakeup since start; 0: none seen
+	u64 run_delay; // the task's sched_info.run_delay at switch-out
 	u64 inode;  // pipe inode, 0 for poll-family waits
 	u32 tgid;   // tgid at switch-out, the stats key
 	u16 dir;    // DIR_*
@@ -173,10 +73,58 @@ struct stall_val {
 	u64 total_ns;
 	u64 max_ns;
 	u64 at_attach; // waits of count already in progress at attach
-	u64 runnable_ns; // of total_ns, time from sched_wakeup to the switch-in
-	char comm[COMM_LEN]; // group leader's comm at the latest wait
+	u64 runnable_ns; // of total_ns, runnable: from the wakeup's enqueue to the switch-in
+	char comm[COMM_LEN]; // group leader's comm at the first wait of the record
 	u64 hist[HIST_BUCKETS]; // hist[i]: waits of [2^i, 2^(i+1)) ns; last is open
 };
+
+// tids marks the watched threads: bit tid & 63 of tids[tid >> 6], for
+// every tid up to PID_MAX_LIMIT (2^22: 512 KiB). It is what makes a switch
+// of unwatched tasks cheap: one array lookup, which the verifier inlines,
+// for each of prev and next. Watch sets the bits of the threads a process
+// has (atomic ORs on the mmapped array); stall_fork marks new threads of
+// watched processes and stall_exit unmarks every exiting thread.
+#define TID_WORDS (1 << 16)
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, TID_WORDS);
+	__type(key, u32);
+	__type(value, u64);
+} tids SEC(".maps");
+
+// follow_children is Options.FollowChildren, set by the loader.
+volatile const bool follow_children = 0;
+
+static __always_inline u64 *tid_word(u32 tid)
+{
+	u32 k = tid >> 6;
+
+	return bpf_map_lookup_elem(&tids, &k);
+}
+
+static __always_inline bool tid_watched(u32 tid)
+{
+	u64 *w = tid_word(tid);
+
+	return w && ((*w >> (tid & 63)) & 1);
+}
+
+static __always_inline void tid_mark(u32 tid)
+{
+	u64 *w = tid_word(tid);
+
+	if (w)
+		__sync_fetch_and_or(w, 1ULL << (tid & 63));
+}
+
+static __always_inline void tid_unmark(u32 tid)
+{
+	u64 *w = tid_word(tid);
+
+	if (w && ((*w >> (tid & 63)) & 1))
+		__sync_fetch_and_and(w, ~(1ULL << (tid & 63)));
+}
 
 // watched and stats are resized by the loader (Options.MaxProcesses,
 // Options.MaxRecords) before loading.
@@ -252,127 +200,30 @@ static __always_inline u32 log2_u64(u64 v)
 	return r;
 }
 
-// fd_file returns task t's file for fd, or NULL.
-static __always_inline struct file *fd_file(struct task_struct *t, long fd)
+#include "stall_classify.h"
+
+// runnable_ns returns the part of a wait of d ns, ending now as t is
+// switched in, that t spent runnable: woken and queued, waiting for a CPU.
+// It is the scheduler's own figure: the growth of t's run_delay since the
+// switch-out (queued periods that ended in a dequeue, e.g. a throttled
+// group, are in it) plus the current one, the run queue's clock minus
+// sched_info.last_queued (stamped when the wakeup queued t; rq->clock was
+// brought up to date by __schedule before this tracepoint, and
+// sched_info_arrive adds the same difference to run_delay just after it).
+// Outside the fair class (no cfs_rq) the current period is left out.
+static __always_inline u64 runnable_ns(struct task_struct *t, struct wait *w, u64 d)
 {
-	struct fdtable *fdt;
-	struct file **arr;
-	struct file *f = 0;
+	u64 r = t->sched_info.run_delay - w->run_delay;
+	u64 queued = t->sched_info.last_queued;
+	struct cfs_rq *cq = t->se.cfs_rq;
+	u64 clock;
 
-	if (fd < 0)
-		return 0;
-	fdt = t->files->fdt;
-	if (!fdt || (unsigned long)fd >= fdt->max_fds)
-		return 0;
-	arr = fdt->fd;
-	if (!arr)
-		return 0;
-	// arr is not a BTF pointer the verifier can index: read the slot.
-	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-	return f;
-}
-
-// pipe_ino returns the inode number of f if it is a pipe or FIFO, else 0.
-static __always_inline u64 pipe_ino(struct file *f)
-{
-	struct inode *ino;
-
-	if (!f)
-		return 0;
-	// f came from bpf_probe_read_kernel: a plain scalar to the verifier,
-	// so its fields are read with helpers too.
-	ino = BPF_CORE_READ(f, f_inode);
-	if (!ino)
-		return 0;
-	if ((BPF_CORE_READ(ino, i_mode) & S_IFMT) != S_IFIFO)
-		return 0;
-	return BPF_CORE_READ(ino, i_ino);
-}
-
-static __always_inline bool pipe_empty(struct file *f)
-{
-	struct pipe_inode_info *p = BPF_CORE_READ(f, private_data);
-
-	if (!p)
-		return 1;
-	return BPF_CORE_READ(p, head) == BPF_CORE_READ(p, tail);
-}
-
-// classify fills w->dir and w->inode for the syscall t sleeps in and
-// returns 1 if that wait is one to measure.
-static __always_inline int classify(struct task_struct *t, struct wait *w)
-{
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	struct file *in, *out;
-	u64 in_ino, out_ino;
-	long nr;
-
-	if (!regs)
-		return 0;
-	// A 32-bit task uses other syscall numbers: not handled.
-	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
-		return 0;
-	nr = regs->orig_ax;
-	switch (nr) {
-	case NR_read:
-	case NR_readv:
-		w->dir = DIR_READ;
-		w->inode = pipe_ino(fd_file(t, regs->di));
-		return w->inode != 0;
-	case NR_write:
-	case NR_writev:
-		w->dir = DIR_WRITE;
-		w->inode = pipe_ino(fd_file(t, regs->di));
-		return w->inode != 0;
-	case NR_vmsplice:
-		// vmsplice on a read end copies out of the pipe.
-		in = fd_file(t, regs->di);
-		w->inode = pipe_ino(in);
-		if (!w->inode)
-			return 0;
-		w->dir = (BPF_CORE_READ(in, f_mode) & (FMODE_READ | FMODE_WRITE)) == FMODE_READ ? DIR_READ : DIR_WRITE;
-		return 1;
-	case NR_splice:
-	case NR_tee:
-	case NR_sendfile:
-		// splice(fd_in, off_in, fd_out, ...), tee(fd_in, fd_out, ...),
-		// sendfile(out_fd, in_fd, ...). With pipes on both sides the
-		// task waits on the input if it is empty, else on the output.
-		if (nr == NR_sendfile) {
-			out = fd_file(t, regs->di);
-			in = fd_file(t, regs->si);
-		} else if (nr == NR_tee) {
-			in = fd_file(t, regs->di);
-			out = fd_file(t, regs->si);
-		} else {
-			in = fd_file(t, regs->di);
-			out = fd_file(t, regs->dx);
-		}
-		in_ino = pipe_ino(in);
-		out_ino = pipe_ino(out);
-		if (in_ino && (!out_ino || pipe_empty(in))) {
-			w->dir = DIR_READ;
-			w->inode = in_ino;
-			return 1;
-		}
-		if (out_ino) {
-			w->dir = DIR_WRITE;
-			w->inode = out_ino;
-			return 1;
-		}
-		return 0;
-	case NR_poll:
-	case NR_select:
-	case NR_epoll_wait:
-	case NR_pselect6:
-	case NR_ppoll:
-	case NR_epoll_pwait:
-	case NR_epoll_pwait2:
-		w->dir = DIR_POLL;
-		w->inode = 0;
-		return 1;
+	if (queued && cq) {
+		clock = cq->rq->clock; // direct loads from typed pointers, no helper
+		if (clock > queued)
+			r += clock - queued;
 	}
-	return 0;
+	return r < d ? r : d;
 }
 
 static __always_inline void record(struct task_struct *t, struct wait *w, u64 now)
@@ -380,55 +231,65 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	struct stall_key k = {.tgid = w->tgid, .dir = w->dir, .inode = w->inode};
 	struct stall_val *v;
 	u64 d = now - w->start;
-	u64 runnable = w->woken && w->woken <= now ? now - w->woken : 0;
+	u64 runnable = runnable_ns(t, w, d);
 	u32 b;
 
 	w->start = 0;
-	w->woken = 0;
 	v = bpf_map_lookup_elem(&stats, &k);
 	if (!v) {
+		// A new record: the tgid map decides, once per record rather
+		// than per wait, so that a bit left by a thread that exited
+		// while Watch marked it never makes its reused tid watched
+		// (tids.go). Such a tid is unmarked here.
+		if (!bpf_map_lookup_elem(&watched, &k.tgid)) {
+			tid_unmark(t->pid);
+			return;
+		}
 		bpf_map_update_elem(&stats, &k, &zero_val, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&stats, &k);
 		if (!v) {
 			drop(DROP_WAIT); // stats is full
 			return;
 		}
+		BPF_CORE_READ_STR_INTO(&v->comm, t, group_leader, comm);
 	}
 	__sync_fetch_and_add(&v->count, 1);
 	if (w->attach)
 		__sync_fetch_and_add(&v->at_attach, 1);
 	__sync_fetch_and_add(&v->total_ns, d);
-	__sync_fetch_and_add(&v->runnable_ns, runnable);
+	if (runnable)
+		__sync_fetch_and_add(&v->runnable_ns, runnable);
 	if (d > v->max_ns)
 		v->max_ns = d;
 	b = log2_u64(d);
 	if (b >= HIST_BUCKETS)
 		b = HIST_BUCKETS - 1;
 	__sync_fetch_and_add(&v->hist[b], 1);
-	BPF_CORE_READ_STR_INTO(&v->comm, t, group_leader, comm);
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
+	u64 now = 0; // the clock, read once, only for watched tasks
 	struct wait *w;
 	u32 tgid;
 
-	// The clock is read only on the paths that use it: most switches
-	// are of tasks that are not watched and take neither.
-
 	// Switch-in first: next may be a watched task ending a wait.
-	w = bpf_task_storage_get(&waits, next, 0, 0);
-	if (w && w->start)
-		record(next, w, bpf_ktime_get_ns());
+	if (tid_watched(next->pid)) {
+		w = bpf_task_storage_get(&waits, next, 0, 0);
+		if (w && w->start) {
+			now = bpf_ktime_get_ns();
+			record(next, w, now);
+		}
+	}
 
-	// Switch-out: only voluntary, interruptible sleeps.
+	// Switch-out: only voluntary, interruptible sleeps of watched threads.
 	if (preempt || (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) != TASK_INTERRUPTIBLE)
 		return 0;
-	tgid = prev->tgid;
-	if (!bpf_map_lookup_elem(&watched, &tgid))
+	if (!tid_watched(prev->pid))
 		return 0;
+	tgid = prev->tgid;
 	w = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!w) {
 		drop(DROP_STORAGE);
@@ -441,24 +302,16 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	}
 	w->tgid = tgid;
 	w->attach = 0;
-	w->woken = 0;
-	w->start = bpf_ktime_get_ns();
+	w->run_delay = prev->sched_info.run_delay;
+	w->start = now ? now : bpf_ktime_get_ns();
 	return 0;
 }
 
-// sched_wakeup: a task with a wait pending became runnable; from now to
-// its switch-in it waits for a CPU, not for the pipe. Only a task
-// storage lookup (no map lookup, no allocation) for the others.
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(stall_wakeup, struct task_struct *p)
-{
-	struct wait *w = bpf_task_storage_get(&waits, p, 0, 0);
-
-	if (w && w->start && !w->woken)
-		w->woken = bpf_ktime_get_ns();
-	return 0;
-}
-
+// stall_fork: a new thread of a watched process is marked; with
+// follow_children a new child process is watched, and its first thread
+// marked. The tgid map, not the bitmap, decides: Watch adds the tgid
+// before it lists and marks the threads, so a thread cloned meanwhile is
+// marked by one or the other.
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -466,12 +319,19 @@ int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 	u32 ctgid = BPF_CORE_READ(child, tgid);
 	u8 one = 1;
 
-	if (ptgid == ctgid || !bpf_map_lookup_elem(&watched, &ptgid))
+	if (!bpf_map_lookup_elem(&watched, &ptgid))
+		return 0;
+	if (ptgid == ctgid) {
+		tid_mark(BPF_CORE_READ(child, pid));
+		return 0;
+	}
+	if (!follow_children)
 		return 0;
 	if (bpf_map_update_elem(&watched, &ctgid, &one, BPF_ANY)) {
 		drop(DROP_CHILD); // watched is full
 		return 0;
 	}
+	tid_mark(BPF_CORE_READ(child, pid));
 	struct proc_info pi = {.start_ns = bpf_ktime_get_ns(), .parent = ptgid};
 	BPF_CORE_READ_STR_INTO(&pi.comm, child, comm);
 	if (bpf_map_update_elem(&procs, &ctgid, &pi, BPF_ANY))
@@ -479,29 +339,39 @@ int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+// stall_exec: a thread that is not the leader takes the leader's pid when
+// it execs (de_thread); the leader's exit unmarked that pid, so it is
+// marked again, and old_pid, gone, unmarked.
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(stall_exec, struct task_struct *p, int old_pid, void *bprm)
 {
 	u32 tgid = BPF_CORE_READ(p, tgid);
+	u32 pid = BPF_CORE_READ(p, pid);
 	struct proc_info *pi;
 
 	if (!bpf_map_lookup_elem(&watched, &tgid))
 		return 0;
+	if ((u32)old_pid != pid) {
+		tid_unmark(old_pid);
+		tid_mark(pid);
+	}
 	pi = bpf_map_lookup_elem(&procs, &tgid);
 	if (pi)
 		BPF_CORE_READ_STR_INTO(&pi->comm, p, comm);
 	return 0;
 }
 
+// stall_exit: every exiting thread is unmarked, so its tid, when reused,
+// is not watched; the last thread of a watched process removes its tgid.
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(stall_exit, struct task_struct *p)
 {
 	u32 tgid = BPF_CORE_READ(p, tgid);
-
-	// signal->live drops to 0 before this tracepoint when the last
-	// thread of the group exits.
 	struct proc_info *pi;
 
+	tid_unmark(BPF_CORE_READ(p, pid));
+	// signal->live drops to 0 before this tracepoint when the last
+	// thread of the group exits.
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
 	if (bpf_map_delete_elem(&watched, &tgid))

@@ -41,30 +41,31 @@ type stallStallVal struct {
 }
 
 type stallWait struct {
-	_      structs.HostLayout
-	Start  uint64
-	Woken  uint64
-	Inode  uint64
-	Tgid   uint32
-	Dir    uint16
-	Attach uint16
+	_        structs.HostLayout
+	Start    uint64
+	RunDelay uint64
+	Inode    uint64
+	Tgid     uint32
+	Dir      uint16
+	Attach   uint16
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	stallMapDropped      = "dropped"
-	stallMapProcs        = "procs"
-	stallMapStats        = "stats"
-	stallMapWaits        = "waits"
-	stallMapWatched      = "watched"
-	stallProgStallExec   = "stall_exec"
-	stallProgStallExit   = "stall_exit"
-	stallProgStallFork   = "stall_fork"
-	stallProgStallSwitch = "stall_switch"
-	stallProgStallWakeup = "stall_wakeup"
-	stallVarZeroVal      = "zero_val"
+	stallMapDropped        = "dropped"
+	stallMapProcs          = "procs"
+	stallMapStats          = "stats"
+	stallMapTids           = "tids"
+	stallMapWaits          = "waits"
+	stallMapWatched        = "watched"
+	stallProgStallExec     = "stall_exec"
+	stallProgStallExit     = "stall_exit"
+	stallProgStallFork     = "stall_fork"
+	stallProgStallSwitch   = "stall_switch"
+	stallVarFollowChildren = "follow_children"
+	stallVarZeroVal        = "zero_val"
 )
 
 // loadStall returns the embedded CollectionSpec for stall.
@@ -113,7 +114,6 @@ type stallProgramSpecs struct {
 	StallExit   *ebpf.ProgramSpec `ebpf:"stall_exit"`
 	StallFork   *ebpf.ProgramSpec `ebpf:"stall_fork"`
 	StallSwitch *ebpf.ProgramSpec `ebpf:"stall_switch"`
-	StallWakeup *ebpf.ProgramSpec `ebpf:"stall_wakeup"`
 }
 
 // stallMapSpecs contains maps before they are loaded into the kernel.
@@ -123,6 +123,7 @@ type stallMapSpecs struct {
 	Dropped *ebpf.MapSpec `ebpf:"dropped"`
 	Procs   *ebpf.MapSpec `ebpf:"procs"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
+	Tids    *ebpf.MapSpec `ebpf:"tids"`
 	Waits   *ebpf.MapSpec `ebpf:"waits"`
 	Watched *ebpf.MapSpec `ebpf:"watched"`
 }
@@ -131,7 +132,8 @@ type stallMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallVariableSpecs struct {
-	ZeroVal *ebpf.VariableSpec `ebpf:"zero_val"`
+	FollowChildren *ebpf.VariableSpec `ebpf:"follow_children"`
+	ZeroVal        *ebpf.VariableSpec `ebpf:"zero_val"`
 }
 
 // stallObjects contains all objects after they have been loaded into the kernel.
@@ -157,6 +159,7 @@ type stallMaps struct {
 	Dropped *ebpf.Map `ebpf:"dropped"`
 	Procs   *ebpf.Map `ebpf:"procs"`
 	Stats   *ebpf.Map `ebpf:"stats"`
+	Tids    *ebpf.Map `ebpf:"tids"`
 	Waits   *ebpf.Map `ebpf:"waits"`
 	Watched *ebpf.Map `ebpf:"watched"`
 }
@@ -166,6 +169,7 @@ func (m *stallMaps) Close() error {
 		m.Dropped,
 		m.Procs,
 		m.Stats,
+		m.Tids,
 		m.Waits,
 		m.Watched,
 	)
@@ -175,7 +179,8 @@ func (m *stallMaps) Close() error {
 //
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallVariables struct {
-	ZeroVal *ebpf.Variable `ebpf:"zero_val"`
+	FollowChildren *ebpf.Variable `ebpf:"follow_children"`
+	ZeroVal        *ebpf.Variable `ebpf:"zero_val"`
 }
 
 // stallPrograms contains all programs after they have been loaded into the kernel.
@@ -186,7 +191,6 @@ type stallPrograms struct {
 	StallExit   *ebpf.Program `ebpf:"stall_exit"`
 	StallFork   *ebpf.Program `ebpf:"stall_fork"`
 	StallSwitch *ebpf.Program `ebpf:"stall_switch"`
-	StallWakeup *ebpf.Program `ebpf:"stall_wakeup"`
 }
 
 func (p *stallPrograms) Close() error {
@@ -195,7 +199,6 @@ func (p *stallPrograms) Close() error {
 		p.StallExit,
 		p.StallFork,
 		p.StallSwitch,
-		p.StallWakeup,
 	)
 }
 

@@ -6,15 +6,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math/bits"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -30,6 +27,7 @@ type Tracer struct {
 
 	mu     sync.Mutex
 	objs   stallObjects // maps and programs; zero after Close
+	tids   tidBits      // objs.Tids, mapped; nil after Close
 	links  []link.Link  // attached programs, closed by Close
 	closed bool
 }
@@ -62,6 +60,9 @@ func New(opts Options) (_ *Tracer, err error) {
 	// Dead processes stay in procs: room for the live ones and for one
 	// per record.
 	spec.Maps[stallMapProcs].MaxEntries = uint32(opts.MaxProcesses + opts.MaxRecords)
+	if err := spec.Variables[stallVarFollowChildren].Set(opts.FollowChildren); err != nil {
+		return nil, loadError("set follow_children", err)
+	}
 	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, loadError("load BPF program", err)
 	}
@@ -70,10 +71,12 @@ func New(opts Options) (_ *Tracer, err error) {
 			t.Close()
 		}
 	}()
-	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallWakeup, t.objs.StallExit, t.objs.StallExec}
-	if opts.FollowChildren {
-		progs = append(progs, t.objs.StallFork)
+	if t.tids, err = mapTids(t.objs.Tids); err != nil {
+		return nil, err
 	}
+	// stall_fork always runs: it marks new threads, and new children
+	// only with FollowChildren.
+	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallExit, t.objs.StallExec, t.objs.StallFork}
 	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p})
 		if err != nil {
@@ -145,50 +148,9 @@ func (t *Tracer) Watch(pid int) error {
 		}
 	}
 	t.objs.Procs.Update(uint32(tgid), &pi, ebpf.UpdateNoExist) // full: no lifetime, no harm
+	t.markThreads(tgid)
 	t.seedWaits(tgid, now)
 	return nil
-}
-
-// alive reports whether process tgid has a thread that is neither a
-// zombie nor dead. A leader that exited before its other threads is a
-// zombie while they run, so every thread is looked at.
-func alive(tgid int) bool {
-	dir := "/proc/" + strconv.Itoa(tgid) + "/task/"
-	for _, tid := range threads(tgid) {
-		stat, err := os.ReadFile(dir + strconv.Itoa(tid) + "/stat")
-		if err != nil {
-			continue
-		}
-		// "pid (comm) S ...": comm may hold spaces and parentheses.
-		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
-			if st := stat[i+2]; st != 'Z' && st != 'X' && st != 'x' {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// threadGroup returns the tgid of the process that thread pid belongs to.
-func threadGroup(pid int) (int, error) {
-	if pid <= 0 {
-		return 0, fmt.Errorf("trace: watch pid %d: invalid pid", pid)
-	}
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("trace: watch pid %d: %w", pid, syscall.ESRCH)
-		}
-		return 0, fmt.Errorf("trace: watch pid %d: %w", pid, err)
-	}
-	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-			if tgid, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-				return tgid, nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("trace: watch pid %d: no Tgid in /proc/%d/status", pid, pid)
 }
 
 // Watched returns the tgids watched now, sorted: those given to Watch
@@ -227,228 +189,6 @@ func (t *Tracer) Watched() ([]int, error) {
 	return out, nil
 }
 
-// Snapshot reads the stall counters now. A wait still in progress counts
-// as if it ended now, so a process blocked all along shows up. Snapshots
-// are independent: the counters keep running.
-func (t *Tracer) Snapshot() (Report, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return Report{}, ErrClosed
-	}
-	r := Report{Start: t.start, Wall: time.Since(t.start)}
-	var (
-		k stallStallKey
-		v stallStallVal
-	)
-	it := t.objs.Stats.Iterate()
-	for it.Next(&k, &v) {
-		r.Records = append(r.Records, Record{
-			Tgid:     int(k.Tgid),
-			Comm:     commString(v.Comm),
-			Inode:    k.Inode,
-			Dir:      Direction(k.Dir),
-			Count:    v.Count,
-			Total:    time.Duration(v.TotalNs),
-			Max:      time.Duration(v.MaxNs),
-			AtAttach: v.AtAttach,
-			Runnable: time.Duration(v.RunnableNs),
-			Hist:     slices.Clone(v.Hist[:]),
-		})
-	}
-	if err := it.Err(); err != nil {
-		return Report{}, fmt.Errorf("trace: read stats map: %w", err)
-	}
-	procs, err := t.procs()
-	if err != nil {
-		return Report{}, err
-	}
-	r.Procs = procs
-	d, err := t.dropped()
-	if err != nil {
-		return Report{}, err
-	}
-	r.Dropped = d
-	r.MaxRecords = t.opts.MaxRecords
-	r.MaxProcesses = t.opts.MaxProcesses
-	// Read after stats: a wait ending in between is missed by this
-	// snapshot rather than counted twice.
-	if err := t.addInflight(&r); err != nil {
-		return Report{}, err
-	}
-	r.sort()
-	return r, nil
-}
-
-// procs reads what is known of the watched processes' lives.
-func (t *Tracer) procs() (map[int]ProcInfo, error) {
-	var (
-		tgid uint32
-		pi   stallProcInfo
-	)
-	out := make(map[int]ProcInfo)
-	offset := func(ns uint64) time.Duration { return time.Duration(int64(ns - t.mono)) }
-	it := t.objs.Procs.Iterate()
-	for it.Next(&tgid, &pi) {
-		out[int(tgid)] = ProcInfo{
-			Parent: int(pi.Parent), Comm: commString(pi.Comm),
-			Start: max(offset(pi.StartNs), 0), Exit: offset(pi.ExitNs), Exited: pi.ExitNs != 0,
-		}
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("trace: read procs map: %w", err)
-	}
-	return out, nil
-}
-
-// Indexes of the dropped map: DROP_* in stall.bpf.c.
-const (
-	dropWait = iota
-	dropChild
-	dropStorage
-	dropProc
-)
-
-// dropped reads the BPF program's loss counters.
-func (t *Tracer) dropped() (Dropped, error) {
-	var d Dropped
-	for i, p := range []*uint64{dropWait: &d.Waits, dropChild: &d.Children, dropStorage: &d.Storage, dropProc: &d.Procs} {
-		if err := t.objs.Dropped.Lookup(uint32(i), p); err != nil {
-			return Dropped{}, fmt.Errorf("trace: read dropped map: %w", err)
-		}
-	}
-	return d, nil
-}
-
-// addInflight adds the waits in progress of the watched processes to r's
-// records, as if they ended now. Task storage is looked up by pidfd: one
-// per thread (PIDFD_THREAD, Linux 6.9+; older kernels give only the
-// thread group leader's wait). Nothing extra runs in the BPF hot path.
-func (t *Tracer) addInflight(r *Report) error {
-	now, err := monotonicNow()
-	if err != nil {
-		return err
-	}
-	var (
-		tgid uint32
-		one  uint8
-		tids []int
-	)
-	it := t.objs.Watched.Iterate()
-	for it.Next(&tgid, &one) {
-		tids = append(tids, threads(int(tgid))...)
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("trace: read watch map: %w", err)
-	}
-	index := make(map[stallStallKey]int, len(r.Records))
-	for i, rec := range r.Records {
-		index[stallStallKey{Tgid: uint32(rec.Tgid), Dir: uint32(rec.Dir), Inode: rec.Inode}] = i
-	}
-	for _, tid := range tids {
-		w, ok := t.pendingWait(tid)
-		if !ok || w.Start == 0 || w.Start >= now {
-			continue
-		}
-		d := time.Duration(now - w.Start)
-		k := stallStallKey{Tgid: w.Tgid, Dir: uint32(w.Dir), Inode: w.Inode}
-		i, ok := index[k]
-		if !ok {
-			i = len(r.Records)
-			index[k] = i
-			r.Records = append(r.Records, Record{
-				Tgid: int(w.Tgid), Comm: procComm(int(w.Tgid)), Inode: w.Inode, Dir: Direction(w.Dir),
-				Hist: make([]uint64, HistBuckets),
-			})
-		}
-		rec := &r.Records[i]
-		rec.Count++
-		if w.Attach != 0 {
-			rec.AtAttach++
-		}
-		rec.Total += d
-		if w.Woken != 0 && w.Woken < now {
-			rec.Runnable += time.Duration(now - w.Woken)
-		}
-		rec.Max = max(rec.Max, d)
-		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
-	}
-	return nil
-}
-
-// threads returns the thread ids of process tgid (none if it is gone).
-func threads(tgid int) []int {
-	ents, _ := os.ReadDir("/proc/" + strconv.Itoa(tgid) + "/task")
-	tids := make([]int, 0, len(ents))
-	for _, e := range ents {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			tids = append(tids, tid)
-		}
-	}
-	return tids
-}
-
-// pendingWait returns thread tid's wait from task storage, if any.
-func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
-	fd, err := pidfdOpen(tid)
-	if err != nil {
-		return stallWait{}, false
-	}
-	defer syscall.Close(fd)
-	var w stallWait
-	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
-		return stallWait{}, false
-	}
-	return w, true
-}
-
-// pidfdOpen returns a pidfd for thread tid: the key of task storage.
-// Before Linux 6.9 (no PIDFD_THREAD) only a thread group leader has one.
-func pidfdOpen(tid int) (int, error) {
-	const (
-		sysPidfdOpen = 434  // pidfd_open, same number on every architecture
-		pidfdThread  = 0x80 // PIDFD_THREAD (O_EXCL), Linux 6.9+
-	)
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(tid), pidfdThread, 0)
-	if errno == syscall.EINVAL { // older kernel: leaders only
-		fd, _, errno = syscall.Syscall(sysPidfdOpen, uintptr(tid), 0, 0)
-	}
-	if errno != 0 {
-		return -1, os.NewSyscallError("pidfd_open", errno)
-	}
-	return int(fd), nil
-}
-
-// monotonicNow returns CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
-func monotonicNow() (uint64, error) {
-	var ts syscall.Timespec
-	const clockMonotonic = 1
-	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockMonotonic, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
-		return 0, fmt.Errorf("trace: %w", os.NewSyscallError("clock_gettime", errno))
-	}
-	return uint64(ts.Nano()), nil
-}
-
-// procComm returns the name of process pid, or "" if it is gone.
-func procComm(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func commString(c [16]int8) string {
-	b := make([]byte, 0, len(c))
-	for _, ch := range c {
-		if ch == 0 {
-			break
-		}
-		b = append(b, byte(ch))
-	}
-	return string(b)
-}
-
 // Close detaches the programs and frees the maps. Later calls return
 // ErrClosed; a second Close returns nil.
 func (t *Tracer) Close() error {
@@ -463,7 +203,7 @@ func (t *Tracer) Close() error {
 		errs = append(errs, l.Close())
 	}
 	t.links = nil
-	errs = append(errs, t.objs.Close())
+	errs = append(errs, t.tids.unmap(), t.objs.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("trace: close: %w", err)
 	}

@@ -92,15 +92,25 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("latency %s: percentiles out of order: %+v", s.Method, s)
 		}
 	}
-	if len(res.Targets) != 13 {
-		t.Errorf("got %d targets, want 13", len(res.Targets))
+	if len(res.Targets) != 14 {
+		t.Errorf("got %d targets, want 14", len(res.Targets))
+	}
+	// The tracing-overhead section: both transfers of its round, traced
+	// with the tracer attached before the clock started.
+	if ts := res.TraceSum; ts == nil || (ts.Note == "" && len(res.TraceSamples) != 2) {
+		t.Errorf("tracing overhead: summary %+v, %d samples; want 2", ts, len(res.TraceSamples))
+	}
+	for _, s := range res.TraceSamples {
+		if s.Err != "" || s.Bytes != cfg.TraceBytes || s.Traced != (s.AttachSeconds > 0) {
+			t.Errorf("tracing overhead sample %+v; want %d bytes, attach time only when traced", s, cfg.TraceBytes)
+		}
 	}
 
 	report, err := os.ReadFile(filepath.Join(cfg.OutDir, bench.ReportFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Targets", "## Throughput by block size", "### 4K", "## Latency", "| direct |", "| 100 | echo |"} {
+	for _, want := range []string{"## Targets", "## Throughput by block size", "### 4K", "## Latency", "| direct |", "| 100 | echo |", "## Tracing overhead"} {
 		if !strings.Contains(string(report), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -27,6 +27,8 @@ type Config struct {
 	ServeClients   int           // concurrent clients of the short-connection cells
 	ServeDuration  time.Duration // how long the short-connection clients run per cell
 	ServeBulk      int64         // bytes echoed by a bulk cell
+	TraceRounds    int           // tracing-overhead rounds (0 skips the section; traceoverhead.go)
+	TraceBytes     int64         // bytes through dd | cat | dd per tracing-overhead transfer
 	CellTimeout    time.Duration // a cell still running after this is killed and recorded as failed
 	OutDir         string        // report.md, results.json and the charts go here ("" writes nothing)
 	ChartFormat    string        // svg (default) or png
@@ -59,17 +61,20 @@ func Preset(name string) (Config, error) {
 		c.LatTrips, c.LatRounds = 100000, 3
 		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 10, 100, 1000, 10000}, 1<<30, 3
 		c.ServeRounds, c.ServeDuration, c.ServeBulk = 5, 2*time.Second, 64<<20
+		c.TraceRounds, c.TraceBytes = 11, 4<<30
 	case "quick":
 		c.Blocks, c.Rounds, c.Bytes = []int{4 << 10, 64 << 10}, 5, 256<<20
 		c.FullVolumeFrom = 4 << 10
 		c.LatTrips, c.LatRounds = 20000, 1
 		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 10, 100, 1000, 10000}, 256<<20, 1
 		c.ServeRounds, c.ServeDuration, c.ServeBulk = 3, time.Second, 16<<20
+		c.TraceRounds, c.TraceBytes = 5, 1<<30
 	case "smoke":
 		c.Blocks, c.Rounds, c.Bytes = []int{4 << 10}, 1, 16<<20
 		c.FullVolumeFrom = 4 << 10
 		c.LatTrips, c.LatWarmup, c.LatRounds = 2000, 200, 1
 		c.ScaleKs, c.ScaleBytes, c.ScaleRounds = []int{1, 100}, 16<<20, 1
+		c.TraceRounds, c.TraceBytes = 1, 16<<20
 	default:
 		return Config{}, fmt.Errorf("unknown preset %q (want full, quick or smoke)", name)
 	}
@@ -109,6 +114,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: no pin mode")
 	case c.LatRounds > 0 && c.LatTrips < 1:
 		return fmt.Errorf("config: latency trips %d < 1", c.LatTrips)
+	case c.TraceRounds > 0 && c.TraceBytes < traceBlock:
+		return fmt.Errorf("config: trace bytes %d < one %d-byte block", c.TraceBytes, traceBlock)
 	case c.ServeRounds > 0 && (c.ServeClients < 1 || c.ServeDuration <= 0 || c.ServeBulk < 1):
 		return fmt.Errorf("config: serve mode needs clients, a duration and a bulk size")
 	}

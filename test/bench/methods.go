@@ -159,7 +159,7 @@ func Methods() []Method {
 		{Name: "pipeloop-spawn", Role: Pipeloop, Spawn: true, Desc: "`pipeloop 'dd …' 'dd …'` spawning both dd's",
 			middle:      func(t *Tools, _ int, p, c string) []string { return []string{t.Pipeloop, p, c} },
 			unavailable: needPipeloop},
-		{Name: "pipeloop-spawn-trace", Role: Pipeloop, Spawn: true, Desc: "`pipeloop --trace 'dd …' 'dd …'`: eBPF stall tracing of pipeloop and both dd's (its overhead against pipeloop-spawn)",
+		{Name: "pipeloop-spawn-trace", Role: Pipeloop, Spawn: true, Desc: "`pipeloop --trace 'dd …' 'dd …'`: eBPF stall tracing of pipeloop and both dd's, timed from the spawn, so loading and attaching the tracer (~0.1–0.3 s) is in the cell; the fair overhead figure is the tracing-overhead section",
 			middle: func(t *Tools, _ int, p, c string) []string { return []string{t.Pipeloop, "--trace", p, c} },
 			unavailable: func(t *Tools) string {
 				if os.Geteuid() != 0 {

@@ -32,6 +32,7 @@ func (res *Results) writeReport(w io.Writer) error {
 	res.writeLatency(p)
 	res.writeScale(p)
 	res.writeServe(p)
+	res.writeTrace(p)
 	res.writeProblems(p)
 	_, err := io.WriteString(w, b.String())
 	return err

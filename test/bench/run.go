@@ -24,10 +24,13 @@ type Results struct {
 	Cells     []*CellSummary    `json:"throughput_summary"`
 	LatCells  []*LatencySummary `json:"latency_summary"`
 	Serve     ServeResults      `json:"serve"`
-	Targets   []Target          `json:"targets"`
-	Scale     []ScaleSample     `json:"scale_samples"`
-	ScaleSum  []*ScaleSummary   `json:"scale_summary"`
-	ScaleNote string            `json:"scale_note,omitempty"`
+	// The tracing-overhead section (traceoverhead.go).
+	TraceSamples []TraceSample   `json:"trace_samples,omitempty"`
+	TraceSum     *TraceSummary   `json:"trace_summary,omitempty"`
+	Targets      []Target        `json:"targets"`
+	Scale        []ScaleSample   `json:"scale_samples"`
+	ScaleSum     []*ScaleSummary `json:"scale_summary"`
+	ScaleNote    string          `json:"scale_note,omitempty"`
 }
 
 // Setup records the parameters the numbers depend on.
@@ -148,6 +151,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 	if err := res.runServe(ctx, &cfg, &t, log); err != nil {
+		return nil, err
+	}
+	if err := res.runTrace(ctx, &cfg, &t, log); err != nil {
 		return nil, err
 	}
 	res.Machine.LoadEnd = readTrim("/proc/loadavg")

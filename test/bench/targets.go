@@ -181,6 +181,9 @@ func evaluateTargets(res *Results) []Target {
 		ts = append(ts, unjudged(target("latency pinned: pipeloop "+t.name, "<=", t.limit, pl/an,
 			fmt.Sprintf("%s: pipeloop %s µs, %s %s µs", t.pname, f2(pl/1e3), t.anchor, f2(an/1e3))), smallLat))
 	}
+	if t, ok := traceTarget(res); ok {
+		ts = append(ts, t)
+	}
 	return ts
 }
 

@@ -162,3 +162,36 @@ func TestUnjudgedKeepsTheRatio(t *testing.T) {
 		t.Errorf("not measured became %s", nm.Status)
 	}
 }
+
+// The tracing-overhead summary pairs each round's transfers, leaves out
+// failed ones, and its target is judged only from 3 rounds of 1 GiB.
+func TestSummariseTrace(t *testing.T) {
+	samples := []TraceSample{
+		{Round: 0, Seconds: 2.0}, {Round: 0, Traced: true, Seconds: 2.04, AttachSeconds: 0.1},
+		{Round: 1, Traced: true, Seconds: 2.2, AttachSeconds: 0.2}, {Round: 1, Seconds: 2.0},
+		{Round: 2, Seconds: 2.1}, {Round: 2, Traced: true, Err: "boom"},
+	}
+	sum := &TraceSummary{Rounds: 3, Bytes: 4 << 30}
+	summariseTrace(sum, samples)
+	if sum.Plain.N != 3 || sum.Traced.N != 2 || sum.Paired.N != 2 {
+		t.Fatalf("summary %+v: want 3 plain, 2 traced, 2 paired", sum)
+	}
+	if got, want := sum.Ratio, 2.12/2.0; math.Abs(got-want) > 1e-9 {
+		t.Errorf("ratio %v, want %v", got, want)
+	}
+	if got, want := sum.Paired.Median, (1.02+1.1)/2; math.Abs(got-want) > 1e-9 {
+		t.Errorf("paired median %v, want %v", got, want)
+	}
+	res := &Results{TraceSum: sum}
+	tg, ok := traceTarget(res)
+	if !ok || tg.Status != miss {
+		t.Errorf("target %+v, %t: want a MISS at +6%%", tg, ok)
+	}
+	sum.Bytes = 16 << 20
+	if tg, _ = traceTarget(res); tg.Status != tooSmall {
+		t.Errorf("16 MiB transfers: status %q, want %q", tg.Status, tooSmall)
+	}
+	if _, ok := traceTarget(&Results{TraceSum: &TraceSummary{}}); ok {
+		t.Error("a section that did not run has a target")
+	}
+}

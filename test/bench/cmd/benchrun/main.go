@@ -57,7 +57,10 @@ func run(ctx context.Context, args []string) error {
 	serveRounds := fs.Int("serve-rounds", -1, "override serve-mode rounds (0 skips serve mode)")
 	scaleRounds := fs.Int("scale-rounds", -1, "override scale rounds (0 skips scale)")
 	serveOnly := fs.Bool("serve-only", false, "run only the serve-mode section (throughput, latency and scale skipped)")
-	latOnly := fs.Bool("lat-only", false, "run only the latency section (throughput, scale and serve mode skipped)")
+	traceRounds := fs.Int("trace-rounds", -1, "override tracing-overhead rounds (0 skips the section)")
+	traceBytes := fs.String("trace-bytes", "", "override bytes per tracing-overhead transfer, e.g. 4G")
+	traceOnly := fs.Bool("trace-only", false, "run only the tracing-overhead section (throughput, latency, scale and serve mode skipped)")
+	latOnly := fs.Bool("lat-only", false, "run only the latency section (throughput, scale, serve mode and tracing overhead skipped)")
 	chart := fs.String("chart", "svg", "chart format: svg or png")
 	render := fs.String("render", "", "re-render the report and charts of a results.json into -out, measuring nothing")
 	list := fs.Bool("list", false, "list the methods and exit")
@@ -98,10 +101,21 @@ func run(ctx context.Context, args []string) error {
 		cfg.ScaleRounds = *scaleRounds
 	}
 	if *serveOnly {
-		cfg.SkipThroughput, cfg.LatRounds, cfg.ScaleKs = true, 0, nil
+		cfg.SkipThroughput, cfg.LatRounds, cfg.ScaleKs, cfg.TraceRounds = true, 0, nil, 0
+	}
+	if *traceRounds >= 0 {
+		cfg.TraceRounds = *traceRounds
+	}
+	if *traceBytes != "" {
+		if cfg.TraceBytes, err = bench.ParseSize(*traceBytes); err != nil {
+			return err
+		}
+	}
+	if *traceOnly {
+		cfg.SkipThroughput, cfg.LatRounds, cfg.ScaleKs, cfg.ServeRounds = true, 0, nil, 0
 	}
 	if *latOnly {
-		cfg.SkipThroughput, cfg.ScaleKs, cfg.ServeRounds = true, nil, 0
+		cfg.SkipThroughput, cfg.ScaleKs, cfg.ServeRounds, cfg.TraceRounds = true, nil, 0, 0
 	}
 
 	root := *repo
