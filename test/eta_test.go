@@ -1,12 +1,8 @@
 package test_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,38 +20,11 @@ var etaRE = regexp.MustCompile(`(\d+)% ETA (\d+):(\d\d)`)
 func TestProgressETATerminal(t *testing.T) {
 	const n = 6 << 20
 	in, sum := payload(t, n)
-	master, slave := openPTY(t, 120)
-	var screen bytes.Buffer
-	read := make(chan struct{})
-	go func() { io.Copy(&screen, master); close(read) }()
-
-	cmd := exec.Command(bin, "--progress", "--rate-limit", "2M")
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	cmd.Stdin = in
 	h := sha256.New()
-	cmd.Stdout, cmd.Stderr = h, slave
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	timer := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
-	err := cmd.Wait()
-	timer.Stop()
-	wall := time.Since(start)
-	if err != nil {
-		t.Fatalf("pipeloop: %v", err)
-	}
-	select {
-	case <-read:
-	case <-time.After(5 * time.Second):
-		t.Fatal("terminal output did not end")
-	}
+	s, wall := runOnTerminal(t, 120, in, h, 30*time.Second, "--progress", "--rate-limit", "2M")
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		t.Errorf("stdout is not the data")
 	}
-	s := screen.String()
-	t.Logf("terminal (%v): %q", wall, s)
 	draws := strings.Split(strings.TrimSuffix(s, "\r\n"), "\r")
 	var etas int
 	prevPct := -1

@@ -96,28 +96,25 @@ func openPTY(t *testing.T, cols uint16) (master, slave *os.File) {
 	return m, s
 }
 
-// TestProgressTerminal: with stderr a terminal, --progress redraws one
-// line in place several times a second, cut to the terminal's width, and
-// ends it with a newline; stdout (a pipe) carries exactly the data.
-func TestProgressTerminal(t *testing.T) {
-	t.Parallel()
-	const cols = 60
+// runOnTerminal runs pipeloop with args, stdin and stdout as given and
+// stderr a terminal cols wide, killed if it runs past limit, and returns
+// what the terminal showed (logged) and the wall time. A failed run or a
+// terminal that does not go quiet fails the test.
+func runOnTerminal(t *testing.T, cols uint16, stdin io.Reader, stdout io.Writer, limit time.Duration, args ...string) (string, time.Duration) {
+	t.Helper()
 	master, slave := openPTY(t, cols)
 	var screen bytes.Buffer
 	read := make(chan struct{})
 	go func() { io.Copy(&screen, master); close(read) }() // ends with EIO once every slave fd is closed
-
-	cmd := exec.Command(bin, "--progress", "cat", "cat", "cat")
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	cmd.Stdin = paced()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, slave
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, slave
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	slave.Close()
-	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
 	err := cmd.Wait()
 	timer.Stop()
 	wall := time.Since(start)
@@ -129,11 +126,21 @@ func TestProgressTerminal(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("terminal output did not end")
 	}
+	t.Logf("terminal (%v): %q", wall, screen.String())
+	return screen.String(), wall
+}
+
+// TestProgressTerminal: with stderr a terminal, --progress redraws one
+// line in place several times a second, cut to the terminal's width, and
+// ends it with a newline; stdout (a pipe) carries exactly the data.
+func TestProgressTerminal(t *testing.T) {
+	t.Parallel()
+	const cols = 60
+	var out bytes.Buffer
+	s, wall := runOnTerminal(t, cols, paced(), &out, 20*time.Second, "--progress", "cat", "cat", "cat")
 	if h := sha256.Sum256(out.Bytes()); hex.EncodeToString(h[:]) != pacedSum() {
 		t.Errorf("stdout is not the data (%d bytes)", out.Len())
 	}
-	s := screen.String()
-	t.Logf("terminal (%v): %q", wall, s)
 	if !strings.HasSuffix(s, "\r\n") { // the tty turns \n into \r\n
 		t.Errorf("the final line does not end with a newline: %q", s)
 	}

@@ -1,6 +1,10 @@
 package verdict
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pipeloop/pipeloop/internal/label"
+)
 
 // judgeLimit names the rate limit as the bottleneck when it held a link
 // back for most of the link's time (Sits): the pipeline runs at the pace
@@ -31,19 +35,5 @@ func judgeLimit(in Input) (Verdict, bool) {
 	}
 	return Verdict{Kind: KindLimit, Evidence: ev,
 		Summary: fmt.Sprintf("the rate limit (%s/s on link %s): it held the link back %s of the time; the rest of the pipeline kept up",
-			bytesText(float64(l.RateLimit)), name, pct(share))}, true
-}
-
-// bytesText formats a byte count in decimal units: 2.10 MB.
-func bytesText(b float64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	i := 0
-	for b >= 1000 && i < len(units)-1 {
-		b /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f B", b)
-	}
-	return fmt.Sprintf("%.2f %s", b, units[i])
+			label.Bytes(float64(l.RateLimit)), name, pct(share))}, true
 }

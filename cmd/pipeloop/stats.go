@@ -3,6 +3,8 @@
 package main
 
 import (
+	"github.com/pipeloop/pipeloop/internal/label"
+
 	"fmt"
 	"io"
 	"strings"
@@ -23,7 +25,7 @@ func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResul
 		for i, s := range links {
 			wall := s.Wall()
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s/s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n",
-				i+1, s.Src, s.Dst, s.Mode, human(float64(s.Bytes)), human(rate(s.Bytes, wall)),
+				i+1, s.Src, s.Dst, s.Mode, label.Bytes(float64(s.Bytes)), label.Bytes(rate(s.Bytes, wall)),
 				s.Reads, s.Writes, s.Splices, s.Vmsplices, s.ReadEAGAIN+s.WriteEAGAIN+s.SpliceEAGAIN,
 				pct(s.TimeFull, wall), pct(s.TimeEmpty, wall), linkEnd(s))
 		}
@@ -42,7 +44,7 @@ func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResul
 				rss = int64(st.State.Rusage.Maxrss) * 1024 // int32 on 32-bit GOARCHes
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", st.Index, trim(st.Name, 32), st.Pid, status(st),
-				secs(st.Wall()), secs(user), secs(sys), human(float64(rss)))
+				secs(st.Wall()), secs(user), secs(sys), label.Bytes(float64(rss)))
 		}
 		tw.Flush()
 	}
@@ -82,20 +84,6 @@ func pct(part, whole time.Duration) string {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
-
-// human formats a byte count in decimal units, as dd reports rates.
-func human(b float64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	i := 0
-	for b >= 1000 && i < len(units)-1 {
-		b /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f B", b)
-	}
-	return fmt.Sprintf("%.2f %s", b, units[i])
-}
 
 func trim(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
