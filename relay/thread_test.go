@@ -3,11 +3,11 @@
 package relay_test
 
 import (
-	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/pipeloop/pipeloop/internal/testfd"
+	"github.com/pipeloop/pipeloop/internal/threadcheck"
 	"github.com/pipeloop/pipeloop/relay"
 )
 
@@ -40,16 +40,7 @@ func TestRelayCallsChecked(t *testing.T) {
 		"relay.Pipeline.Signal": func() { p.Signal(syscall.SIGKILL) },
 		"relay.Close":           func() { e.r.Close() },
 	}
-	for name, call := range calls {
-		msg := func() (msg string) {
-			defer func() { msg, _ = recover().(string) }()
-			call()
-			return ""
-		}()
-		if !strings.Contains(msg, name+" called from thread") {
-			t.Errorf("%s from another goroutine: panic %q, want one naming it", name, msg)
-		}
-	}
+	threadcheck.Refused(t, calls)
 	e.do(func() {
 		if k.Done() || p.Done() {
 			t.Error("a refused call changed the link or the pipeline")

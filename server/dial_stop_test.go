@@ -3,44 +3,24 @@ package server_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/pipeloop/pipeloop/internal/leakcheck"
+	"github.com/pipeloop/pipeloop/internal/testfd"
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/server"
 	"golang.org/x/sys/unix"
 )
 
-// unanswered returns the address of a listener whose accept queue is full,
-// so a new connect stays in progress (the kernel drops its SYNs).
+// unanswered is testfd.UnansweredTCP's address as a server.Addr.
 func unanswered(t *testing.T) server.Addr {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	addr, _ := testfd.UnansweredTCP(t)
+	a, err := server.ParseAddr(addr)
 	if err != nil {
 		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := unix.Getsockname(fd)
-	a, err := server.ParseAddr(fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 4 { // backlog 0 still queues one or two
-		c, err := net.DialTimeout("tcp", a.String(), 200*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
 	}
 	return a
 }

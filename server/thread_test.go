@@ -3,9 +3,9 @@
 package server_test
 
 import (
-	"strings"
 	"testing"
 
+	"github.com/pipeloop/pipeloop/internal/threadcheck"
 	"github.com/pipeloop/pipeloop/server"
 )
 
@@ -21,16 +21,7 @@ func TestServerCallsChecked(t *testing.T) {
 		"server.Conns":    func() { h.srv.Conns(func(*server.Conn) {}) },
 		"server.Shutdown": func() { h.srv.Shutdown(0, nil) },
 	}
-	for name, call := range calls {
-		msg := func() (msg string) {
-			defer func() { msg, _ = recover().(string) }()
-			call()
-			return ""
-		}()
-		if !strings.Contains(msg, name+" called from thread") {
-			t.Errorf("%s from another goroutine: panic %q, want one naming it", name, msg)
-		}
-	}
+	threadcheck.Refused(t, calls)
 	h.do(func() {
 		if st := h.srv.Stats(); st.Paused || h.srv.Open() != 0 {
 			t.Errorf("on the loop goroutine: Stats %+v, Open %d", st, h.srv.Open())

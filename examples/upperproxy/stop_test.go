@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pipeloop/pipeloop/internal/leakcheck"
-	"golang.org/x/sys/unix"
+	"github.com/pipeloop/pipeloop/internal/testfd"
 )
 
 // TestStopDuringDial: the proxy stops (its ctx ends) while a client's
@@ -21,7 +21,7 @@ import (
 // neither the client's socket nor the dial's — and the client sees the
 // connection closed.
 func TestStopDuringDial(t *testing.T) {
-	backend, port := unansweredBackend(t)
+	backend, port := testfd.UnansweredTCP(t)
 	before, err := leakcheck.FDs()
 	if err != nil {
 		t.Fatal(err)
@@ -46,33 +46,6 @@ func TestStopDuringDial(t *testing.T) {
 	if err := leakcheck.Check(before, 5*time.Second); err != nil {
 		t.Errorf("after run returned: %v", err)
 	}
-}
-
-// unansweredBackend is a TCP listener whose accept queue is full, so a
-// connect to it stays in progress (its SYNs are dropped).
-func unansweredBackend(t *testing.T) (addr string, port int) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, _ := unix.Getsockname(fd)
-	port = sa.(*unix.SockaddrInet4).Port
-	addr = fmt.Sprintf("127.0.0.1:%d", port)
-	for range 4 { // backlog 0 still queues one or two
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	return addr, port
 }
 
 // synSentTo reports whether a TCP socket is in SYN_SENT towards port
