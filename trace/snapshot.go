@@ -21,11 +21,17 @@ func (t *Tracer) Snapshot() (Report, error) {
 	}
 	r := Report{Start: t.start, Wall: time.Since(t.start)}
 	var (
-		k stallStallKey
-		v stallStallVal
+		k   stallStallKey
+		idx uint32
+		v   stallStallVal
 	)
-	it := t.objs.Stats.Iterate()
-	for it.Next(&k, &v) {
+	// keys names the records: stats[idx] is key k's. An element taken
+	// but not yet published in keys has no waits counted yet.
+	it := t.objs.Keys.Iterate()
+	for it.Next(&k, &idx) {
+		if err := t.objs.Stats.Lookup(idx, &v); err != nil {
+			return Report{}, fmt.Errorf("trace: read stats map: %w", err)
+		}
 		r.Records = append(r.Records, Record{
 			Tgid:     int(k.Tgid),
 			Comm:     commString(v.Comm),
@@ -40,7 +46,7 @@ func (t *Tracer) Snapshot() (Report, error) {
 		})
 	}
 	if err := it.Err(); err != nil {
-		return Report{}, fmt.Errorf("trace: read stats map: %w", err)
+		return Report{}, fmt.Errorf("trace: read keys map: %w", err)
 	}
 	procs, err := t.procs()
 	if err != nil {

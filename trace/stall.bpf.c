@@ -6,7 +6,10 @@
 // the tids bitmap for prev and next (a switch of unwatched tasks, nearly
 // all of them, stops there):
 //   - switch-in: if next has a remembered wait, the time it was off CPU is
-//     added to stats[tgid, direction, pipe inode]. The part of it spent
+//     added to the record of (tgid, direction, pipe inode): stats[i], where
+//     the keys hash gives i once per task and key (the task keeps the last
+//     two in its wait, so a task alternating between reading one pipe and
+//     writing another finds both). The part of it spent
 //     runnable (woken, waiting for a CPU) is the scheduler's own figure:
 //     the run queue's clock now minus next->sched_info.last_queued, what
 //     sched_info_arrive adds to run_delay just after this tracepoint.
@@ -45,6 +48,13 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 
 #define HIST_BUCKETS 32
 
+// recent caches the stats index of one key a task waited on.
+struct recent {
+	u64 inode;
+	u32 dir;
+	u32 idx; // index in stats + 1; 0: empty
+};
+
 // wait is the per-task state between switch-out and switch-in.
 // The loader also writes one (with attach = 1) for a thread found asleep
 // in a pipe wait when its process is watched: start is then the moment
@@ -56,6 +66,9 @@ struct wait {
 	u32 tgid;   // tgid at switch-out, the stats key
 	u16 dir;    // DIR_*
 	u16 attach; // 1: began before attach, written by the loader
+	struct recent recent[2]; // the last two keys' stats indexes; a task's tgid never changes
+	u32 evict;  // which of recent to replace next
+	u32 pad;
 };
 
 // stall_key identifies one stats record.
@@ -65,7 +78,7 @@ struct stall_key {
 	u64 inode;
 };
 
-// stall_val accumulates the waits of one key. Counters are updated with
+// stall_val accumulates the waits of one key: stats[keys[key]]. Counters are updated with
 // atomic adds; max_ns and comm with plain stores (a concurrent
 // update from another thread of the same process may lose a max).
 struct stall_val {
@@ -142,12 +155,28 @@ struct {
 	__type(value, struct wait);
 } waits SEC(".maps");
 
+// stats holds the records, keys says which is whose. A new key takes
+// the next free element (nrec) and is then published in keys; records
+// are never removed, so an index a task cached stays valid. The array
+// makes the per-wait lookup a load, not a hash of the key.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, struct stall_val);
+} stats SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct stall_key);
-	__type(value, struct stall_val);
-} stats SEC(".maps");
+	__type(value, u32); // index in stats
+} keys SEC(".maps");
+
+// max_records is the size of stats and keys, set by the loader; nrec
+// counts the elements of stats handed out.
+volatile const u32 max_records = 16384;
+u32 nrec = 0;
 
 // proc_info is what is known of a watched process's life.
 struct proc_info {
@@ -184,9 +213,6 @@ static __always_inline void drop(u32 what)
 	if (n)
 		__sync_fetch_and_add(n, 1);
 }
-
-// zero_val initialises new stats entries (too big for the stack budget).
-struct stall_val zero_val = {};
 
 static __always_inline u32 log2_u64(u64 v)
 {
@@ -226,33 +252,88 @@ static __always_inline u64 runnable_ns(struct task_struct *t, struct wait *w, u6
 	return r < d ? r : d;
 }
 
-static __always_inline void record(struct task_struct *t, struct wait *w, u64 now)
+// new_record gives key k a stats element and publishes it in keys;
+// it returns the element's index + 1, or 0 when the wait is not to be
+// recorded.
+static __noinline u32 new_record(struct task_struct *t, struct stall_key *k)
+{
+	struct stall_val *v;
+	u32 *found;
+	u32 i;
+
+	found = bpf_map_lookup_elem(&keys, k);
+	if (found)
+		return *found + 1;
+	// A new record: the tgid map decides, once per record rather than per
+	// wait, so that a bit left by a thread that exited while Watch marked
+	// it never makes its reused tid watched (tids.go). Such a tid is
+	// unmarked here.
+	if (!bpf_map_lookup_elem(&watched, &k->tgid)) {
+		tid_unmark(t->pid);
+		return 0;
+	}
+	if (nrec >= max_records) {
+		drop(DROP_WAIT); // stats is full
+		return 0;
+	}
+	i = __sync_fetch_and_add(&nrec, 1);
+	v = bpf_map_lookup_elem(&stats, &i);
+	if (!v) {
+		drop(DROP_WAIT); // another CPU took the last element
+		return 0;
+	}
+	BPF_CORE_READ_STR_INTO(&v->comm, t, group_leader, comm);
+	if (bpf_map_update_elem(&keys, k, &i, BPF_NOEXIST)) {
+		// Another CPU published k first: use its element (i stays
+		// unpublished and unread).
+		found = bpf_map_lookup_elem(&keys, k);
+		if (!found) {
+			drop(DROP_WAIT);
+			return 0;
+		}
+		return *found + 1;
+	}
+	return i + 1;
+}
+
+// record_index returns the stats index + 1 of w's key, from w's cache of
+// recent keys or else new_record; 0 when the wait is not recorded.
+static __always_inline u32 record_index(struct task_struct *t, struct wait *w)
 {
 	struct stall_key k = {.tgid = w->tgid, .dir = w->dir, .inode = w->inode};
+	struct recent *r;
+	u32 idx;
+
+	if (w->recent[0].idx && w->recent[0].inode == w->inode && w->recent[0].dir == w->dir)
+		return w->recent[0].idx;
+	if (w->recent[1].idx && w->recent[1].inode == w->inode && w->recent[1].dir == w->dir)
+		return w->recent[1].idx;
+	idx = new_record(t, &k);
+	if (idx) {
+		r = &w->recent[w->evict & 1];
+		r->inode = w->inode;
+		r->dir = w->dir;
+		r->idx = idx;
+		w->evict ^= 1;
+	}
+	return idx;
+}
+
+static __always_inline void record(struct task_struct *t, struct wait *w, u64 now)
+{
 	struct stall_val *v;
 	u64 d = now - w->start;
 	u64 runnable = runnable_ns(t, w, d);
-	u32 b;
+	u32 b, idx;
 
 	w->start = 0;
-	v = bpf_map_lookup_elem(&stats, &k);
-	if (!v) {
-		// A new record: the tgid map decides, once per record rather
-		// than per wait, so that a bit left by a thread that exited
-		// while Watch marked it never makes its reused tid watched
-		// (tids.go). Such a tid is unmarked here.
-		if (!bpf_map_lookup_elem(&watched, &k.tgid)) {
-			tid_unmark(t->pid);
-			return;
-		}
-		bpf_map_update_elem(&stats, &k, &zero_val, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&stats, &k);
-		if (!v) {
-			drop(DROP_WAIT); // stats is full
-			return;
-		}
-		BPF_CORE_READ_STR_INTO(&v->comm, t, group_leader, comm);
-	}
+	idx = record_index(t, w);
+	if (!idx)
+		return;
+	idx--;
+	v = bpf_map_lookup_elem(&stats, &idx);
+	if (!v)
+		return;
 	__sync_fetch_and_add(&v->count, 1);
 	if (w->attach)
 		__sync_fetch_and_add(&v->at_attach, 1);

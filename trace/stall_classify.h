@@ -17,7 +17,8 @@ static __always_inline struct file *fd_file(struct task_struct *t, long fd)
 {
 	struct fdtable *fdt;
 	struct file **arr;
-	struct file *f = 0;
+	struct kiocb *slot;
+	struct file *f;
 
 	if (fd < 0)
 		return 0;
@@ -27,8 +28,13 @@ static __always_inline struct file *fd_file(struct task_struct *t, long fd)
 	arr = fdt->fd;
 	if (!arr)
 		return 0;
-	// arr is not a BTF pointer the verifier can index: read the slot.
-	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	// arr is not a BTF pointer the verifier can index. Rather than a
+	// helper call to read the slot, its address is cast to a struct
+	// whose member at a known offset is a struct file * (struct kiocb's
+	// ki_filp), and that member is loaded directly (a fault reads as 0).
+	slot = bpf_rdonly_cast((void *)&arr[fd] - bpf_core_field_offset(struct kiocb, ki_filp),
+			       bpf_core_type_id_kernel(struct kiocb));
+	f = slot->ki_filp;
 	if (!f)
 		return 0;
 	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));

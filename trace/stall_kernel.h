@@ -81,6 +81,12 @@ struct file {
 	void *private_data;
 } __attribute__((preserve_access_index));
 
+// kiocb is here only for its struct file * member: stall_classify.h
+// loads an fd table slot through it.
+struct kiocb {
+	struct file *ki_filp;
+} __attribute__((preserve_access_index));
+
 struct fdtable {
 	unsigned int max_fds;
 	struct file **fd;

@@ -48,6 +48,14 @@ type stallWait struct {
 	Tgid     uint32
 	Dir      uint16
 	Attach   uint16
+	Recent   [2]struct {
+		_     structs.HostLayout
+		Inode uint64
+		Dir   uint32
+		Idx   uint32
+	}
+	Evict uint32
+	Pad   uint32
 }
 
 // Names of all BPF objects in the ELF.
@@ -55,6 +63,7 @@ type stallWait struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	stallMapDropped        = "dropped"
+	stallMapKeys           = "keys"
 	stallMapProcs          = "procs"
 	stallMapStats          = "stats"
 	stallMapTids           = "tids"
@@ -65,7 +74,8 @@ const (
 	stallProgStallFork     = "stall_fork"
 	stallProgStallSwitch   = "stall_switch"
 	stallVarFollowChildren = "follow_children"
-	stallVarZeroVal        = "zero_val"
+	stallVarMaxRecords     = "max_records"
+	stallVarNrec           = "nrec"
 )
 
 // loadStall returns the embedded CollectionSpec for stall.
@@ -121,6 +131,7 @@ type stallProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallMapSpecs struct {
 	Dropped *ebpf.MapSpec `ebpf:"dropped"`
+	Keys    *ebpf.MapSpec `ebpf:"keys"`
 	Procs   *ebpf.MapSpec `ebpf:"procs"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
 	Tids    *ebpf.MapSpec `ebpf:"tids"`
@@ -133,7 +144,8 @@ type stallMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallVariableSpecs struct {
 	FollowChildren *ebpf.VariableSpec `ebpf:"follow_children"`
-	ZeroVal        *ebpf.VariableSpec `ebpf:"zero_val"`
+	MaxRecords     *ebpf.VariableSpec `ebpf:"max_records"`
+	Nrec           *ebpf.VariableSpec `ebpf:"nrec"`
 }
 
 // stallObjects contains all objects after they have been loaded into the kernel.
@@ -157,6 +169,7 @@ func (o *stallObjects) Close() error {
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallMaps struct {
 	Dropped *ebpf.Map `ebpf:"dropped"`
+	Keys    *ebpf.Map `ebpf:"keys"`
 	Procs   *ebpf.Map `ebpf:"procs"`
 	Stats   *ebpf.Map `ebpf:"stats"`
 	Tids    *ebpf.Map `ebpf:"tids"`
@@ -167,6 +180,7 @@ type stallMaps struct {
 func (m *stallMaps) Close() error {
 	return _StallClose(
 		m.Dropped,
+		m.Keys,
 		m.Procs,
 		m.Stats,
 		m.Tids,
@@ -180,7 +194,8 @@ func (m *stallMaps) Close() error {
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallVariables struct {
 	FollowChildren *ebpf.Variable `ebpf:"follow_children"`
-	ZeroVal        *ebpf.Variable `ebpf:"zero_val"`
+	MaxRecords     *ebpf.Variable `ebpf:"max_records"`
+	Nrec           *ebpf.Variable `ebpf:"nrec"`
 }
 
 // stallPrograms contains all programs after they have been loaded into the kernel.

@@ -57,11 +57,15 @@ func New(opts Options) (_ *Tracer, err error) {
 	}
 	spec.Maps[stallMapWatched].MaxEntries = uint32(opts.MaxProcesses)
 	spec.Maps[stallMapStats].MaxEntries = uint32(opts.MaxRecords)
+	spec.Maps[stallMapKeys].MaxEntries = uint32(opts.MaxRecords)
 	// Dead processes stay in procs: room for the live ones and for one
 	// per record.
 	spec.Maps[stallMapProcs].MaxEntries = uint32(opts.MaxProcesses + opts.MaxRecords)
 	if err := spec.Variables[stallVarFollowChildren].Set(opts.FollowChildren); err != nil {
 		return nil, loadError("set follow_children", err)
+	}
+	if err := spec.Variables[stallVarMaxRecords].Set(uint32(opts.MaxRecords)); err != nil {
+		return nil, loadError("set max_records", err)
 	}
 	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, loadError("load BPF program", err)
