@@ -32,6 +32,7 @@ import (
 // TraceSample is one timed transfer of the tracing-overhead section.
 type TraceSample struct {
 	Traced  bool    `json:"traced"`
+	Floor   bool    `json:"floor,omitempty"` // untraced, an empty sched_switch program attached (hookfloor.go)
 	Round   int     `json:"round"`
 	Bytes   int64   `json:"bytes"`   // bytes the consumer dd received
 	Seconds float64 `json:"seconds"` // from opening the gate to the last stage's exit
@@ -54,15 +55,23 @@ type TraceSummary struct {
 	Attach    Stat    `json:"attach_s"`
 	Ratio     float64 `json:"ratio"`        // median traced / median plain
 	Paired    Stat    `json:"paired_ratio"` // traced / plain within each round
-	LoadFrom  string  `json:"loadavg_start"`
-	LoadTo    string  `json:"loadavg_end"`
-	Note      string  `json:"note,omitempty"` // why it did not run
+	// The floor (hookfloor.go): the same with an empty sched_switch
+	// program attached; FloorNote says why it was not measured.
+	Floor       Stat    `json:"floor_s"`
+	FloorCPU    Stat    `json:"floor_cpu_s"`
+	FloorRatio  float64 `json:"floor_ratio,omitempty"` // median floor / median plain
+	FloorPaired Stat    `json:"floor_paired_ratio"`
+	FloorNote   string  `json:"floor_note,omitempty"`
+	LoadFrom    string  `json:"loadavg_start"`
+	LoadTo      string  `json:"loadavg_end"`
+	Note        string  `json:"note,omitempty"` // why it did not run
 }
 
 // traceRun is one transfer of the section.
 type traceRun struct {
 	tools   *Tools
 	traced  bool
+	floor   bool
 	round   int
 	bytes   int64
 	timeout time.Duration
@@ -94,18 +103,23 @@ func (res *Results) runTrace(ctx context.Context, cfg *Config, t *Tools, log io.
 		return nil
 	}
 	sum.LoadFrom = readTrim("/proc/loadavg")
+	kinds := []string{"plain", "floor", "traced"}
+	if e, err := attachEmptySwitch(); err != nil {
+		sum.FloorNote = "not measured: " + err.Error()
+		kinds = []string{"plain", "traced"}
+		fmt.Fprintln(log, "skip trace overhead floor:", err)
+	} else {
+		e.Close()
+	}
 	for r := range cfg.TraceRounds {
-		// Alternate which goes first, so that a drift in the machine's
+		// Rotate which goes first, so that a drift in the machine's
 		// load does not favour one.
-		order := []bool{false, true}
-		if r%2 == 1 {
-			order = []bool{true, false}
-		}
-		for _, traced := range order {
+		for i := range kinds {
+			kind := kinds[(r+i)%len(kinds)]
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			tr := traceRun{tools: t, traced: traced, round: r, bytes: cfg.TraceBytes, timeout: cfg.CellTimeout}
+			tr := traceRun{tools: t, traced: kind == "traced", floor: kind == "floor", round: r, bytes: cfg.TraceBytes, timeout: cfg.CellTimeout}
 			s := tr.run(ctx)
 			res.TraceSamples = append(res.TraceSamples, s)
 			status := fmt.Sprintf("%.3f s %6.2f GB/s", s.Seconds, float64(s.Bytes)/s.Seconds/1e9)
@@ -115,7 +129,7 @@ func (res *Results) runTrace(ctx context.Context, cfg *Config, t *Tools, log io.
 			if s.Err != "" {
 				status = "FAILED: " + s.Err
 			}
-			fmt.Fprintf(log, "trace r%d/%d %-8s %s\n", r+1, cfg.TraceRounds, map[bool]string{false: "plain", true: "traced"}[traced], status)
+			fmt.Fprintf(log, "trace r%d/%d %-8s %s\n", r+1, cfg.TraceRounds, kind, status)
 		}
 	}
 	sum.LoadTo = readTrim("/proc/loadavg")
@@ -127,7 +141,7 @@ var tracingLine = regexp.MustCompile(`^tracing \d+ process`)
 
 // run times one transfer. Failures are recorded in Err.
 func (tr *traceRun) run(ctx context.Context) (s TraceSample) {
-	s = TraceSample{Traced: tr.traced, Round: tr.round}
+	s = TraceSample{Traced: tr.traced, Floor: tr.floor, Round: tr.round}
 	ctx, cancel := context.WithTimeout(ctx, tr.timeout)
 	defer cancel()
 	p, err := startGatedPipeline(ctx, tr.tools.Taskset, tr.bytes)
@@ -149,6 +163,14 @@ func (tr *traceRun) run(ctx context.Context) (s TraceSample) {
 			tracer.Wait()
 		}()
 		s.AttachSeconds = time.Since(t0).Seconds()
+	}
+	if tr.floor {
+		e, err := attachEmptySwitch()
+		if err != nil {
+			s.Err = err.Error()
+			return s
+		}
+		defer e.Close()
 	}
 	// Both cases sleep at the gate for the same settle time before the
 	// clock starts: a task just forked and one that slept are placed
