@@ -23,7 +23,8 @@ type Tools struct {
 	GoEpoll     string // the minimal Go epoll relay (test/bench/peers/goepoll)
 	CBlock      string // the minimal blocking C relay (test/bench/peers/crelay/blocking.c), compiled with cc
 	CEpoll      string // the minimal epoll C relay (test/bench/peers/crelay/epoll.c), compiled with cc
-	CErr        string // why CBlock and CEpoll are missing, if BuildPeers could not compile them
+	CUring      string // the minimal io_uring C relay (test/bench/peers/crelay/uring.c), compiled with cc
+	CErr        string // why a C relay is missing, if BuildPeers could not compile it
 	Scale       string // the scale program (test/bench/peers/scale), built on pipeloop's relay package
 	PeersDir    string // directory holding pump_thread.py and pump_select.py
 	Python      string // python3
@@ -63,7 +64,8 @@ func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 }
 
 // buildC compiles the C relays of the latency benchmark with cc. Without a
-// compiler their methods are skipped, and CErr says why.
+// compiler their methods are skipped, and CErr says why; a file that does
+// not compile (uring.c on old kernel headers) skips only its own methods.
 func (t *Tools) buildC(ctx context.Context, repo, dir string) {
 	cc := lookPath("cc")
 	if cc == "" {
@@ -73,12 +75,12 @@ func (t *Tools) buildC(ctx context.Context, repo, dir string) {
 	for _, c := range []struct {
 		src string
 		out *string
-	}{{"blocking.c", &t.CBlock}, {"epoll.c", &t.CEpoll}} {
+	}{{"blocking.c", &t.CBlock}, {"epoll.c", &t.CEpoll}, {"uring.c", &t.CUring}} {
 		bin := filepath.Join(dir, "crelay-"+strings.TrimSuffix(c.src, ".c"))
 		cmd := exec.CommandContext(ctx, cc, "-O2", "-o", bin, filepath.Join(repo, "test", "bench", "peers", "crelay", c.src))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.CErr = fmt.Sprintf("cc %s: %v: %s", c.src, err, lastLines(string(out), 2))
-			return
+			continue
 		}
 		*c.out = bin
 	}
@@ -100,7 +102,7 @@ func (t *Tools) Resolve() error {
 	if t.Taskset == "" {
 		t.Taskset, _ = exec.LookPath("taskset")
 	}
-	for _, p := range []*string{&t.Pipeloop, &t.PipeloopRef, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.CBlock, &t.CEpoll, &t.Scale, &t.PeersDir} {
+	for _, p := range []*string{&t.Pipeloop, &t.PipeloopRef, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.CBlock, &t.CEpoll, &t.CUring, &t.Scale, &t.PeersDir} {
 		if *p == "" {
 			continue
 		}
