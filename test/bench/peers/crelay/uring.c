@@ -63,7 +63,10 @@ static void queue_write(size_t off, size_t end) {
 	s->addr = (unsigned long)(buf + off);
 	s->len = end - off;
 	s->off = (__u64)-1;
-	s->flags = IOSQE_IO_LINK;
+	/* No CQE for a complete write: the enter's wait for one completion
+	 * must end on the read, not on this write, which completes inline.
+	 * A short or failed write still posts one (and cancels the read). */
+	s->flags = IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
 	s->user_data = TAG_WRITE;
 	push();
 	queue_read();
