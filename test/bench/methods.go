@@ -194,6 +194,11 @@ func LatencyMethods() []Method {
 			unavailable: func(t *Tools) string {
 				return missing(t.GoEpoll, "goepoll peer", "the harness builds it with `go build`")
 			}},
+		{Name: "go-uring", Role: Anchor, Desc: "the floor of a Go io_uring relay: uring.c in Go, LockOSThread, the waiting io_uring_enter through unix.Syscall6 (peers/gouring)",
+			middle: one(func(t *Tools) []string { return []string{t.GoUring} }),
+			unavailable: func(t *Tools) string {
+				return missing(t.GoUring, "gouring peer", "the harness builds it with `go build`")
+			}},
 		{Name: "pipeloop", Role: Pipeloop, Desc: "`pipeloop` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.Pipeloop} }), unavailable: needPipeloop},
 		{Name: "pipeloop-ref", Role: Anchor, OptIn: true, Desc: "`pipeloop` on each direction, the build named by -pipeloop-ref (opt-in: to compare two builds in one run)",

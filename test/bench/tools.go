@@ -21,6 +21,7 @@ type Tools struct {
 	IOCopy      string // the go-iocopy peer (test/bench/peers/iocopy)
 	PingPong    string // the latency ends (test/bench/peers/pingpong)
 	GoEpoll     string // the minimal Go epoll relay (test/bench/peers/goepoll)
+	GoUring     string // the minimal Go io_uring relay (test/bench/peers/gouring)
 	CBlock      string // the minimal blocking C relay (test/bench/peers/crelay/blocking.c), compiled with cc
 	CEpoll      string // the minimal epoll C relay (test/bench/peers/crelay/epoll.c), compiled with cc
 	CUring      string // the minimal io_uring C relay (test/bench/peers/crelay/uring.c), compiled with cc
@@ -39,7 +40,8 @@ const InstallHint = "install it with `make deps-bench` (apt-get install -y pv so
 // fills in their paths. It needs the go command, which `make bench` has.
 func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./test/bench/peers/iocopy", "./test/bench/peers/pingpong", "./test/bench/peers/goepoll")
+		"./test/bench/peers/iocopy", "./test/bench/peers/pingpong", "./test/bench/peers/goepoll",
+		"./test/bench/peers/gouring")
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build peers: %w\n%s", err, out)
@@ -47,6 +49,7 @@ func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 	t.IOCopy = filepath.Join(dir, "iocopy")
 	t.PingPong = filepath.Join(dir, "pingpong")
 	t.GoEpoll = filepath.Join(dir, "goepoll")
+	t.GoUring = filepath.Join(dir, "gouring")
 	t.buildC(ctx, repo, dir)
 	// The scale program needs pipeloop's relay package: build it on its own
 	// so that a tree without it (or with a changed API) still benchmarks.
@@ -102,7 +105,7 @@ func (t *Tools) Resolve() error {
 	if t.Taskset == "" {
 		t.Taskset, _ = exec.LookPath("taskset")
 	}
-	for _, p := range []*string{&t.Pipeloop, &t.PipeloopRef, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.CBlock, &t.CEpoll, &t.CUring, &t.Scale, &t.PeersDir} {
+	for _, p := range []*string{&t.Pipeloop, &t.PipeloopRef, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.GoUring, &t.CBlock, &t.CEpoll, &t.CUring, &t.Scale, &t.PeersDir} {
 		if *p == "" {
 			continue
 		}
