@@ -199,6 +199,11 @@ func LatencyMethods() []Method {
 			unavailable: func(t *Tools) string {
 				return missing(t.GoUring, "gouring peer", "the harness builds it with `go build`")
 			}},
+		{Name: "go-uring-raw", Role: Anchor, OptIn: true, Desc: "go-uring with the waiting io_uring_enter through unix.RawSyscall6, hidden from the runtime (opt-in)",
+			middle: one(func(t *Tools) []string { return []string{t.GoUring, "defer", "raw"} }),
+			unavailable: func(t *Tools) string {
+				return missing(t.GoUring, "gouring peer", "the harness builds it with `go build`")
+			}},
 		{Name: "pipeloop", Role: Pipeloop, Desc: "`pipeloop` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.Pipeloop} }), unavailable: needPipeloop},
 		{Name: "pipeloop-ref", Role: Anchor, OptIn: true, Desc: "`pipeloop` on each direction, the build named by -pipeloop-ref (opt-in: to compare two builds in one run)",

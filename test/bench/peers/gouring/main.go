@@ -10,7 +10,11 @@
 // resubmitted with a new read linked to it.
 //
 // argv[1] picks the setup flags as uring.c does: defer (default), coop or
-// plain, falling back in that order.
+// plain, falling back in that order. With "raw" as argv[2] the waiting enter
+// is unix.RawSyscall6 instead: the thread sleeps in the kernel without
+// telling the runtime, so sysmon never retakes its P (the relay has no other
+// goroutine to run; a signal ends the wait with EINTR and the loop enters
+// again).
 package main
 
 import (
@@ -86,11 +90,14 @@ type ring struct {
 }
 
 func main() {
-	mode := "defer"
+	mode, raw := "defer", false
 	if len(os.Args) > 1 {
 		mode = os.Args[1]
 	}
-	if err := run(mode); err != nil {
+	if len(os.Args) > 2 {
+		raw = os.Args[2] == "raw"
+	}
+	if err := run(mode, raw); err != nil {
 		fmt.Fprintln(os.Stderr, "gouring:", err)
 		os.Exit(1)
 	}
@@ -179,7 +186,7 @@ func (r *ring) queueWrite(off, end int) {
 	r.queueRead()
 }
 
-func run(mode string) error {
+func run(mode string, raw bool) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	r, err := setup(mode)
@@ -191,7 +198,11 @@ func run(mode string) error {
 	r.queueRead()
 	for {
 		pending := r.tail - atomic.LoadUint32(r.sqHead)
-		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(pending), 1, enterGetEvents, 0, 0)
+		enter := unix.Syscall6
+		if raw {
+			enter = unix.RawSyscall6
+		}
+		_, _, errno := enter(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(pending), 1, enterGetEvents, 0, 0)
 		if errno != 0 && errno != unix.EINTR && errno != unix.EAGAIN && errno != unix.EBUSY {
 			return os.NewSyscallError("io_uring_enter", errno)
 		}
