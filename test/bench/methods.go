@@ -71,7 +71,7 @@ func always(*Tools) string { return "" }
 
 func needC(path func(*Tools) string) func(*Tools) string {
 	return func(t *Tools) string {
-		if t.CErr != "" {
+		if path(t) == "" && t.CErr != "" {
 			return t.CErr
 		}
 		return missing(path(t), "C relay", "the harness compiles it with cc")
@@ -183,10 +183,26 @@ func LatencyMethods() []Method {
 			middle: one(func(t *Tools) []string { return []string{t.CBlock} }), unavailable: needC(func(t *Tools) string { return t.CBlock })},
 		{Name: "c-epoll", Role: Anchor, Desc: "the floor of an event loop: C, one thread, level-triggered epoll, O_NONBLOCK, partial writes (peers/crelay/epoll.c)",
 			middle: one(func(t *Tools) []string { return []string{t.CEpoll} }), unavailable: needC(func(t *Tools) string { return t.CEpoll })},
+		{Name: "c-uring", Role: Anchor, Desc: "the floor of an io_uring relay: C, one thread, raw io_uring syscalls, SINGLE_ISSUER|DEFER_TASKRUN; one io_uring_enter per hop submits the write of what was read linked to the next read and waits for its completion (peers/crelay/uring.c)",
+			middle: one(func(t *Tools) []string { return []string{t.CUring} }), unavailable: needC(func(t *Tools) string { return t.CUring })},
+		{Name: "c-uring-coop", Role: Anchor, OptIn: true, Desc: "uring.c with SINGLE_ISSUER|COOP_TASKRUN instead of DEFER_TASKRUN (opt-in: setup-flag comparison)",
+			middle: one(func(t *Tools) []string { return []string{t.CUring, "coop"} }), unavailable: needC(func(t *Tools) string { return t.CUring })},
+		{Name: "c-uring-plain", Role: Anchor, OptIn: true, Desc: "uring.c with no setup flags (opt-in: setup-flag comparison)",
+			middle: one(func(t *Tools) []string { return []string{t.CUring, "plain"} }), unavailable: needC(func(t *Tools) string { return t.CUring })},
 		{Name: "go-epoll", Role: Anchor, Desc: "the floor of a Go event loop: epoll.c in Go, LockOSThread, unix.EpollWait + unix.Read/Write (peers/goepoll)",
 			middle: one(func(t *Tools) []string { return []string{t.GoEpoll} }),
 			unavailable: func(t *Tools) string {
 				return missing(t.GoEpoll, "goepoll peer", "the harness builds it with `go build`")
+			}},
+		{Name: "go-uring", Role: Anchor, Desc: "the floor of a Go io_uring relay: uring.c in Go, LockOSThread, the waiting io_uring_enter through unix.Syscall6 (peers/gouring)",
+			middle: one(func(t *Tools) []string { return []string{t.GoUring} }),
+			unavailable: func(t *Tools) string {
+				return missing(t.GoUring, "gouring peer", "the harness builds it with `go build`")
+			}},
+		{Name: "go-uring-raw", Role: Anchor, OptIn: true, Desc: "go-uring with the waiting io_uring_enter through unix.RawSyscall6, hidden from the runtime (opt-in)",
+			middle: one(func(t *Tools) []string { return []string{t.GoUring, "defer", "raw"} }),
+			unavailable: func(t *Tools) string {
+				return missing(t.GoUring, "gouring peer", "the harness builds it with `go build`")
 			}},
 		{Name: "pipeloop", Role: Pipeloop, Desc: "`pipeloop` on each direction",
 			middle: one(func(t *Tools) []string { return []string{t.Pipeloop} }), unavailable: needPipeloop},

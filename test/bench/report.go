@@ -204,7 +204,7 @@ func (res *Results) writeLatency(p printf) {
 		return
 	}
 	p("Median across rounds (min–max across rounds) of each round's percentile, in µs. ")
-	p("The anchors (c-blocking, c-epoll, go-epoll) are the smallest relay of each design, the floor pipeloop is held to; ")
+	p("The anchors (c-blocking, c-epoll, c-uring, go-epoll, go-uring) are the smallest relay of each design, the floor pipeloop is held to; ")
 	p("**× c-blocking** is a method's median p50 and p99 over c-blocking's in the same pin mode. ")
 	p("Pinned runs the whole ring on CPU 0 and is the measurement; unpinned is a sanity check and is bimodal on a 2-vCPU VM: ")
 	p("a wake-up that crosses to the other CPU costs ~25 µs more, so its percentiles say where processes happened to run more than what the relay costs.\n\n")

@@ -21,9 +21,11 @@ type Tools struct {
 	IOCopy      string // the go-iocopy peer (test/bench/peers/iocopy)
 	PingPong    string // the latency ends (test/bench/peers/pingpong)
 	GoEpoll     string // the minimal Go epoll relay (test/bench/peers/goepoll)
+	GoUring     string // the minimal Go io_uring relay (test/bench/peers/gouring)
 	CBlock      string // the minimal blocking C relay (test/bench/peers/crelay/blocking.c), compiled with cc
 	CEpoll      string // the minimal epoll C relay (test/bench/peers/crelay/epoll.c), compiled with cc
-	CErr        string // why CBlock and CEpoll are missing, if BuildPeers could not compile them
+	CUring      string // the minimal io_uring C relay (test/bench/peers/crelay/uring.c), compiled with cc
+	CErr        string // why a C relay is missing, if BuildPeers could not compile it
 	Scale       string // the scale program (test/bench/peers/scale), built on pipeloop's relay package
 	PeersDir    string // directory holding pump_thread.py and pump_select.py
 	Python      string // python3
@@ -38,7 +40,8 @@ const InstallHint = "install it with `make deps-bench` (apt-get install -y pv so
 // fills in their paths. It needs the go command, which `make bench` has.
 func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./test/bench/peers/iocopy", "./test/bench/peers/pingpong", "./test/bench/peers/goepoll")
+		"./test/bench/peers/iocopy", "./test/bench/peers/pingpong", "./test/bench/peers/goepoll",
+		"./test/bench/peers/gouring")
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build peers: %w\n%s", err, out)
@@ -46,6 +49,7 @@ func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 	t.IOCopy = filepath.Join(dir, "iocopy")
 	t.PingPong = filepath.Join(dir, "pingpong")
 	t.GoEpoll = filepath.Join(dir, "goepoll")
+	t.GoUring = filepath.Join(dir, "gouring")
 	t.buildC(ctx, repo, dir)
 	// The scale program needs pipeloop's relay package: build it on its own
 	// so that a tree without it (or with a changed API) still benchmarks.
@@ -63,7 +67,8 @@ func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 }
 
 // buildC compiles the C relays of the latency benchmark with cc. Without a
-// compiler their methods are skipped, and CErr says why.
+// compiler their methods are skipped, and CErr says why; a file that does
+// not compile (uring.c on old kernel headers) skips only its own methods.
 func (t *Tools) buildC(ctx context.Context, repo, dir string) {
 	cc := lookPath("cc")
 	if cc == "" {
@@ -73,12 +78,12 @@ func (t *Tools) buildC(ctx context.Context, repo, dir string) {
 	for _, c := range []struct {
 		src string
 		out *string
-	}{{"blocking.c", &t.CBlock}, {"epoll.c", &t.CEpoll}} {
+	}{{"blocking.c", &t.CBlock}, {"epoll.c", &t.CEpoll}, {"uring.c", &t.CUring}} {
 		bin := filepath.Join(dir, "crelay-"+strings.TrimSuffix(c.src, ".c"))
 		cmd := exec.CommandContext(ctx, cc, "-O2", "-o", bin, filepath.Join(repo, "test", "bench", "peers", "crelay", c.src))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.CErr = fmt.Sprintf("cc %s: %v: %s", c.src, err, lastLines(string(out), 2))
-			return
+			continue
 		}
 		*c.out = bin
 	}
@@ -100,7 +105,7 @@ func (t *Tools) Resolve() error {
 	if t.Taskset == "" {
 		t.Taskset, _ = exec.LookPath("taskset")
 	}
-	for _, p := range []*string{&t.Pipeloop, &t.PipeloopRef, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.CBlock, &t.CEpoll, &t.Scale, &t.PeersDir} {
+	for _, p := range []*string{&t.Pipeloop, &t.PipeloopRef, &t.Self, &t.IOCopy, &t.PingPong, &t.GoEpoll, &t.GoUring, &t.CBlock, &t.CEpoll, &t.CUring, &t.Scale, &t.PeersDir} {
 		if *p == "" {
 			continue
 		}
