@@ -3,6 +3,7 @@
 package trace
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -117,10 +118,11 @@ func (t *Tracer) dropped() (Dropped, error) {
 // switch-in (stall.bpf.c reads it from the scheduler then): it counts as
 // blocked here.
 func (t *Tracer) addInflight(r *Report) error {
-	now, err := monotonicNow()
+	mono, err := monotonicNow()
 	if err != nil {
 		return err
 	}
+	var sched uint64 // the BPF wait clock now, read once if needed
 	var (
 		tgid uint32
 		one  uint8
@@ -139,7 +141,21 @@ func (t *Tracer) addInflight(r *Report) error {
 	}
 	for _, tid := range tids {
 		w, ok := t.pendingWait(tid)
-		if !ok || w.Start == 0 || w.Start >= now {
+		if !ok || w.Start == 0 {
+			continue
+		}
+		// A wait in progress at attach began on CLOCK_MONOTONIC (the
+		// loader's); any other on the program's sched_now.
+		now := mono
+		if w.Attach == 0 {
+			if sched == 0 {
+				if sched, err = t.schedNow(); err != nil {
+					return err
+				}
+			}
+			now = sched
+		}
+		if w.Start >= now {
 			continue
 		}
 		d := time.Duration(now - w.Start)
@@ -163,6 +179,39 @@ func (t *Tracer) addInflight(r *Report) error {
 		rec.Hist[min(bits.Len64(uint64(d))-1, HistBuckets-1)]++
 	}
 	return nil
+}
+
+// schedNow returns the BPF program's wait clock (sched_now in
+// stall.bpf.c, the scheduler's rq clock) now. User space cannot read that
+// clock: it asks the program for both clocks at the next context switch
+// (want_pair; this thread's own sleep makes one) and adds the
+// CLOCK_MONOTONIC time elapsed since.
+func (t *Tracer) schedNow() (uint64, error) {
+	if err := t.objs.WantPair.Set(uint32(1)); err != nil {
+		return 0, fmt.Errorf("trace: ask for the clocks: %w", err)
+	}
+	for start := time.Now(); ; {
+		time.Sleep(time.Millisecond)
+		var want uint32
+		if err := t.objs.WantPair.Get(&want); err != nil {
+			return 0, fmt.Errorf("trace: read the clocks: %w", err)
+		}
+		if want == 0 {
+			break
+		}
+		if time.Since(start) > time.Second {
+			return 0, errors.New("trace: read the clocks: no context switch ran the program for 1s")
+		}
+	}
+	var pairMono, pairSched uint64
+	if err := errors.Join(t.objs.PairMono.Get(&pairMono), t.objs.PairSched.Get(&pairSched)); err != nil {
+		return 0, fmt.Errorf("trace: read the clocks: %w", err)
+	}
+	mono, err := monotonicNow()
+	if err != nil {
+		return 0, err
+	}
+	return pairSched + (mono - pairMono), nil
 }
 
 // pendingWait returns thread tid's wait from task storage, if any.

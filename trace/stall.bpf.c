@@ -18,7 +18,8 @@
 //     bpf_task_pt_regs. A wait on a pipe or FIFO (read side, write side)
 //     or in a poll-family syscall is remembered in task storage with its
 //     start time.
-// The clock is read at most once per switch, and only for watched tasks.
+// Waits are timed with the scheduler's clock (rq->clock, sched_now), no
+// helper call; only watched tasks read it.
 // tp_btf/sched_process_fork marks new threads of watched processes in the
 // bitmap and, when following children, watches new child processes;
 // tp_btf/sched_process_exit unmarks each exiting thread and removes a tgid
@@ -60,7 +61,7 @@ struct recent {
 // in a pipe wait when its process is watched: start is then the moment
 // of attach.
 struct wait {
-	u64 start;  // bpf_ktime_get_ns at switch-out; 0: no wait pending
+	u64 start;  // sched_now at switch-out (attach: CLOCK_MONOTONIC); 0: no wait pending
 	u64 run_delay; // the task's sched_info.run_delay at switch-out
 	u64 inode;  // pipe inode, 0 for poll-family waits
 	u32 tgid;   // tgid at switch-out, the stats key
@@ -228,6 +229,32 @@ static __always_inline u32 log2_u64(u64 v)
 
 #include "stall_classify.h"
 
+// sched_now is the scheduler's clock on this CPU, read through t, the
+// task switching out or in here: its run queue's clock, which __schedule
+// brought up to date before the sched_switch tracepoint. Waits are timed
+// with it rather than bpf_ktime_get_ns: loads instead of a helper call and
+// a clock read per watched switch. It is the clock of sched_info's
+// run_delay and last_queued, at the rate of CLOCK_MONOTONIC from another
+// origin (want_pair below gives user space the offset). Without
+// CONFIG_FAIR_GROUP_SCHED (no se.cfs_rq) it is bpf_ktime_get_ns. 0 (no
+// run queue) makes the wait unrecorded.
+static __always_inline u64 sched_now(struct task_struct *t)
+{
+	struct cfs_rq *cq;
+
+	if (!bpf_core_field_exists(t->se.cfs_rq))
+		return bpf_ktime_get_ns();
+	cq = t->se.cfs_rq;
+	return cq ? cq->rq->clock : 0;
+}
+
+// want_pair and the pair: the loader sets want_pair, and the next switch
+// on any CPU stores both clocks and clears it, so that user space can
+// turn a wait's start (sched_now) into CLOCK_MONOTONIC (snapshot.go).
+volatile u32 want_pair = 0;
+volatile u64 pair_mono = 0;
+volatile u64 pair_sched = 0;
+
 // runnable_ns returns the part of a wait of d ns, ending now as t is
 // switched in, that t spent runnable: woken and queued, waiting for a CPU.
 // It is the scheduler's own figure: the growth of t's run_delay since the
@@ -236,17 +263,15 @@ static __always_inline u32 log2_u64(u64 v)
 // sched_info.last_queued (stamped when the wakeup queued t; rq->clock was
 // brought up to date by __schedule before this tracepoint, and
 // sched_info_arrive adds the same difference to run_delay just after it).
-// Outside the fair class (no cfs_rq) the current period is left out.
 static __always_inline u64 runnable_ns(struct task_struct *t, struct wait *w, u64 d)
 {
 	u64 r = t->sched_info.run_delay - w->run_delay;
 	u64 queued = t->sched_info.last_queued;
-	struct cfs_rq *cq = t->se.cfs_rq;
 	u64 clock;
 
-	if (queued && cq) {
-		clock = cq->rq->clock; // direct loads from typed pointers, no helper
-		if (clock > queued)
+	if (bpf_core_field_exists(t->se.cfs_rq)) { // else clock is not rq_clock
+		clock = sched_now(t);
+		if (queued && clock > queued)
 			r += clock - queued;
 	}
 	return r < d ? r : d;
@@ -322,7 +347,8 @@ static __always_inline u32 record_index(struct task_struct *t, struct wait *w)
 static __always_inline void record(struct task_struct *t, struct wait *w, u64 now)
 {
 	struct stall_val *v;
-	u64 d = now - w->start;
+	// Two CPUs' clocks may differ by a little: never a negative wait.
+	u64 d = now > w->start ? now - w->start : 0;
 	u64 runnable = runnable_ns(t, w, d);
 	u32 b, idx;
 
@@ -352,17 +378,20 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	u64 now = 0; // the clock, read once, only for watched tasks
 	struct wait *w;
 	u32 tgid;
 
-	// Switch-in first: next may be a watched task ending a wait.
+	if (want_pair) {
+		pair_sched = sched_now(prev);
+		pair_mono = bpf_ktime_get_ns();
+		want_pair = 0;
+	}
+	// Switch-in first: next may be a watched task ending a wait. A wait
+	// in progress at attach began on the loader's clock.
 	if (tid_watched(next->pid)) {
 		w = bpf_task_storage_get(&waits, next, 0, 0);
-		if (w && w->start) {
-			now = bpf_ktime_get_ns();
-			record(next, w, now);
-		}
+		if (w && w->start)
+			record(next, w, w->attach ? bpf_ktime_get_ns() : sched_now(next));
 	}
 
 	// Switch-out: only voluntary, interruptible sleeps of watched threads.
@@ -384,7 +413,7 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	w->tgid = tgid;
 	w->attach = 0;
 	w->run_delay = prev->sched_info.run_delay;
-	w->start = now ? now : bpf_ktime_get_ns();
+	w->start = sched_now(prev);
 	return 0;
 }
 

@@ -108,9 +108,9 @@ struct thread_info {
 	u32 status;
 } __attribute__((preserve_access_index));
 
-// The scheduler's view, for the runnable part of a wait: the run queue's
-// clock and when the task was last queued on one, both in rq_clock's time
-// base (sched_info_arrive adds their difference to run_delay).
+// The scheduler's view: the run queue's clock, which times the waits,
+// and when the task was last queued on one, both in rq_clock's time base
+// (sched_info_arrive adds their difference to run_delay).
 struct rq {
 	u64 clock;
 } __attribute__((preserve_access_index));

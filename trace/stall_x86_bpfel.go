@@ -76,6 +76,9 @@ const (
 	stallVarFollowChildren = "follow_children"
 	stallVarMaxRecords     = "max_records"
 	stallVarNrec           = "nrec"
+	stallVarPairMono       = "pair_mono"
+	stallVarPairSched      = "pair_sched"
+	stallVarWantPair       = "want_pair"
 )
 
 // loadStall returns the embedded CollectionSpec for stall.
@@ -146,6 +149,9 @@ type stallVariableSpecs struct {
 	FollowChildren *ebpf.VariableSpec `ebpf:"follow_children"`
 	MaxRecords     *ebpf.VariableSpec `ebpf:"max_records"`
 	Nrec           *ebpf.VariableSpec `ebpf:"nrec"`
+	PairMono       *ebpf.VariableSpec `ebpf:"pair_mono"`
+	PairSched      *ebpf.VariableSpec `ebpf:"pair_sched"`
+	WantPair       *ebpf.VariableSpec `ebpf:"want_pair"`
 }
 
 // stallObjects contains all objects after they have been loaded into the kernel.
@@ -196,6 +202,9 @@ type stallVariables struct {
 	FollowChildren *ebpf.Variable `ebpf:"follow_children"`
 	MaxRecords     *ebpf.Variable `ebpf:"max_records"`
 	Nrec           *ebpf.Variable `ebpf:"nrec"`
+	PairMono       *ebpf.Variable `ebpf:"pair_mono"`
+	PairSched      *ebpf.Variable `ebpf:"pair_sched"`
+	WantPair       *ebpf.Variable `ebpf:"want_pair"`
 }
 
 // stallPrograms contains all programs after they have been loaded into the kernel.
