@@ -384,7 +384,8 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	if (want_pair) {
 		pair_sched = sched_now(prev);
 		pair_mono = bpf_ktime_get_ns();
-		want_pair = 0;
+		if (pair_sched) // else the next switch answers
+			want_pair = 0;
 	}
 	// Switch-in first: next may be a watched task ending a wait. A wait
 	// in progress at attach began on the loader's clock.
