@@ -123,6 +123,16 @@ func TestSignalsReachStages(t *testing.T) {
 // later, with its children.
 func TestKillGrace(t *testing.T) {
 	cmd, kids := startPipeloop(t, 3, "--kill-grace", "100ms", "--shell", `trap "" TERM; sleep 100; :`, "cat")
+	// Three descendants need not include stage 1's sleep (a process
+	// between fork and exec counts too); only once sleep runs has the
+	// shell set its trap. Before, a SIGTERM could beat the trap.
+	for deadline := time.Now().Add(10 * time.Second); !running(kids, "sleep"); kids = descendants(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("stage 1 never ran sleep: descendants %v", kids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	ws := waitEnd(t, cmd, 10*time.Second)
