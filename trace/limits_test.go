@@ -3,11 +3,17 @@
 package trace_test
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pipeloop/pipeloop/trace"
 )
@@ -94,4 +100,76 @@ func TestCommandSizesProcessLimit(t *testing.T) {
 			t.Errorf("maxProcesses(%d, %v) = %d, want at least %d", tt.n, tt.follow, got, tt.atLeast)
 		}
 	}
+}
+
+// The record limit is reached before a wait is dropped, even when waits
+// on new keys race on both CPUs: each round, six threads of this process
+// sleep in read on a fresh pipe and wake together at its EOF, so the
+// first waits on the pipe's key end at the same moment on two CPUs. A
+// loser of the race to create the key once took a record slot of its own
+// that was never used: the tracer dropped waits with records to spare.
+func TestRecordLimitUnderRaces(t *testing.T) {
+	const limit, threads, rounds = 48, 6, 56
+	tr := newTracer(t, trace.Options{MaxRecords: limit})
+	if err := tr.Watch(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	mine := map[uint64]bool{}
+	for range rounds {
+		var p [2]int
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Fstat(p[0], &st); err != nil {
+			t.Fatal(err)
+		}
+		mine[st.Ino] = true
+		var wg sync.WaitGroup
+		tids := make(chan int, threads)
+		for range threads {
+			wg.Go(func() {
+				runtime.LockOSThread() // the thread ends with the goroutine
+				tids <- syscall.Gettid()
+				var b [1]byte
+				syscall.Read(p[0], b[:])
+			})
+		}
+		for range threads {
+			sleepingInRead(t, <-tids)
+		}
+		syscall.Close(p[1]) // EOF wakes them all
+		wg.Wait()
+		syscall.Close(p[0])
+	}
+	rep, err := tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range rep.Records {
+		if mine[rec.Inode] && rec.Count > threads {
+			t.Errorf("pipe:[%d] has %d waits; %d threads waited once", rec.Inode, rec.Count, threads)
+		}
+	}
+	// A wait in progress on a key without a record (this process's
+	// netpoller, say) is reported too, so there may be more than limit.
+	if rep.Dropped.Waits == 0 || len(rep.Records) < limit {
+		t.Errorf("%d records (limit %d), %d waits dropped; want the limit reached before waits are dropped",
+			len(rep.Records), limit, rep.Dropped.Waits)
+	}
+}
+
+// sleepingInRead waits until thread tid of this process sleeps in read(2).
+func sleepingInRead(t *testing.T, tid int) {
+	t.Helper()
+	task := "/proc/self/task/" + strconv.Itoa(tid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
+		sc, _ := os.ReadFile(task + "/syscall")
+		stat, _ := os.ReadFile(task + "/stat")
+		i := bytes.LastIndexByte(stat, ')')
+		if bytes.HasPrefix(sc, []byte(strconv.Itoa(syscall.SYS_READ)+" ")) && i > 0 && bytes.HasPrefix(stat[i+1:], []byte(" S")) {
+			return
+		}
+	}
+	t.Fatalf("thread %d never slept in read", tid)
 }

@@ -159,7 +159,10 @@ struct {
 // stats holds the records, keys says which is whose. A new key takes
 // the next free element (nrec) and is then published in keys; records
 // are never removed, so an index a task cached stays valid. The array
-// makes the per-wait lookup a load, not a hash of the key.
+// makes the per-wait lookup a load, not a hash of the key. keys, sized
+// Options.MaxRecords, is what limits the records: stats has slack for
+// elements taken by the loser of a race to publish the same key, which
+// are never published (the loader sizes it).
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 16384);
@@ -174,9 +177,9 @@ struct {
 	__type(value, u32); // index in stats
 } keys SEC(".maps");
 
-// max_records is the size of stats and keys, set by the loader; nrec
-// counts the elements of stats handed out.
-volatile const u32 max_records = 16384;
+// stats_size is the size of stats, set by the loader; nrec counts the
+// elements of stats handed out.
+volatile const u32 stats_size = 16384;
 u32 nrec = 0;
 
 // proc_info is what is known of a watched process's life.
@@ -297,28 +300,22 @@ static __noinline u32 new_record(struct task_struct *t, struct stall_key *k)
 		tid_unmark(t->pid);
 		return 0;
 	}
-	if (nrec >= max_records) {
-		drop(DROP_WAIT); // stats is full
-		return 0;
-	}
-	i = __sync_fetch_and_add(&nrec, 1);
-	v = bpf_map_lookup_elem(&stats, &i);
-	if (!v) {
-		drop(DROP_WAIT); // another CPU took the last element
-		return 0;
-	}
-	BPF_CORE_READ_STR_INTO(&v->comm, t, group_leader, comm);
-	if (bpf_map_update_elem(&keys, k, &i, BPF_NOEXIST)) {
-		// Another CPU published k first: use its element (i stays
-		// unpublished and unread).
-		found = bpf_map_lookup_elem(&keys, k);
-		if (!found) {
-			drop(DROP_WAIT);
-			return 0;
+	if (nrec < stats_size) {
+		i = __sync_fetch_and_add(&nrec, 1);
+		v = bpf_map_lookup_elem(&stats, &i);
+		if (v) {
+			BPF_CORE_READ_STR_INTO(&v->comm, t, group_leader, comm);
+			if (!bpf_map_update_elem(&keys, k, &i, BPF_NOEXIST))
+				return i + 1;
 		}
-		return *found + 1;
 	}
-	return i + 1;
+	// keys is full, stats has no element left, or another CPU published
+	// k first (i stays unpublished and unread): k's record, if any.
+	found = bpf_map_lookup_elem(&keys, k);
+	if (found)
+		return *found + 1;
+	drop(DROP_WAIT); // MaxRecords records exist
+	return 0;
 }
 
 // record_index returns the stats index + 1 of w's key, from w's cache of

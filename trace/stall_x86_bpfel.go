@@ -74,10 +74,10 @@ const (
 	stallProgStallFork     = "stall_fork"
 	stallProgStallSwitch   = "stall_switch"
 	stallVarFollowChildren = "follow_children"
-	stallVarMaxRecords     = "max_records"
 	stallVarNrec           = "nrec"
 	stallVarPairMono       = "pair_mono"
 	stallVarPairSched      = "pair_sched"
+	stallVarStatsSize      = "stats_size"
 	stallVarWantPair       = "want_pair"
 )
 
@@ -147,10 +147,10 @@ type stallMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type stallVariableSpecs struct {
 	FollowChildren *ebpf.VariableSpec `ebpf:"follow_children"`
-	MaxRecords     *ebpf.VariableSpec `ebpf:"max_records"`
 	Nrec           *ebpf.VariableSpec `ebpf:"nrec"`
 	PairMono       *ebpf.VariableSpec `ebpf:"pair_mono"`
 	PairSched      *ebpf.VariableSpec `ebpf:"pair_sched"`
+	StatsSize      *ebpf.VariableSpec `ebpf:"stats_size"`
 	WantPair       *ebpf.VariableSpec `ebpf:"want_pair"`
 }
 
@@ -200,10 +200,10 @@ func (m *stallMaps) Close() error {
 // It can be passed to loadStallObjects or ebpf.CollectionSpec.LoadAndAssign.
 type stallVariables struct {
 	FollowChildren *ebpf.Variable `ebpf:"follow_children"`
-	MaxRecords     *ebpf.Variable `ebpf:"max_records"`
 	Nrec           *ebpf.Variable `ebpf:"nrec"`
 	PairMono       *ebpf.Variable `ebpf:"pair_mono"`
 	PairSched      *ebpf.Variable `ebpf:"pair_sched"`
+	StatsSize      *ebpf.Variable `ebpf:"stats_size"`
 	WantPair       *ebpf.Variable `ebpf:"want_pair"`
 }
 

@@ -56,7 +56,10 @@ func New(opts Options) (_ *Tracer, err error) {
 		return nil, loadError("load BPF program", err)
 	}
 	spec.Maps[stallMapWatched].MaxEntries = uint32(opts.MaxProcesses)
-	spec.Maps[stallMapStats].MaxEntries = uint32(opts.MaxRecords)
+	// keys limits the records; stats has room for elements taken by the
+	// losers of races to publish a key (stall.bpf.c, new_record).
+	statsSize := opts.MaxRecords + opts.MaxRecords/4 + 256
+	spec.Maps[stallMapStats].MaxEntries = uint32(statsSize)
 	spec.Maps[stallMapKeys].MaxEntries = uint32(opts.MaxRecords)
 	// Dead processes stay in procs: room for the live ones and for one
 	// per record.
@@ -64,8 +67,8 @@ func New(opts Options) (_ *Tracer, err error) {
 	if err := spec.Variables[stallVarFollowChildren].Set(opts.FollowChildren); err != nil {
 		return nil, loadError("set follow_children", err)
 	}
-	if err := spec.Variables[stallVarMaxRecords].Set(uint32(opts.MaxRecords)); err != nil {
-		return nil, loadError("set max_records", err)
+	if err := spec.Variables[stallVarStatsSize].Set(uint32(statsSize)); err != nil {
+		return nil, loadError("set stats_size", err)
 	}
 	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, loadError("load BPF program", err)
