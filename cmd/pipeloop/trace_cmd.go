@@ -31,7 +31,7 @@ Flags:
   --follow-children  also watch the processes they fork from now on
   --duration D       stop after D (e.g. 10s); 0 means no limit (default 0)
   --max-records N    keep at most N (process, pipe, direction) records
-                     (default 16384, ~320 bytes each); waits past it are
+                     (default 16384, ~420 bytes each); waits past it are
                      counted as dropped
   --json             print JSON instead of tables (schema pipeloop-trace,
                      documented in README.md)
