@@ -71,6 +71,7 @@ type Loop struct {
 	noRaw     bool      // !Options.RawWait, or raw waits impossible
 	cooperate int       // Cooperate(true) calls not yet matched: sleep through the runtime
 	rawFrom   time.Time // no raw sleep before then (a signal interrupted one)
+	sleeper   Sleeper   // sleeps in place of epoll_wait, or nil (sleeper.go)
 	flowing   bool      // events came since a signal last ended a raw sleep: sleep raw (wait_linux.go)
 	reg       registry
 	timers    timerHeap

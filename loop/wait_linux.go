@@ -55,13 +55,9 @@ const rawPause = 2 * time.Millisecond
 func (l *Loop) wait(timeout int) (int, error) {
 	if timeout == 0 || (l.cooperate == 0 && !l.noRaw && l.flowing && !l.now.Before(l.rawFrom)) {
 		l.stats.RawWaits++
-		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.ep),
-			uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
-		if e != unix.EINTR {
-			if e != 0 {
-				return 0, e
-			}
-			return int(r), nil
+		n, err := l.sleep(timeout, true)
+		if err != unix.EINTR {
+			return n, err
 		}
 		// A signal: give the runtime its safe point, and sleep through it
 		// until rawPause has passed and traffic flows again.
@@ -69,11 +65,28 @@ func (l *Loop) wait(timeout int) (int, error) {
 		l.flowing = false
 		l.rawFrom = time.Now().Add(rawPause)
 	}
-	n, err := unix.EpollWait(l.ep, l.events, timeout)
+	n, err := l.sleep(timeout, false)
 	if n > 0 {
 		l.flowing = true
 	}
 	return n, err
+}
+
+// sleep is one epoll_wait, raw or through the runtime, or the Sleeper's
+// wait in its place.
+func (l *Loop) sleep(timeout int, raw bool) (int, error) {
+	if l.sleeper != nil {
+		return l.sleeper.Sleep(l.ep, l.events, timeout, raw)
+	}
+	if !raw {
+		return unix.EpollWait(l.ep, l.events, timeout)
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.ep),
+		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // rawWaitsAllowed reports whether the runtime preempts with signals, which

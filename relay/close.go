@@ -65,6 +65,11 @@ func (r *Relay) Close() {
 		}
 	}
 	r.runDone()
+	if r.ringSl != nil {
+		r.l.SetSleeper(nil)
+		r.ringSl.close()
+		r.ringSl, r.noRing = nil, true
+	}
 	for p := range r.pipelines {
 		p.reap()
 		p.maybeFinish()

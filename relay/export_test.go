@@ -17,3 +17,7 @@ func TransformExited(k *Link) <-chan struct{} {
 	}
 	return k.xf.exited
 }
+
+// NoURing makes r behave as where io_uring is unavailable: links that
+// would move small messages through it stay on epoll.
+func NoURing(r *Relay) { r.noRing = true }

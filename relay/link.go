@@ -93,6 +93,9 @@ type Link struct {
 	xf        *xform     // in-process transform; nil for a plain link
 	pipes     *linkPipes // pipes the relay created for the link and grows when busy; nil if none
 	lim       *bucket    // rate limit (ratelimit.go); nil when not limited
+	ur        *ringLink  // io_uring state (uringlink.go); nil until the ring first carries the link
+	smallRun  int        // short small splices in a row (noteSplice)
+	left      []byte     // bytes the ring read and the sink has not taken yet: they go first
 }
 
 // NewLink creates a link and starts pumping on the next loop iteration.
@@ -274,8 +277,8 @@ func (k *Link) schedule() {
 // queues itself to continue after other fds had their turn) or the link ends.
 func (k *Link) pump() {
 	k.queued = false
-	if k.done {
-		return
+	if k.done || k.ur != nil && k.ur.on {
+		return // the ring carries the link (uringlink.go)
 	}
 	now := k.r.l.Now()                 // the wake-up's time: no clock read per pump
 	unresolved := k.wait == waitEither // the source or the sink's hangup woke the link
@@ -286,6 +289,8 @@ func (k *Link) pump() {
 	before := k.stats.Bytes
 	if k.xf != nil {
 		more = k.pumpTransform()
+	} else if len(k.left) > 0 && !k.flushLeft() {
+		blocked = true
 	} else if k.splice {
 		more, blocked = k.pumpSplice() // falls back to pumpCopy on EINVAL
 	} else {
@@ -310,6 +315,9 @@ func (k *Link) pump() {
 		return
 	}
 	k.setWait(k.idleState(blocked), time.Now())
+	if blocked && k.smallRun >= smallRun && k.ringable() {
+		k.ringOn()
+	}
 }
 
 // sinkGone ends the link because the sink's reader left: the source is
@@ -345,6 +353,7 @@ func (k *Link) end() {
 		k.stopTransform()
 	}
 	k.stats.End = time.Now()
+	k.ringEnd()
 	if k.ring != nil {
 		k.uncountDropped()
 		k.stats.Dropped += uint64(k.ring.Len())

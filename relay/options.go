@@ -102,6 +102,14 @@ type Options struct {
 	// links copy: ModeAuto becomes ModeCopy, and ModeSplice is an error.
 	// A transform link does not count.
 	CountLines bool
+	// URing lets a link that carries small messages between two pipes
+	// move them through io_uring, with the loop sleeping in
+	// io_uring_enter (uring.go): one system call per message instead of an
+	// epoll_wait and a splice, for the lowest latency. Bulk data stays on
+	// splice. Off by default; where io_uring is unavailable (before Linux
+	// 6.1, or disabled by kernel.io_uring_disabled or seccomp) links stay
+	// on epoll. The pipeloop command turns it on for its relay modes.
+	URing bool
 
 	// ops is the system-call seam, set by tests (WithOps) to inject
 	// faults; nil = the real calls.

@@ -149,6 +149,7 @@ func (k *Link) pumpSplice() (more, blocked bool) {
 			k.took(n)
 			k.stats.Bytes += uint64(n)
 			k.stats.SpliceBytes += uint64(n)
+			k.noteSplice(n, n < chunk)
 			if n < chunk && k.sw.kind == fdio.KindPipe && !k.srcHup && k.kernelOps {
 				// splice from a pipe moves whole buffers (packets too) until
 				// the pipe is empty, the sink is full or n is reached: short

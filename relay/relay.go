@@ -17,7 +17,10 @@ type Relay struct {
 	vmPool  *fdops.RingPool // vmsplice rings for copying into pipes; nil when not used
 	watches map[int]*watch  // registrations by fd
 	links   map[*Link]struct{}
-	sizer   *pipeSizer // sizes the pipes pipelines create
+	sizer   *pipeSizer   // sizes the pipes pipelines create
+	ringSl  *ringSleeper // the loop's sleeper while links use io_uring (uring.go); nil until then
+	noRing  bool         // io_uring unavailable or not ours to use: links stay on epoll
+	ringErr error        // why io_uring is unavailable, if it was tried
 
 	pipelines map[*Pipeline]struct{} // started, not yet finished
 	stopped   []*xform               // transform workers of ended links, perhaps still in a call

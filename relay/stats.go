@@ -18,6 +18,7 @@ type LinkStats struct {
 	SpliceBytes  uint64        // of which moved by splice
 	CopyBytes    uint64        // of which copied through the ring
 	LentBytes    uint64        // of CopyBytes, ring pages lent to a pipe with vmsplice instead of written
+	URingBytes   uint64        // of CopyBytes, small messages moved through io_uring (Options.URing)
 	Reads        uint64        // read/readv calls
 	Writes       uint64        // write/writev calls
 	Splices      uint64        // splice calls

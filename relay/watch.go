@@ -66,6 +66,9 @@ type watch struct {
 	writer   *Link     // link with this fd as sink
 }
 
+// watchEvents is every watch's interest: both directions, edge-triggered.
+const watchEvents = loop.Readable | loop.Writable | loop.PeerClosed | loop.EdgeTriggered
+
 // HandleEvents forwards readiness to the links on this fd.
 func (w *watch) HandleEvents(ev loop.Events) {
 	if k := w.reader; k != nil && ev&(loop.Readable|loop.Hangup|loop.Error|loop.PeerClosed) != 0 {
@@ -156,7 +159,7 @@ func (r *Relay) newWatch(fd int, shared bool) (*watch, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = r.l.Register(w.io, loop.Readable|loop.Writable|loop.PeerClosed|loop.EdgeTriggered, w)
+	err = r.l.Register(w.io, watchEvents, w)
 	switch {
 	case errors.Is(err, unix.EPERM):
 		w.pollable = false // epoll cannot watch it (/dev/null and friends): always ready

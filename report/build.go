@@ -102,7 +102,7 @@ func newLink(i int, s relay.LinkStats, end time.Time) Link {
 	l := Link{
 		Index: i, From: s.Src, To: s.Dst, Mode: s.Mode.String(),
 		Bytes: s.Bytes, SpliceBytes: s.SpliceBytes, CopyBytes: s.CopyBytes,
-		LentBytes: s.LentBytes, Vmsplices: s.Vmsplices,
+		LentBytes: s.LentBytes, URingBytes: s.URingBytes, Vmsplices: s.Vmsplices,
 		Reads: s.Reads, Writes: s.Writes, Splices: s.Splices,
 		ReadEAGAIN: s.ReadEAGAIN, WriteEAGAIN: s.WriteEAGAIN, SpliceEAGAIN: s.SpliceEAGAIN,
 		WallNS: int64(wall), FullNS: int64(s.TimeFull), EmptyNS: int64(s.TimeEmpty),

@@ -43,7 +43,8 @@ type Link struct {
 	Bytes         uint64  `json:"bytes"` // delivered to the sink
 	SpliceBytes   uint64  `json:"splice_bytes"`
 	CopyBytes     uint64  `json:"copy_bytes"`
-	LentBytes     uint64  `json:"lent_bytes"` // of copy_bytes, ring pages lent to the pipe with vmsplice
+	LentBytes     uint64  `json:"lent_bytes"`  // of copy_bytes, ring pages lent to the pipe with vmsplice
+	URingBytes    uint64  `json:"uring_bytes"` // of copy_bytes, small messages moved through io_uring
 	Reads         uint64  `json:"reads"`
 	Writes        uint64  `json:"writes"`
 	Splices       uint64  `json:"splices"`
