@@ -33,7 +33,6 @@ type ringSleeper struct {
 const (
 	tagRead   = 1
 	tagWrite  = 2
-	tagPoll   = 3
 	tagCancel = 0 // a link's cancel, posted only when it fails
 	tagEpoll  = 0 // id 0
 )

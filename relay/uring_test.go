@@ -3,13 +3,16 @@ package relay_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
+	"golang.org/x/sys/unix"
 )
 
 // ringEnv is a relay with Options.URing on a loop that sleeps raw (as the
@@ -102,4 +105,175 @@ func TestURingMessages(t *testing.T) {
 			dst.test.Close()
 		})
 	}
+}
+
+// ringOn runs messages through the link until the ring carries it.
+func ringOn(t *testing.T, e *env, k *relay.Link, src, dst pair, rng *rand.Rand, sum io.Writer) {
+	t.Helper()
+	for range 20 {
+		pingPong(t, src, dst, rng, 10, sum)
+		if ringStats(e, k).URingBytes > 0 {
+			return
+		}
+	}
+	t.Fatal("200 messages and the ring never carried the link")
+}
+
+// TestURingSinkFull: a reader that stops reading fills the sink; the ring's
+// write comes back short, the rest goes out once the reader reads again,
+// and meanwhile the writer is held back (one message buffered, no more).
+func TestURingSinkFull(t *testing.T) {
+	e := ringEnv(t, true)
+	// A source bigger than the sink: a read takes more than the sink has
+	// room for, and the write comes back short.
+	src := newPair(t, "pipe", true, 32<<10)
+	dst := newPair(t, "pipe", false, 4096)
+	k, done := startLink(t, e, src.relay, dst.relay)
+	rng := rand.New(rand.NewPCG(5, 6))
+	sent, recv := sha256.New(), sha256.New()
+	ringOn(t, e, k, src, dst, rng, io.MultiWriter(sent, recv))
+
+	payload := make([]byte, 1<<20)
+	for i := range payload {
+		payload[i] = byte(rng.Uint32())
+	}
+	sent.Write(payload)
+	fed := make(chan error, 1)
+	go func() {
+		var err error
+		for off := 0; off < len(payload) && err == nil; off += 100 {
+			var n int
+			n, err = src.test.Write(payload[off:min(off+100, len(payload))])
+			src.moved.Add(int64(n))
+		}
+		src.test.Close()
+		fed <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the reader is away
+	// Held: the two pipes (32 KiB and 4 KiB, a page more in slack) and the
+	// link's 64 KiB buffer.
+	if moved, most := src.moved.Load(), int64(32<<10+4096+8192+64<<10); moved > most {
+		t.Fatalf("the writer got %d bytes in with the reader away: more than the %d the pipes and the link hold", moved, most)
+	}
+	got, err := io.ReadAll(dst.test)
+	recv.Write(got)
+	st := wait(t, done, "link done")
+	if ferr := <-fed; err != nil || ferr != nil || !bytes.Equal(sent.Sum(nil), recv.Sum(nil)) {
+		t.Fatalf("read error %v, write error %v, hashes equal %v; got %d of %d bytes (%+v)",
+			err, ferr, bytes.Equal(sent.Sum(nil), recv.Sum(nil)), len(got), len(payload), st)
+	}
+	if !st.EOF || st.Dropped != 0 || st.WriteEAGAIN == 0 {
+		t.Fatalf("link ended without EOF, dropped bytes, or never found the sink full: %+v", st)
+	}
+	dst.test.Close()
+}
+
+// TestURingReaderGone: the reader leaving while the ring waits for the
+// source ends the link (SinkClosed), and the writer upstream then gets
+// EPIPE, as in a shell pipeline.
+func TestURingReaderGone(t *testing.T) {
+	e := ringEnv(t, true)
+	src := newPair(t, "pipe", true, 0)
+	dst := newPair(t, "pipe", false, 0)
+	k, done := startLink(t, e, src.relay, dst.relay)
+	ringOn(t, e, k, src, dst, rand.New(rand.NewPCG(7, 8)), io.Discard)
+	dst.test.Close()
+	st := wait(t, done, "link done after the reader left")
+	if !st.SinkClosed {
+		t.Fatalf("link ended without SinkClosed: %+v", st)
+	}
+	if _, err := src.test.Write([]byte("after")); !errors.Is(err, unix.EPIPE) {
+		t.Fatalf("writer upstream: %v, want EPIPE", err)
+	}
+	src.test.Close()
+}
+
+// TestURingCloseInFlight: Link.Close while the ring waits — in the read
+// (the source empty) or in the write (the sink full) — cancels the chain
+// before the fds close: OnDone runs, both fds are closed (the writer gets
+// EPIPE, the reader EOF), and the loop stops cleanly with no fd left open
+// (TestMain's leak check covers the ring's own).
+func TestURingCloseInFlight(t *testing.T) {
+	for _, waitIn := range []string{"read", "write"} {
+		t.Run(waitIn, func(t *testing.T) {
+			e := ringEnv(t, true)
+			src := newPair(t, "pipe", true, 0)
+			dst := newPair(t, "pipe", false, 4096)
+			k, done := startLink(t, e, src.relay, dst.relay)
+			ringOn(t, e, k, src, dst, rand.New(rand.NewPCG(9, 10)), io.Discard)
+			if waitIn == "write" {
+				// 4 KiB fill the sink; the next 4 KiB wait in the ring's write.
+				for range 2 {
+					if _, err := src.test.Write(make([]byte, 4096)); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			e.do(k.Close)
+			st := wait(t, done, "OnDone after Close")
+			if !k.Done() || st.EOF {
+				t.Fatalf("after Close: done %v, stats %+v", k.Done(), st)
+			}
+			if _, err := src.test.Write([]byte("after")); !errors.Is(err, unix.EPIPE) {
+				t.Fatalf("writer upstream after Close: %v, want EPIPE (the source closed)", err)
+			}
+			if _, err := io.ReadAll(dst.test); err != nil {
+				t.Fatalf("reader after Close: %v, want EOF", err)
+			}
+			src.test.Close()
+			dst.test.Close()
+		})
+	}
+}
+
+// TestURingUnavailable: where io_uring cannot be used the same messages
+// go through epoll and splice, byte for byte.
+func TestURingUnavailable(t *testing.T) {
+	e := ringEnv(t, true)
+	e.do(func() { relay.NoURing(e.r) })
+	src := newPair(t, "pipe", true, 0)
+	dst := newPair(t, "pipe", false, 0)
+	k, done := startLink(t, e, src.relay, dst.relay)
+	pingPong(t, src, dst, rand.New(rand.NewPCG(11, 12)), 100, io.Discard)
+	if s := ringStats(e, k); s.URingBytes != 0 || s.SpliceBytes == 0 {
+		t.Fatalf("io_uring unavailable, yet %d bytes went through it (%d spliced)", s.URingBytes, s.SpliceBytes)
+	}
+	src.test.Close()
+	if st := wait(t, done, "link done"); !st.EOF {
+		t.Fatalf("no EOF: %+v", st)
+	}
+	dst.test.Close()
+}
+
+// TestURingLetsRuntimeIn: with one P, a loop sleeping raw in
+// io_uring_enter (the link idle in the ring) still lets a garbage
+// collection and an allocating goroutine through: a signal ends the
+// sleep, as it ends a raw epoll_wait.
+func TestURingLetsRuntimeIn(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	e := ringEnv(t, true)
+	src := newPair(t, "pipe", true, 0)
+	dst := newPair(t, "pipe", false, 0)
+	k, done := startLink(t, e, src.relay, dst.relay)
+	ringOn(t, e, k, src, dst, rand.New(rand.NewPCG(13, 14)), io.Discard)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var keep [][]byte
+		for range 64 {
+			keep = append(keep, make([]byte, 1<<20))
+		}
+		runtime.GC()
+		_ = keep
+	}()
+	select {
+	case <-finished:
+	case <-time.After(5 * time.Second):
+		t.Fatal("allocating 64 MiB and a GC: not done after 5s while the loop sleeps raw in io_uring_enter")
+	}
+	pingPong(t, src, dst, rand.New(rand.NewPCG(15, 16)), 10, io.Discard)
+	src.test.Close()
+	wait(t, done, "link done")
+	dst.test.Close()
 }

@@ -13,12 +13,12 @@ import (
 
 // A splicing link between two pipes that keeps moving small messages (a
 // short splice of at most smallMsg bytes, smallRun times in a row) moves
-// them through the relay's io_uring instead (Options.URing): a poll of the
-// source linked to a read into the link's buffer; when the read completes,
-// the write of those bytes to the sink, linked to the next poll and read,
-// all submitted by the loop's next sleep (ringSleeper), which then waits
-// for that read. One io_uring_enter per message, where epoll costs an
-// epoll_wait and a splice, and a spliced 64-byte message a fresh page.
+// them through the relay's io_uring instead (Options.URing): a read of the
+// source into the link's buffer; when it completes, the write of those
+// bytes to the sink linked to the next read, both submitted by the loop's
+// next sleep (ringSleeper), which then waits for that read. One
+// io_uring_enter per message, where epoll costs an epoll_wait and a
+// splice, and a spliced 64-byte message a fresh page.
 //
 // While the ring carries the link its fds are out of epoll's interest
 // (hangups and errors are still reported), so no message wakes epoll.
@@ -26,8 +26,9 @@ import (
 // what is ready), srcReady and dstReady set, the pump queued — when:
 //   - a read fills the buffer (bulk: splice serves it better); what was
 //     read goes out first (k.left);
-//   - the sink takes less than a message (a full pipe): the rest goes out
-//     first, and epoll's writable edge says when;
+//   - the sink takes part of a write (a pipe with less room than the
+//     message; one that is full holds the write until it has room): the
+//     rest goes out first, and epoll's writable edge says when;
 //   - the source ends or fails: splice meets the same end and reports it.
 //
 // Guarantees kept: bytes leave in order, each once (the ring never has
@@ -49,7 +50,7 @@ type ringLink struct {
 	id      uint64
 	buf     []byte // the kernel's while a chain is in flight
 	on      bool   // the ring carries the link's messages
-	reading bool   // a chain (write, poll, read) is in flight: it posts one completion
+	reading bool   // a chain (write, read) is in flight: it posts one completion
 	wlen    int    // bytes of buf the chain's write carries
 }
 
@@ -101,16 +102,17 @@ func (k *Link) ringOn() {
 	k.ringRead()
 }
 
-// ringRead queues a chain: the poll of the source and the read it leads
-// to, after the write of buf[:wlen] when wlen > 0. Only the read posts a
-// completion when all goes well; a write or poll that fails posts its
-// own, and the rest of the chain is dropped without one (uring.SkipSuccess).
+// ringRead queues a chain: the write of buf[:wlen] when wlen > 0, then
+// the read of the source. Only the read posts a completion when all goes
+// well; a write that fails or comes back short posts its own, and the read
+// is dropped without one (uring.SkipSuccess). io_uring waits for a pipe by
+// polling it, O_NONBLOCK or not: an empty source or a full sink holds the
+// chain in the kernel, not the loop (internal/uring TestWaitsForPipes).
 func (k *Link) ringRead() {
 	u := k.ur
 	if u.wlen > 0 {
 		u.s.ring.Write(k.dw.io, u.buf[:u.wlen], uring.Link|uring.SkipSuccess, ringTag(u.id, tagWrite))
 	}
-	u.s.ring.Poll(k.sw.io, unix.POLLIN, false, uring.Link|uring.SkipSuccess, ringTag(u.id, tagPoll))
 	u.s.ring.Read(k.sw.io, u.buf, 0, ringTag(u.id, tagRead))
 	u.reading = true
 }
@@ -144,7 +146,7 @@ func (k *Link) credit(n int) {
 }
 
 // ringDone takes the completion of the link's chain (see
-// ringSleeper.complete): the read's, or the write's or poll's failure.
+// ringSleeper.complete): the read's, or the write's failure.
 func (k *Link) ringDone(req uint64, res int32) {
 	u := k.ur
 	u.reading = false
@@ -155,18 +157,13 @@ func (k *Link) ringDone(req uint64, res int32) {
 		}
 		return
 	}
-	switch req {
-	case tagWrite:
+	if req == tagWrite {
 		k.ringWriteFailed(res)
-	case tagPoll:
-		k.credit(u.wlen) // the write before it went out
-		u.wlen = 0
-		k.ringOff() // the poll failed: epoll and splice take over
-	case tagRead:
-		k.credit(u.wlen)
-		u.wlen = 0
-		k.ringReadDone(res)
+		return
 	}
+	k.credit(u.wlen) // the read ran: the write before it went out in full
+	u.wlen = 0
+	k.ringReadDone(res)
 }
 
 // ringReadDone takes a read's result.
@@ -174,8 +171,6 @@ func (k *Link) ringReadDone(res int32) {
 	u := k.ur
 	k.stats.Reads++
 	switch {
-	case res == -int32(unix.EAGAIN): // the poll saw data another reader took
-		k.ringRead()
 	case res <= 0:
 		// The source ended or failed: splice meets the same and says so.
 		k.ringOff()
@@ -198,6 +193,7 @@ func (k *Link) ringWriteFailed(res int32) {
 	u.wlen = 0
 	switch err := unix.Errno(-res); {
 	case res >= 0 || err == unix.EAGAIN:
+		k.stats.WriteEAGAIN++ // the sink is full
 		k.left = rest
 		k.ringOff()
 	case isGone(err):
@@ -259,6 +255,9 @@ func (k *Link) ringEnd() {
 		delete(u.s.links, u.id)
 		return
 	}
-	u.s.ring.Cancel(ringTag(u.id, tagPoll), ringTag(u.id, tagCancel))
+	// The chain waits in its write (a full sink) or its read: cancel both;
+	// one finds nothing, the other ends the chain.
+	u.s.ring.Cancel(ringTag(u.id, tagWrite), ringTag(u.id, tagCancel))
+	u.s.ring.Cancel(ringTag(u.id, tagRead), ringTag(u.id, tagCancel))
 	u.s.ring.Submit()
 }

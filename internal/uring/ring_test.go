@@ -2,7 +2,10 @@ package uring_test
 
 import (
 	"bytes"
+	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pipeloop/pipeloop/internal/uring"
@@ -152,4 +155,62 @@ func TestCloseCancels(t *testing.T) {
 	if len(got) != 1 || got[0] != (completion{1, -int32(unix.ECANCELED)}) {
 		t.Fatalf("Close passed %v, want the poll's cancellation alone (the read is dropped with it)", got)
 	}
+}
+
+// TestWaitsForPipes: a read of an empty pipe and a write into a full one
+// wait in the kernel (io_uring polls the pipe), nonblocking description or
+// not and spliced or not (splice clears a pipe file's FMODE_NOWAIT), with
+// no io-wq worker thread: the relay's chain relies on it.
+func TestWaitsForPipes(t *testing.T) {
+	for _, spliced := range []bool{false, true} {
+		r := newRing(t)
+		src, in := pipe(t)
+		out, dst := pipe(t)
+		if _, err := unix.FcntlInt(uintptr(dst), unix.F_SETPIPE_SZ, 4096); err != nil {
+			t.Fatal(err)
+		}
+		if spliced {
+			unix.Write(in, []byte("s"))
+			if _, err := unix.Splice(src, nil, dst, nil, 10, unix.SPLICE_F_NONBLOCK); err != nil {
+				t.Fatal(err)
+			}
+			unix.Read(out, make([]byte, 10))
+		}
+		buf := make([]byte, 64)
+		r.Read(src, buf, 0, 2)
+		unix.Write(dst, make([]byte, 4096))
+		r.Write(dst, []byte("x"), 0, 3)
+		if err := r.Enter(0, false); err != nil {
+			t.Fatal(err)
+		}
+		if n := r.Reap(nil); n != 0 || r.Inflight() != 2 {
+			t.Fatalf("spliced %v: %d completions with the source empty and the sink full, %d in flight: want 0 and 2",
+				spliced, n, r.Inflight())
+		}
+		if n := workers(t); n != 0 {
+			t.Fatalf("spliced %v: %d io-wq workers: the requests were punted, not polled", spliced, n)
+		}
+		unix.Write(in, []byte("data"))
+		unix.Read(out, make([]byte, 4096))
+		got := wait(t, r, 2)
+		if len(got) != 2 || !slices.Contains(got, completion{2, 4}) || !slices.Contains(got, completion{3, 1}) {
+			t.Fatalf("spliced %v: got %v, want the read's 4 bytes and the write's 1", spliced, got)
+		}
+	}
+}
+
+// workers counts this process's io-wq worker threads (iou-wrk-…).
+func workers(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if b, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/comm"); strings.HasPrefix(string(b), "iou-wrk") {
+			n++
+		}
+	}
+	return n
 }
