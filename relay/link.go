@@ -193,6 +193,11 @@ func (k *Link) Stats() LinkStats {
 	if k.r != nil {
 		k.r.l.AssertLoopThread("relay.Link.Stats")
 	}
+	if k.wait == waitRing && !k.done {
+		// Name the ring's wait up to now (ringWait), so a long stay in the
+		// ring is charged piece by piece, as often as its stats are read.
+		k.waitSince = k.charge(time.Now())
+	}
 	s := k.stats
 	if !k.done && k.wait != waitNone {
 		// Charge the wait in progress so live readings are current.

@@ -57,6 +57,7 @@ const (
 	waitFull                    // holding data: waiting for the sink
 	waitEither                  // splice blocked between two pipes: the next event, or the pump after it, says which end
 	waitLimit                   // the rate limit holds the link back: waiting for its refill timer
+	waitRing                    // the ring carries the link (uringlink.go): named when charged (ringWait)
 )
 
 // setWait switches the wait state, charging the time spent in the old one.
@@ -64,6 +65,13 @@ func (k *Link) setWait(s waitState, now time.Time) {
 	if s == k.wait {
 		return
 	}
+	now = k.charge(now)
+	k.wait, k.waitSince = s, now
+}
+
+// charge adds the time since waitSince to what the link waited for, and
+// returns now, never before waitSince.
+func (k *Link) charge(now time.Time) time.Time {
 	if now.Before(k.waitSince) {
 		// now may be the loop's time at the wake-up (Loop.Now), older
 		// than a wait that began with time.Now later in the same turn.
@@ -80,17 +88,20 @@ func (k *Link) setWait(s waitState, now time.Time) {
 	case waitLimit:
 		k.stats.TimeLimited += now.Sub(k.waitSince)
 	}
-	k.wait, k.waitSince = s, now
+	return now
 }
 
 // resolveWait names a waitEither that no event has resolved yet (the link
 // ends, or its stats are read mid-wait) by asking the source how much it
 // holds: data there means the sink is what blocks.
 func (k *Link) resolveWait() waitState {
-	if k.wait != waitEither {
-		return k.wait
+	switch k.wait {
+	case waitEither:
+		return k.sourceWait()
+	case waitRing:
+		return k.ringWait()
 	}
-	return k.sourceWait()
+	return k.wait
 }
 
 // sourceWait says what a splice that blocked waits for, asking the source

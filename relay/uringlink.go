@@ -26,9 +26,8 @@ import (
 // what is ready), srcReady and dstReady set, the pump queued — when:
 //   - a read fills the buffer (bulk: splice serves it better); what was
 //     read goes out first (k.left);
-//   - the sink takes part of a write (a pipe with less room than the
-//     message; one that is full holds the write until it has room): the
-//     rest goes out first, and epoll's writable edge says when;
+//   - the sink takes less than a message (a full pipe): the rest goes out
+//     first, and epoll's writable edge says when;
 //   - the source ends or fails: splice meets the same end and reports it.
 //
 // Guarantees kept: bytes leave in order, each once (the ring never has
@@ -97,6 +96,7 @@ func (k *Link) ringOn() {
 		return
 	}
 	k.ur.on = true
+	k.setWait(waitRing, k.r.l.Now())
 	s.active++
 	s.links[k.ur.id] = k
 	k.ringRead()
@@ -106,12 +106,14 @@ func (k *Link) ringOn() {
 // the read of the source. Only the read posts a completion when all goes
 // well; a write that fails or comes back short posts its own, and the read
 // is dropped without one (uring.SkipSuccess). io_uring waits for a pipe by
-// polling it, O_NONBLOCK or not: an empty source or a full sink holds the
-// chain in the kernel, not the loop (internal/uring TestWaitsForPipes).
+// polling it, O_NONBLOCK or not (internal/uring TestWaitsForPipes): an
+// empty source holds the read, and a full sink the write, in the kernel,
+// not the loop. (RWF_NOWAIT, which would make a full sink answer EAGAIN,
+// is refused on a pipe description that was spliced.)
 func (k *Link) ringRead() {
 	u := k.ur
 	if u.wlen > 0 {
-		u.s.ring.Write(k.dw.io, u.buf[:u.wlen], uring.Link|uring.SkipSuccess, ringTag(u.id, tagWrite))
+		u.s.ring.Write(k.dw.io, u.buf[:u.wlen], uring.Link|uring.SkipSuccess, 0, ringTag(u.id, tagWrite))
 	}
 	u.s.ring.Read(k.sw.io, u.buf, 0, ringTag(u.id, tagRead))
 	u.reading = true
@@ -126,11 +128,43 @@ func (k *Link) ringOff() {
 	u.on = false
 	u.s.active--
 	delete(u.s.links, u.id)
+	k.setWait(waitNone, k.r.l.Now())
 	k.smallRun = 0
 	k.r.l.Modify(k.sw.io, watchEvents)
 	k.r.l.Modify(k.dw.io, watchEvents)
 	k.srcReady, k.dstReady = true, true
 	k.schedule()
+}
+
+// ringWait names what a link in the ring waits for, when its time is
+// charged (resolveWait): the sink if its chain seems stuck in the write —
+// the source holds bytes the ring is not reading, or a write is in flight
+// and the sink is at least half full — else the source. One to three
+// system calls, made only when the link's stats are read (Stats charges
+// the ring's time piece by piece) or it leaves the ring, never per
+// message. So a sink that stalls and drains again between two readings
+// is charged to the source: the ring cannot see when a write waited.
+func (k *Link) ringWait() waitState {
+	u := k.ur
+	if u == nil || !u.reading {
+		return waitEmpty
+	}
+	if n, err := unix.IoctlGetInt(k.sw.io, unix.TIOCINQ); err == nil && n > 0 {
+		return waitFull
+	}
+	if u.wlen > 0 && k.sinkBacked() {
+		return waitFull // the write waits for room (or just got it)
+	}
+	return waitEmpty
+}
+
+// sinkBacked reports whether the sink pipe is at least half full: right
+// after the ring's write went out, a sink still that full is what held
+// the bytes back.
+func (k *Link) sinkBacked() bool {
+	held, err1 := unix.IoctlGetInt(k.dw.io, unix.TIOCINQ)
+	size, err2 := unix.FcntlInt(uintptr(k.dw.io), unix.F_GETPIPE_SZ, 0)
+	return err1 == nil && err2 == nil && 2*held >= size
 }
 
 // credit counts n bytes delivered by the ring.
@@ -174,7 +208,13 @@ func (k *Link) ringReadDone(res int32) {
 	case res <= 0:
 		// The source ended or failed: splice meets the same and says so.
 		k.ringOff()
-	case int(res) == len(u.buf): // bulk: back to splice, these bytes first
+	case int(res) > smallMsg:
+		// Not a small message: bytes piled up in the source (a burst, or
+		// a sink that did not keep up). Splice serves them better, and
+		// epoll names the waits: these bytes first.
+		if k.sinkBacked() {
+			k.wait = waitFull // the time since the last charge was the sink's
+		}
 		k.left = u.buf[:res]
 		k.ringOff()
 	default:
@@ -193,7 +233,7 @@ func (k *Link) ringWriteFailed(res int32) {
 	u.wlen = 0
 	switch err := unix.Errno(-res); {
 	case res >= 0 || err == unix.EAGAIN:
-		k.stats.WriteEAGAIN++ // the sink is full
+		k.stats.WriteEAGAIN++ // the sink was full
 		k.left = rest
 		k.ringOff()
 	case isGone(err):
@@ -217,6 +257,7 @@ func (k *Link) flushLeft() bool {
 		}
 		switch {
 		case isAgain(err):
+			k.stats.WriteEAGAIN++
 			k.dstReady = false
 			return false
 		case isGone(err):

@@ -49,9 +49,11 @@ func (r *Ring) Read(fd int, p []byte, flags uint8, tag uint64) {
 		addr: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), len: uint32(len(p))}, tag)
 }
 
-// Write queues a write of p to fd (see Read for p's lifetime).
-func (r *Ring) Write(fd int, p []byte, flags uint8, tag uint64) {
-	r.push(sqe{opcode: opWrite, flags: flags, fd: int32(fd), off: ^uint64(0),
+// Write queues a write of p to fd (see Read for p's lifetime). rwFlags
+// are pwritev2's (unix.RWF_NOWAIT: answer -EAGAIN rather than wait for
+// room, -EOPNOTSUPP where the file cannot promise that).
+func (r *Ring) Write(fd int, p []byte, flags uint8, rwFlags uint32, tag uint64) {
+	r.push(sqe{opcode: opWrite, flags: flags, fd: int32(fd), off: ^uint64(0), opFlags: rwFlags,
 		addr: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), len: uint32(len(p))}, tag)
 }
 

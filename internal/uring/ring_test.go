@@ -83,7 +83,7 @@ func TestPollLinkedRead(t *testing.T) {
 	if len(got) != 1 || got[0] != (completion{2, 5}) || string(buf[:5]) != "hello" {
 		t.Fatalf("got %v %q, want the read's 5 bytes", got, buf[:5])
 	}
-	r.Write(dst, buf[:5], uring.Link|uring.SkipSuccess, 3)
+	r.Write(dst, buf[:5], uring.Link|uring.SkipSuccess, 0, 3)
 	r.Poll(src, unix.POLLIN, false, uring.Link|uring.SkipSuccess, 1)
 	r.Read(src, buf, 0, 2)
 	unix.Write(in, []byte("again"))
@@ -113,7 +113,7 @@ func TestSkipChainPostsOnce(t *testing.T) {
 	}
 	big := bytes.Repeat([]byte("x"), 10000)
 	buf := make([]byte, 64)
-	r.Write(dst, big, uring.Link|uring.SkipSuccess, 3)
+	r.Write(dst, big, uring.Link|uring.SkipSuccess, 0, 3)
 	r.Poll(src, unix.POLLIN, false, uring.Link|uring.SkipSuccess, 1)
 	r.Read(src, buf, 0, 2)
 	got := wait(t, r, 1)
@@ -179,7 +179,7 @@ func TestWaitsForPipes(t *testing.T) {
 		buf := make([]byte, 64)
 		r.Read(src, buf, 0, 2)
 		unix.Write(dst, make([]byte, 4096))
-		r.Write(dst, []byte("x"), 0, 3)
+		r.Write(dst, []byte("x"), 0, 0, 3)
 		if err := r.Enter(0, false); err != nil {
 			t.Fatal(err)
 		}
