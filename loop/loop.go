@@ -71,6 +71,7 @@ type Loop struct {
 	noRaw     bool      // !Options.RawWait, or raw waits impossible
 	cooperate int       // Cooperate(true) calls not yet matched: sleep through the runtime
 	rawFrom   time.Time // no raw sleep before then (a signal interrupted one)
+	yielded   time.Time // when the loop last passed through the scheduler (yield)
 	sleeper   Sleeper   // sleeps in place of epoll_wait, or nil (sleeper.go)
 	flowing   bool      // events came since a signal last ended a raw sleep: sleep raw (wait_linux.go)
 	reg       registry
@@ -182,6 +183,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		n, err := l.wait(timeout)
 		l.now = l.clock()
+		l.yield()
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("loop: %w", os.NewSyscallError("epoll_wait", err))
 		}

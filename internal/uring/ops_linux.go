@@ -45,6 +45,7 @@ const cancelTag = 1<<64 - 1
 // until its completion is reaped. tag comes back with the completion
 // (below 1<<62).
 func (r *Ring) Read(fd int, p []byte, flags uint8, tag uint64) {
+	r.mem[r.tail&r.sqMask] = p
 	r.push(sqe{opcode: opRead, flags: flags, fd: int32(fd), off: ^uint64(0),
 		addr: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), len: uint32(len(p))}, tag)
 }
@@ -53,6 +54,7 @@ func (r *Ring) Read(fd int, p []byte, flags uint8, tag uint64) {
 // are pwritev2's (unix.RWF_NOWAIT: answer -EAGAIN rather than wait for
 // room, -EOPNOTSUPP where the file cannot promise that).
 func (r *Ring) Write(fd int, p []byte, flags uint8, rwFlags uint32, tag uint64) {
+	r.mem[r.tail&r.sqMask] = p
 	r.push(sqe{opcode: opWrite, flags: flags, fd: int32(fd), off: ^uint64(0), opFlags: rwFlags,
 		addr: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), len: uint32(len(p))}, tag)
 }
@@ -110,14 +112,12 @@ func (r *Ring) Enter(timeout int, raw bool) error {
 func (r *Ring) enter(min, timeout int, raw bool) error {
 	submit := uintptr(r.tail - atomic.LoadUint32(r.sqHead))
 	flags := uintptr(enterGetEvents)
-	var arg getEventsArg
-	var ts unix.Timespec
 	argp, argSz := uintptr(0), uintptr(0)
 	if timeout > 0 {
-		ts = unix.NsecToTimespec(int64(time.Duration(timeout) * time.Millisecond))
-		arg.ts = uint64(uintptr(unsafe.Pointer(&ts)))
+		r.ts = unix.NsecToTimespec(int64(time.Duration(timeout) * time.Millisecond))
+		r.arg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&r.ts)))}
 		flags |= enterExtArg
-		argp, argSz = uintptr(unsafe.Pointer(&arg)), unsafe.Sizeof(arg)
+		argp, argSz = uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg)
 	}
 	call := unix.Syscall6
 	if raw {

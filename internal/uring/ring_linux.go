@@ -74,6 +74,15 @@ type Ring struct {
 	cqes     []cqe
 	tail     uint32 // local SQ tail: queued, published to the kernel by Enter
 	inflight int    // requests submitted or queued whose completion Reap has not seen
+	// mem holds, per SQE slot, the memory its last request names: a Go
+	// pointer the kernel reads or writes must be on the heap (a stack
+	// moves when it grows), and storing it here makes every buffer passed
+	// to Read or Write escape there.
+	mem [][]byte
+	// ts and arg are Enter's timeout, on the heap with the Ring for the
+	// same reason: the kernel reads them through a pointer in arg.
+	ts  unix.Timespec
+	arg getEventsArg
 }
 
 // ErrNoExtArg is New's answer on a kernel without IORING_FEAT_EXT_ARG
@@ -134,6 +143,7 @@ func (r *Ring) mapRings(p *params) error {
 	r.sqHead, r.sqTail, r.sqMask = u32(sq, p.sqOff.head), u32(sq, p.sqOff.tail), *u32(sq, p.sqOff.ringMask)
 	r.cqHead, r.cqTail, r.cqMask = u32(cq, p.cqOff.head), u32(cq, p.cqOff.tail), *u32(cq, p.cqOff.ringMask)
 	r.sqes = unsafe.Slice((*sqe)(unsafe.Pointer(&s[0])), p.sqEntries)
+	r.mem = make([][]byte, p.sqEntries)
 	r.cqes = unsafe.Slice((*cqe)(unsafe.Pointer(&cq[p.cqOff.cqes])), p.cqEntries)
 	array := unsafe.Slice(u32(sq, p.sqOff.array), p.sqEntries)
 	for i := range array {
