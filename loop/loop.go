@@ -52,6 +52,7 @@ type Stats struct {
 	Waits    uint64 // epoll_wait calls
 	Sleeps   uint64 // epoll_wait calls that could block
 	RawWaits uint64 // epoll_wait calls made raw, without the runtime (wait_linux.go)
+	Yields   uint64 // passes through the Go scheduler of a loop that sleeps raw (yield)
 	Events   uint64 // events dispatched to handlers
 	Timers   uint64 // timer functions run
 	Posted   uint64 // posted functions run

@@ -107,6 +107,7 @@ func (l *Loop) yield() {
 		return
 	}
 	l.yielded = l.now
+	l.stats.Yields++
 	runtime.Gosched()
 }
 

@@ -173,3 +173,17 @@ func TestRawWaitIdleLetsGCIn(t *testing.T) {
 	})
 	within(t, "time.Sleep(1ms), loop idle", liveness, func() { time.Sleep(time.Millisecond) })
 }
+
+// TestRawLoopYields: a loop busy sleeping raw passes through the
+// scheduler every few milliseconds (yield), and one that sleeps through the
+// runtime has no need to.
+func TestRawLoopYields(t *testing.T) {
+	for _, raw := range []bool{true, false} {
+		stats := busyLoop(t, loop.Options{RawWait: raw})
+		time.Sleep(100 * time.Millisecond)
+		s := stats()
+		if raw && (s.RawWaits == 0 || s.Yields == 0) || !raw && s.Yields != 0 {
+			t.Fatalf("RawWait %v: %d raw waits, %d yields over 100 ms of traffic", raw, s.RawWaits, s.Yields)
+		}
+	}
+}
