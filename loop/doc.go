@@ -63,9 +63,16 @@
 // see, so it keeps its P and no runtime thread wakes per event; the
 // runtime's preemption signal ends such a sleep whenever it needs the P (a
 // garbage collection, sysmon), and the loop then sleeps through the
-// runtime for a while. With one P (GOMAXPROCS=1, a pinned process) other
-// goroutines may therefore wait up to ~20 ms while the loop is busy, which
-// is why it is opt-in. Cooperate turns raw sleeps off for a while, for a
-// caller whose goroutines must run promptly (a transform worker).
+// runtime for a while. A loop busy sleeping raw also passes through the
+// scheduler every 5 ms (runtime.Gosched), where other goroutines get the P.
+// With one P (GOMAXPROCS=1, a pinned process) other goroutines may
+// therefore wait several milliseconds while the loop is busy, which is why
+// it is opt-in. Cooperate turns raw sleeps off for a while, for a caller
+// whose goroutines must run promptly (a transform worker).
 // wait_linux.go has the details and the measurements behind them.
+//
+// A Sleeper (SetSleeper) sleeps in the loop's place: pipeloop's relay
+// installs one that waits in io_uring_enter, with the epoll fd polled
+// through the ring, while small messages move through io_uring
+// (relay.Options.URing). It follows the same rules, raw or not.
 package loop
