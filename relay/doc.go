@@ -21,7 +21,12 @@
 //     data, so no byte waits for a later event. ModeAuto
 //     splices where it can and falls back to copy if the kernel answers
 //     EINVAL, without losing or repeating a byte (splice moves nothing when
-//     it fails).
+//     it fails). With Options.URing, a splicing link between two pipes
+//     that carries small messages moves them through io_uring instead —
+//     a read and the write of what it read, linked, one io_uring_enter per
+//     message, the loop sleeping in that enter (uringlink.go) — and goes
+//     back to splice when more than a small message is waiting; where
+//     io_uring is unavailable links stay on epoll.
 //   - End of input: the link drains what it holds, then shuts the sink down
 //     — close(2) if the link owns it, shutdown(SHUT_WR) for a socket — so
 //     the reader sees EOF exactly once.

@@ -22,9 +22,10 @@ import (
 // back before the next — with a bulk burst in the middle. The messages
 // move through io_uring (the stats say so), the burst by splice, every
 // byte arrives once and in order (hashed), and the end of input ends the
-// run with status 0: as root and as an unprivileged user.
+// run with status 0: as root and as an unprivileged user; with
+// --uring=false the messages are spliced.
 func TestURingRequestResponse(t *testing.T) {
-	for _, who := range []string{"root", "nobody"} {
+	for _, who := range []string{"root", "nobody", "off"} {
 		t.Run(who, func(t *testing.T) {
 			prog, dir, owner := []string{bin}, t.TempDir(), 0
 			if who == "nobody" {
@@ -38,7 +39,11 @@ func TestURingRequestResponse(t *testing.T) {
 			stats := filepath.Join(dir, "stats.json")
 			inR, inW := pipeOf(t, owner)
 			outR, outW := pipeOf(t, owner)
-			cmd := exec.Command(prog[0], append(prog[1:], "--stats-json", stats)...)
+			args := append(prog[1:], "--stats-json", stats)
+			if who == "off" {
+				args = append(args, "--uring=false")
+			}
+			cmd := exec.Command(prog[0], args...)
 			cmd.Stdin, cmd.Stdout = inR, outW
 			cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 			var stderr bytes.Buffer
@@ -86,6 +91,12 @@ func TestURingRequestResponse(t *testing.T) {
 			}
 			l := r.Links[0]
 			t.Logf("%s: %d bytes, %d through io_uring, %d spliced", who, l.Bytes, l.URingBytes, l.SpliceBytes)
+			if who == "off" {
+				if l.URingBytes != 0 || l.SpliceBytes != l.Bytes {
+					t.Fatalf("--uring=false: %d bytes through io_uring, %d of %d spliced", l.URingBytes, l.SpliceBytes, l.Bytes)
+				}
+				return
+			}
 			if l.URingBytes == 0 || l.SpliceBytes < uint64(len(bulk))/2 {
 				t.Fatalf("io_uring moved %d bytes and splice %d: want the messages through the ring, the burst spliced",
 					l.URingBytes, l.SpliceBytes)

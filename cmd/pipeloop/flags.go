@@ -53,6 +53,11 @@ Flags:
                      vmsplice(2) instead of copied (needs transparent
                      huge pages; a busy lending link maps two of them,
                      4 MiB on x86-64, and never reuses a lent page)
+  --uring=false      keep small messages between two pipes on epoll and
+                     splice; by default a link carrying them moves them
+                     through io_uring, one system call each, for the
+                     lowest latency (Linux 6.1 or later, where io_uring
+                     is allowed; bulk data is always spliced)
   --busy-poll D      after an event, poll without sleeping for up to D
                      (e.g. 50us) for lower latency at the cost of CPU
   --sched POLICY     loop thread scheduling: auto, normal or batch
@@ -127,6 +132,7 @@ type relayFlags struct {
 	busyPoll time.Duration
 	sched    loop.Sched
 	vmsplice bool // lend whole ring pages to pipe sinks (relay.Options.NoVmsplice unset)
+	uring    bool // small messages between pipes through io_uring (relay.Options.URing)
 	shell    bool
 	stages   []string // the STAGE arguments
 }
@@ -140,12 +146,14 @@ func (o *relayFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.busyPoll, "busy-poll", 0, "")
 	fs.TextVar(&o.sched, "sched", o.sched, "")
 	fs.BoolVar(&o.vmsplice, "vmsplice", true, "")
+	fs.BoolVar(&o.uring, "uring", true, "")
 	fs.BoolVar(&o.shell, "shell", false, "")
 }
 
 // relayOptions are the relay.Options the flags ask for.
 func (o *relayFlags) relayOptions() relay.Options {
-	return relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize), NoVmsplice: !o.vmsplice}
+	return relay.Options{Mode: o.mode, BufferSize: o.buffer, PipeSize: pipeSizeOpt(o.pipeSize), NoVmsplice: !o.vmsplice,
+		URing: o.uring}
 }
 
 // parseFlagSet parses args with fs (cmdline.ParseFlags: one-line usage

@@ -100,7 +100,6 @@ func runRelay(args []string, std stdio) error {
 	ropts := o.relayOptions()
 	o.pvFlags.apply(&ropts)
 	ropts.Warn = func(msg string) { fmt.Fprintf(std.err, "pipeloop: %s\n", msg) }
-	ropts.URing = true // small messages through io_uring where it is available (relay/uringlink.go)
 	r, err := relay.New(l, ropts)
 	if err != nil {
 		l.Close()
