@@ -44,8 +44,8 @@ func (r *Relay) sleeper() *ringSleeper {
 	if r.ringSl != nil || r.noRing {
 		return r.ringSl
 	}
-	if _, other := r.l.Sleeper().(*ringSleeper); r.l.Sleeper() != nil && !other {
-		r.noRing = true // the loop sleeps in something else
+	if r.l.Sleeper() != nil {
+		r.noRing = true // the loop sleeps in something else (another relay's ring): only one can wait
 		return nil
 	}
 	ring, err := uring.New(64)

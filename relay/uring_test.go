@@ -267,6 +267,43 @@ func TestURingUnavailable(t *testing.T) {
 	dst.test.Close()
 }
 
+// TestURingTwoRelays: two relays on one loop: the first to need the ring
+// gets it, the other's links stay on epoll, and both move their messages.
+func TestURingTwoRelays(t *testing.T) {
+	e := ringEnv(t, true)
+	var r2 *relay.Relay
+	e.do(func() {
+		var err error
+		if r2, err = relay.New(e.l, relay.Options{URing: true}); err != nil {
+			t.Error(err)
+		}
+	})
+	e2 := &env{t: t, l: e.l, r: r2}
+	var links [2]*relay.Link
+	var srcs, dsts [2]pair
+	for i, en := range []*env{e, e2} {
+		srcs[i] = newPair(t, "pipe", true, 0)
+		dsts[i] = newPair(t, "pipe", false, 0)
+		links[i], _ = startLink(t, en, srcs[i].relay, dsts[i].relay)
+	}
+	rng := rand.New(rand.NewPCG(17, 18))
+	for range 10 {
+		for i := range links {
+			pingPong(t, srcs[i], dsts[i], rng, 10, io.Discard)
+		}
+	}
+	s1, s2 := ringStats(e, links[0]), ringStats(e2, links[1])
+	if s1.URingBytes == 0 || s2.URingBytes != 0 {
+		t.Fatalf("io_uring bytes: first relay %d, second %d: want the first's link in the ring, the second's on epoll",
+			s1.URingBytes, s2.URingBytes)
+	}
+	for i := range links {
+		srcs[i].test.Close()
+		io.ReadAll(dsts[i].test)
+		dsts[i].test.Close()
+	}
+}
+
 // TestURingLetsRuntimeIn: with one P, a loop sleeping raw in
 // io_uring_enter (the link idle in the ring) still lets a garbage
 // collection and an allocating goroutine through: a signal ends the
