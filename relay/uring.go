@@ -27,6 +27,8 @@ type ringSleeper struct {
 	active  int  // links in the ring (uringLink.on)
 	polling bool // a poll of the epoll fd is in flight
 	epReady bool // that poll completed: epoll_wait has events
+	reaping bool // Sleep is passing completions on: callbacks run from there
+	closing bool // close was called while reaping: Sleep closes the ring after
 }
 
 // Tags: a link's id << 2 | the request; tagEpoll is the epoll fd's poll.
@@ -73,7 +75,14 @@ func (s *ringSleeper) Sleep(ep int, events []unix.EpollEvent, timeout int, raw b
 	if err := s.ring.Enter(timeout, raw); err != nil {
 		return 0, err
 	}
-	if s.ring.Reap(s.complete) == 0 && timeout != 0 {
+	s.reaping = true
+	n := s.ring.Reap(s.complete)
+	s.reaping = false
+	if s.closing { // a callback closed the relay: the ring goes now
+		s.close()
+		return 0, nil
+	}
+	if n == 0 && timeout != 0 {
 		// Woken with nothing: a signal (io_uring_enter that submitted
 		// answers the count, not EINTR) or the timeout. Say EINTR, so a
 		// raw sleep yields to the runtime as after epoll_wait's EINTR.
@@ -115,8 +124,14 @@ func epollWait(ep int, events []unix.EpollEvent, timeout int, raw bool) (int, er
 }
 
 // close drains the ring (every link has ended, and cancels are queued)
-// and releases it.
+// and releases it — after Reap, if a callback run from it (OnDone closing
+// the relay) asked: Reap still reads the ring.
 func (s *ringSleeper) close() {
+	if s.reaping {
+		s.closing = true
+		return
+	}
+	s.closing = false
 	s.ring.Close(s.complete0)
 	s.links = nil
 }

@@ -267,6 +267,43 @@ func TestURingUnavailable(t *testing.T) {
 	dst.test.Close()
 }
 
+// TestURingCloseFromOnDone: a callback run while the loop reaps the
+// ring's completions (OnDone of a link the ring carried, which ended when
+// the reader left) closes the relay, ring and all: the loop goes on.
+func TestURingCloseFromOnDone(t *testing.T) {
+	e := ringEnv(t, true)
+	src := newPair(t, "pipe", true, 0)
+	dst := newPair(t, "pipe", false, 4096)
+	closed := make(chan relay.LinkStats, 1)
+	var k *relay.Link
+	e.do(func() {
+		var err error
+		k, err = e.r.NewLink(relay.LinkConfig{
+			Src: relay.Endpoint{FD: src.relay, Name: "src", Owned: true},
+			Dst: relay.Endpoint{FD: dst.relay, Name: "dst", Owned: true},
+			OnDone: func(k *relay.Link) {
+				e.r.Close()
+				closed <- k.Stats()
+			},
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	ringOn(t, e, k, src, dst, rand.New(rand.NewPCG(19, 20)), io.Discard)
+	fillSink(t, src)
+	dst.test.Close() // the ring's write fails with EPIPE: ringDone → sinkGone → OnDone
+	if st := wait(t, closed, "OnDone"); !st.SinkClosed {
+		t.Fatalf("link ended without SinkClosed: %+v", st)
+	}
+	var links int
+	e.do(func() { links = e.r.Links() }) // the loop still runs posted functions
+	if links != 0 {
+		t.Fatalf("%d links after Close", links)
+	}
+	src.test.Close()
+}
+
 // TestURingTwoRelays: two relays on one loop: the first to need the ring
 // gets it, the other's links stay on epoll, and both move their messages.
 func TestURingTwoRelays(t *testing.T) {
