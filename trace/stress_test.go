@@ -3,19 +3,25 @@
 package trace_test
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pipeloop/pipeloop/trace"
 )
 
-// TestStressChildWait runs `sleep 0.05 | cat` (as TestProcessLife does)
-// PIPELOOP_TRACE_STRESS times, following the shell's children, and
-// fails if a cat, which certainly blocked reading for about 50ms, has no
-// read wait or one of another length. Without the variable it is skipped:
-// 1000 runs take about a minute.
+// TestStressChildWait runs `sleep 0.05 | READER` (as TestProcessLife
+// runs `sleep 0.2 | cat`) PIPELOOP_TRACE_STRESS times, following the
+// shell's children, and fails if a reader that slept in a read has no
+// read wait. READER is this binary as blockread: it counts its reads
+// during which its thread switched off the CPU voluntarily, so that a
+// reader the loaded machine started only after sleep had exited (it
+// never waits, and rightly has no wait) is told from a lost wait.
+// Without the variable it is skipped: 1000 runs take about two minutes.
 //
 //	sudo PIPELOOP_TRACE_STRESS=1000 go test -count=1 -run TestStressChildWait -v ./trace
 func TestStressChildWait(t *testing.T) {
@@ -24,7 +30,7 @@ func TestStressChildWait(t *testing.T) {
 		t.Skip("a stress run: set PIPELOOP_TRACE_STRESS to the number of runs")
 	}
 	var tr *trace.Tracer
-	lost, odd := 0, 0
+	lost, unblocked := 0, 0
 	for i := range n {
 		if i%100 == 0 { // records and procs accumulate: a new tracer now and then
 			if tr != nil {
@@ -32,27 +38,32 @@ func TestStressChildWait(t *testing.T) {
 			}
 			tr = newTracer(t, trace.Options{FollowChildren: true})
 		}
-		cat, read, ok := catRead(t, tr)
+		reader, slept, waits := stressRun(t, tr)
 		switch {
-		case !ok:
+		case slept == 0:
+			unblocked++
+		case waits == 0:
 			lost++
-			t.Logf("run %d: cat %d has no read wait", i, cat)
-		case read < 30*time.Millisecond || read > time.Second:
-			odd++
-			t.Logf("run %d: cat %d blocked reading for %v, want about 50ms", i, cat, read)
+			t.Logf("run %d: reader %d slept in %d reads, has no read wait", i, reader, slept)
 		}
 	}
-	t.Logf("runs %d: no read wait %d, odd length %d", n, lost, odd)
-	if lost+odd > 0 {
-		t.Errorf("of %d cats, %d had no read wait, %d one of an odd length", n, lost, odd)
+	t.Logf("runs %d: reader never slept %d, slept but no read wait %d", n, unblocked, lost)
+	if lost > 0 {
+		t.Errorf("%d of %d readers that slept in a read have no read wait", lost, n)
 	}
 }
 
-// catRead runs `sleep 0.05 | cat` watched by tr and returns the cat's
-// tgid and the time it blocked reading, if recorded.
-func catRead(t *testing.T, tr *trace.Tracer) (cat int, read time.Duration, ok bool) {
+// stressRun runs `sleep 0.05 | READER` watched by tr and returns the
+// reader's tgid, how many of its reads slept and how many read waits
+// the tracer recorded for it.
+func stressRun(t *testing.T, tr *trace.Tracer) (reader, slept int, waits uint64) {
 	t.Helper()
-	sh := startGated(t, "sleep 0.05 | cat")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := filepath.Join(t.TempDir(), "slept")
+	sh := startGated(t, fmt.Sprintf("sleep 0.05 | %s=blockread PIPELOOP_TRACE_RESULT='%s' GORACE=atexit_sleep_ms=0 '%s'", childEnv, result, exe))
 	if err := tr.Watch(sh.cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
@@ -61,18 +72,55 @@ func catRead(t *testing.T, tr *trace.Tracer) (cat int, read time.Duration, ok bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	for tgid, pi := range rep.Procs {
-		if pi.Parent == sh.cmd.Process.Pid && pi.Comm == "cat" {
-			cat = tgid
-		}
+	b, err := os.ReadFile(result)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if cat == 0 {
-		t.Fatalf("no cat forked by shell %d: %+v", sh.cmd.Process.Pid, rep.Procs)
+	if slept, err = strconv.Atoi(string(b)); err != nil {
+		t.Fatalf("reader's result %q: %v", b, err)
+	}
+	for tgid, pi := range rep.Procs {
+		if pi.Parent == sh.cmd.Process.Pid && pi.Comm != "sleep" {
+			reader = tgid
+		}
 	}
 	for _, r := range rep.Records {
-		if r.Tgid == cat && r.Dir == trace.DirRead {
-			return cat, r.Total, true
+		if reader != 0 && r.Tgid == reader && r.Dir == trace.DirRead {
+			waits += r.Count
 		}
 	}
-	return cat, 0, false
+	return reader, slept, waits
+}
+
+// childBlockRead reads stdin to EOF and writes to the file named by
+// PIPELOOP_TRACE_RESULT how many of its reads slept: the thread's
+// voluntary context switches (getrusage RUSAGE_THREAD) grew during them.
+func childBlockRead() int {
+	runtime.LockOSThread()
+	buf := make([]byte, 4096)
+	slept := 0
+	for {
+		var before, after syscall.Rusage
+		syscall.Getrusage(rusageThread, &before)
+		n, err := syscall.Read(0, buf)
+		syscall.Getrusage(rusageThread, &after)
+		if after.Nvcsw > before.Nvcsw {
+			slept++
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "read:", err)
+			return 1
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if err := os.WriteFile(os.Getenv("PIPELOOP_TRACE_RESULT"), []byte(strconv.Itoa(slept)), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
