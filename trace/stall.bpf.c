@@ -18,6 +18,10 @@
 //     bpf_task_pt_regs. A wait on a pipe or FIFO (read side, write side)
 //     or in a poll-family syscall is remembered in task storage with its
 //     start time.
+//   - a wait still pending at a switch-out of its task or at its exit, or
+//     at a switch-in after the task had already arrived on a CPU, had its
+//     switch-in missed (not every switch reaches the tracepoint's probes);
+//     it is recorded as ending at that arrival (wait_end), never lost.
 // Waits are timed with the scheduler's clock (rq->clock, sched_now), no
 // helper call; only watched tasks read it.
 // tp_btf/sched_process_fork marks new threads of watched processes in the
@@ -371,11 +375,55 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 	__sync_fetch_and_add(&v->hist[b], 1);
 }
 
+// wait_end returns when t's wait w ended, on w's clock (CLOCK_MONOTONIC
+// for a wait in progress at attach, else sched_now), at a switch of t or
+// its exit (running: t is the task switching out or exiting). A switch-in
+// ends a wait, unless t arrived on a CPU after the wait began: that
+// switch-in was not seen (a switch from a task the kernel does not trace,
+// e.g. a sandbox's own threads, reaches no probe), and the wait ended at
+// that arrival, the run queue clock sched_info_arrive stamps in
+// last_arrival (just after this tracepoint: at a switch-in it is the
+// previous arrival). The arrival before a wait was on the CPU of the
+// wait's switch-out, on the same clock, so it is never after the start.
+// 0: w is a seed the loader wrote while t ran (attach.go takes it back;
+// this came first): no wait.
+static __always_inline u64 wait_end(struct task_struct *t, struct wait *w, bool running)
+{
+	u64 now = sched_now(t);
+	u64 end = w->attach ? bpf_ktime_get_ns() : now;
+	u64 arrival = t->sched_info.last_arrival;
+
+	if (!bpf_core_field_exists(t->se.cfs_rq) || !arrival || arrival > now)
+		return end; // no rq clock (sched_now is bpf_ktime_get_ns), or no arrival
+	arrival = end - (now - arrival); // on w's clock
+	if (arrival > w->start)
+		return arrival;
+	return running && w->attach ? 0 : end;
+}
+
+// end_missed records t's wait w if it is still pending although t is on a
+// CPU (at its switch-out or exit): its switch-in was not seen. It would
+// else be lost: overwritten by the next wait, cleared by a switch-out into
+// another sleep, or freed with the task.
+static __always_inline void end_missed(struct task_struct *t, struct wait *w)
+{
+	u64 end;
+
+	if (!w->start)
+		return;
+	end = wait_end(t, w, 1);
+	if (end)
+		record(t, w, end);
+	else
+		w->start = 0;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
 	struct wait *w;
+	bool sleeping;
 	u32 tgid;
 
 	if (want_pair) {
@@ -384,25 +432,29 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 		if (pair_sched) // else the next switch answers
 			want_pair = 0;
 	}
-	// Switch-in first: next may be a watched task ending a wait. A wait
-	// in progress at attach began on the loader's clock.
+	// Switch-in first: next may be a watched task ending a wait.
 	if (tid_watched(next->pid)) {
 		w = bpf_task_storage_get(&waits, next, 0, 0);
 		if (w && w->start)
-			record(next, w, w->attach ? bpf_ktime_get_ns() : sched_now(next));
+			record(next, w, wait_end(next, w, 0));
 	}
 
-	// Switch-out: only voluntary, interruptible sleeps of watched threads.
-	if (preempt || (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) != TASK_INTERRUPTIBLE)
-		return 0;
+	// Switch-out of a watched thread: a wait still pending ended at a
+	// switch-in that was not seen (end_missed). A new wait begins only in
+	// a voluntary, interruptible sleep.
 	if (!tid_watched(prev->pid))
 		return 0;
-	tgid = prev->tgid;
-	w = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	sleeping = !preempt && (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) == TASK_INTERRUPTIBLE;
+	w = bpf_task_storage_get(&waits, prev, 0, sleeping ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	if (!w) {
-		drop(DROP_STORAGE);
+		if (sleeping)
+			drop(DROP_STORAGE);
 		return 0;
 	}
+	end_missed(prev, w);
+	if (!sleeping)
+		return 0;
+	tgid = prev->tgid;
 	if (!classify(prev, w)) {
 		w->start = 0;
 		w->attach = 0;
@@ -474,10 +526,18 @@ int BPF_PROG(stall_exec, struct task_struct *p, int old_pid, void *bprm)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(stall_exit, struct task_struct *p)
 {
-	u32 tgid = BPF_CORE_READ(p, tgid);
+	u32 tgid = p->tgid;
 	struct proc_info *pi;
+	struct wait *w;
 
-	tid_unmark(BPF_CORE_READ(p, pid));
+	// A wait whose switch-in was missed ends here at the latest, while
+	// the tgid is still watched (new_record checks it).
+	if (tid_watched(p->pid)) {
+		w = bpf_task_storage_get(&waits, p, 0, 0);
+		if (w)
+			end_missed(p, w);
+	}
+	tid_unmark(p->pid);
 	// signal->live drops to 0 before this tracepoint when the last
 	// thread of the group exits.
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
