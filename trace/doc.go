@@ -106,8 +106,9 @@
 // # Files
 //
 // stall.bpf.c is the BPF program (C, //go:build ignore), with the kernel
-// types it reads in stall_kernel.h and the syscall classification in
-// stall_classify.h. gen.go runs
+// types it reads in stall_kernel.h, the syscall classification in
+// stall_classify.h, the clocks of a wait in stall_clock.h and its
+// recording in stall_record.h. gen.go runs
 // bpf2go to compile it into stall_x86_bpfel.o and the Go bindings in
 // stall_x86_bpfel.go; both are committed, so building needs no clang.
 // `go generate ./trace` (make generate) needs clang, llvm-strip and the
