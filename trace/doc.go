@@ -64,6 +64,12 @@
 //     is read from task storage by pidfd; before Linux 6.9, only for
 //     thread group leaders). A wait ending while Snapshot reads the maps
 //     may be missed by that snapshot, never counted twice.
+//   - A wait ends at the switch back to its thread. Not every switch
+//     reaches the tracepoint's programs (in a Firecracker sandbox, a switch
+//     away from one of the sandbox's own threads never does): a wait whose
+//     switch back was missed ends at the thread's last arrival on a CPU
+//     (sched_info.last_arrival), recorded at its next switch seen or at its
+//     exit, never lost. Until then Snapshot counts it as in progress.
 //   - A wait already in progress when Watch adds its process (found from
 //     /proc/PID/task/TID/syscall, stat and wchan, see attach.go) is
 //     counted from that moment, marked in Record.AtAttach, "*" in the
@@ -100,8 +106,9 @@
 // # Files
 //
 // stall.bpf.c is the BPF program (C, //go:build ignore), with the kernel
-// types it reads in stall_kernel.h and the syscall classification in
-// stall_classify.h. gen.go runs
+// types it reads in stall_kernel.h, the syscall classification in
+// stall_classify.h, the clocks of a wait in stall_clock.h and its
+// recording in stall_record.h. gen.go runs
 // bpf2go to compile it into stall_x86_bpfel.o and the Go bindings in
 // stall_x86_bpfel.go; both are committed, so building needs no clang.
 // `go generate ./trace` (make generate) needs clang, llvm-strip and the

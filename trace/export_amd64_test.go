@@ -2,9 +2,44 @@
 
 package trace
 
+import "github.com/cilium/ebpf/link"
+
 // Marked reports whether thread tid is marked watched in tr's BPF bitmap.
 func Marked(tr *Tracer, tid int) bool {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return tr.tids.marked(tid)
+}
+
+// PendingWait returns the start of thread tid's pending wait in tr's task
+// storage (0: none) and whether it began before attach.
+func PendingWait(tr *Tracer, tid int) (start uint64, attach bool) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	w, ok := tr.pendingWait(tid)
+	if !ok {
+		return 0, false
+	}
+	return w.Start, w.Attach != 0
+}
+
+// PauseSwitch detaches tr's sched_switch program until resume attaches
+// it again: the switches in between are not seen, as a switch from a task
+// the kernel does not trace is not.
+func PauseSwitch(tr *Tracer) (resume func() error, err error) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if err := tr.links[0].Close(); err != nil { // links[0] is StallSwitch (New)
+		return nil, err
+	}
+	return func() error {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		l, err := link.AttachTracing(link.TracingOptions{Program: tr.objs.StallSwitch})
+		if err != nil {
+			return err
+		}
+		tr.links[0] = l
+		return nil
+	}, nil
 }

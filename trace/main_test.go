@@ -35,6 +35,8 @@ import (
 //	unpriv: report what Check, New and Command.Run say (run as user nobody)
 //	caps:   trace itself for a moment and print "ok" (run as user nobody
 //	        with CAP_BPF and CAP_PERFMON)
+//	blockread: read stdin to EOF and write to the file PIPELOOP_TRACE_RESULT
+//	        how many reads slept (stress_test.go)
 //
 // With PIPELOOP_TRACE_CPU=N, the I/O thread of writer and reader runs on
 // CPU N only, in SCHED_IDLE with PIPELOOP_TRACE_IDLE=1 (see pin).
@@ -65,6 +67,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childUnpriv())
 	case "caps":
 		os.Exit(childCaps())
+	case "blockread":
+		os.Exit(childBlockRead())
 	}
 	before := openFds()
 	code := m.Run()

@@ -18,6 +18,10 @@
 //     bpf_task_pt_regs. A wait on a pipe or FIFO (read side, write side)
 //     or in a poll-family syscall is remembered in task storage with its
 //     start time.
+//   - a wait still pending at a switch-out of its task or at its exit, or
+//     at a switch-in after the task had already arrived on a CPU, had its
+//     switch-in missed (not every switch reaches the tracepoint's probes);
+//     it is recorded as ending at that arrival (wait_end), never lost.
 // Waits are timed with the scheduler's clock (rq->clock, sched_now), no
 // helper call; only watched tasks read it.
 // tp_btf/sched_process_fork marks new threads of watched processes in the
@@ -231,151 +235,15 @@ static __always_inline u32 log2_u64(u64 v)
 }
 
 #include "stall_classify.h"
-
-// sched_now is the scheduler's clock on this CPU, read through t, the
-// task switching out or in here: its run queue's clock, which __schedule
-// brought up to date before the sched_switch tracepoint. Waits are timed
-// with it rather than bpf_ktime_get_ns: loads instead of a helper call and
-// a clock read per watched switch. It is the clock of sched_info's
-// run_delay and last_queued, at the rate of CLOCK_MONOTONIC from another
-// origin (want_pair below gives user space the offset). Without
-// CONFIG_FAIR_GROUP_SCHED (no se.cfs_rq) it is bpf_ktime_get_ns. 0 (no
-// run queue) makes the wait unrecorded.
-static __always_inline u64 sched_now(struct task_struct *t)
-{
-	struct cfs_rq *cq;
-
-	if (!bpf_core_field_exists(t->se.cfs_rq))
-		return bpf_ktime_get_ns();
-	cq = t->se.cfs_rq;
-	return cq ? cq->rq->clock : 0;
-}
-
-// want_pair and the pair: the loader sets want_pair, and the next switch
-// on any CPU stores both clocks and clears it, so that user space can
-// turn a wait's start (sched_now) into CLOCK_MONOTONIC (snapshot.go).
-volatile u32 want_pair = 0;
-volatile u64 pair_mono = 0;
-volatile u64 pair_sched = 0;
-
-// runnable_ns returns the part of a wait of d ns, ending now as t is
-// switched in, that t spent runnable: woken and queued, waiting for a CPU.
-// It is the scheduler's own figure: the growth of t's run_delay since the
-// switch-out (queued periods that ended in a dequeue, e.g. a throttled
-// group, are in it) plus the current one, the run queue's clock minus
-// sched_info.last_queued (stamped when the wakeup queued t; rq->clock was
-// brought up to date by __schedule before this tracepoint, and
-// sched_info_arrive adds the same difference to run_delay just after it).
-static __always_inline u64 runnable_ns(struct task_struct *t, struct wait *w, u64 d)
-{
-	u64 r = t->sched_info.run_delay - w->run_delay;
-	u64 queued = t->sched_info.last_queued;
-	u64 clock;
-
-	if (bpf_core_field_exists(t->se.cfs_rq)) { // else clock is not rq_clock
-		clock = sched_now(t);
-		if (queued && clock > queued)
-			r += clock - queued;
-	}
-	return r < d ? r : d;
-}
-
-// new_record gives key k a stats element and publishes it in keys;
-// it returns the element's index + 1, or 0 when the wait is not to be
-// recorded.
-static __noinline u32 new_record(struct task_struct *t, struct stall_key *k)
-{
-	struct stall_val *v;
-	u32 *found;
-	u32 i;
-
-	found = bpf_map_lookup_elem(&keys, k);
-	if (found)
-		return *found + 1;
-	// A new record: the tgid map decides, once per record rather than per
-	// wait, so that a bit left by a thread that exited while Watch marked
-	// it never makes its reused tid watched (tids.go). Such a tid is
-	// unmarked here.
-	if (!bpf_map_lookup_elem(&watched, &k->tgid)) {
-		tid_unmark(t->pid);
-		return 0;
-	}
-	if (nrec < stats_size) {
-		i = __sync_fetch_and_add(&nrec, 1);
-		v = bpf_map_lookup_elem(&stats, &i);
-		if (v) {
-			BPF_CORE_READ_STR_INTO(&v->comm, t, group_leader, comm);
-			if (!bpf_map_update_elem(&keys, k, &i, BPF_NOEXIST))
-				return i + 1;
-		}
-	}
-	// keys is full, stats has no element left, or another CPU published
-	// k first (i stays unpublished and unread): k's record, if any.
-	found = bpf_map_lookup_elem(&keys, k);
-	if (found)
-		return *found + 1;
-	drop(DROP_WAIT); // MaxRecords records exist
-	return 0;
-}
-
-// record_index returns the stats index + 1 of w's key, from w's cache of
-// recent keys or else new_record; 0 when the wait is not recorded.
-static __always_inline u32 record_index(struct task_struct *t, struct wait *w)
-{
-	struct stall_key k = {.tgid = w->tgid, .dir = w->dir, .inode = w->inode};
-	struct recent *r;
-	u32 idx;
-
-	if (w->recent[0].idx && w->recent[0].inode == w->inode && w->recent[0].dir == w->dir)
-		return w->recent[0].idx;
-	if (w->recent[1].idx && w->recent[1].inode == w->inode && w->recent[1].dir == w->dir)
-		return w->recent[1].idx;
-	idx = new_record(t, &k);
-	if (idx) {
-		r = &w->recent[w->evict & 1];
-		r->inode = w->inode;
-		r->dir = w->dir;
-		r->idx = idx;
-		w->evict ^= 1;
-	}
-	return idx;
-}
-
-static __always_inline void record(struct task_struct *t, struct wait *w, u64 now)
-{
-	struct stall_val *v;
-	// Two CPUs' clocks may differ by a little: never a negative wait.
-	u64 d = now > w->start ? now - w->start : 0;
-	u64 runnable = runnable_ns(t, w, d);
-	u32 b, idx;
-
-	w->start = 0;
-	idx = record_index(t, w);
-	if (!idx)
-		return;
-	idx--;
-	v = bpf_map_lookup_elem(&stats, &idx);
-	if (!v)
-		return;
-	__sync_fetch_and_add(&v->count, 1);
-	if (w->attach)
-		__sync_fetch_and_add(&v->at_attach, 1);
-	__sync_fetch_and_add(&v->total_ns, d);
-	if (runnable)
-		__sync_fetch_and_add(&v->runnable_ns, runnable);
-	if (d > v->max_ns)
-		v->max_ns = d;
-	b = log2_u64(d);
-	if (b >= HIST_BUCKETS)
-		b = HIST_BUCKETS - 1;
-	__sync_fetch_and_add(&v->hist[b], 1);
-}
+#include "stall_clock.h"
+#include "stall_record.h"
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
 	struct wait *w;
+	bool sleeping;
 	u32 tgid;
 
 	if (want_pair) {
@@ -384,25 +252,29 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 		if (pair_sched) // else the next switch answers
 			want_pair = 0;
 	}
-	// Switch-in first: next may be a watched task ending a wait. A wait
-	// in progress at attach began on the loader's clock.
+	// Switch-in first: next may be a watched task ending a wait.
 	if (tid_watched(next->pid)) {
 		w = bpf_task_storage_get(&waits, next, 0, 0);
 		if (w && w->start)
-			record(next, w, w->attach ? bpf_ktime_get_ns() : sched_now(next));
+			record(next, w, wait_end(next, w, 0));
 	}
 
-	// Switch-out: only voluntary, interruptible sleeps of watched threads.
-	if (preempt || (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) != TASK_INTERRUPTIBLE)
-		return 0;
+	// Switch-out of a watched thread: a wait still pending ended at a
+	// switch-in that was not seen (end_missed). A new wait begins only in
+	// a voluntary, interruptible sleep.
 	if (!tid_watched(prev->pid))
 		return 0;
-	tgid = prev->tgid;
-	w = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	sleeping = !preempt && (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) == TASK_INTERRUPTIBLE;
+	w = bpf_task_storage_get(&waits, prev, 0, sleeping ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	if (!w) {
-		drop(DROP_STORAGE);
+		if (sleeping)
+			drop(DROP_STORAGE);
 		return 0;
 	}
+	end_missed(prev, w);
+	if (!sleeping)
+		return 0;
+	tgid = prev->tgid;
 	if (!classify(prev, w)) {
 		w->start = 0;
 		w->attach = 0;
@@ -474,10 +346,18 @@ int BPF_PROG(stall_exec, struct task_struct *p, int old_pid, void *bprm)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(stall_exit, struct task_struct *p)
 {
-	u32 tgid = BPF_CORE_READ(p, tgid);
+	u32 tgid = p->tgid;
 	struct proc_info *pi;
+	struct wait *w;
 
-	tid_unmark(BPF_CORE_READ(p, pid));
+	// A wait whose switch-in was missed ends here at the latest, while
+	// the tgid is still watched (new_record checks it).
+	if (tid_watched(p->pid)) {
+		w = bpf_task_storage_get(&waits, p, 0, 0);
+		if (w)
+			end_missed(p, w);
+	}
+	tid_unmark(p->pid);
 	// signal->live drops to 0 before this tracepoint when the last
 	// thread of the group exits.
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)

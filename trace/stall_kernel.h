@@ -126,6 +126,7 @@ struct sched_entity {
 struct sched_info {
 	unsigned long long run_delay;   // ns spent queued, waiting for a CPU, up to the last arrival or dequeue
 	unsigned long long last_queued; // rq_clock when made runnable; 0 once on a CPU or dequeued
+	unsigned long long last_arrival; // rq_clock when last put on a CPU (sched_info_arrive)
 } __attribute__((preserve_access_index));
 
 struct task_struct {
