@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
 	"github.com/pipeloop/pipeloop/loop"
 	"github.com/pipeloop/pipeloop/relay"
 	"golang.org/x/sys/unix"
@@ -22,29 +23,12 @@ func ringEnv(t *testing.T, raw bool) *env {
 	return newEnvOn(t, loop.Options{RawWait: raw}, relay.Options{URing: true})
 }
 
-// pingPong sends each message into src and reads it back from dst before
-// the next, as a request/response peer does: every splice is short, so
-// the link moves to the ring after a few.
+// pingPong plays a request/response peer on src and dst
+// (testfd.Exchange): every splice is short, so the link moves to the ring
+// after a few messages.
 func pingPong(t *testing.T, src, dst pair, rng *rand.Rand, n int, sum io.Writer) {
 	t.Helper()
-	got := make([]byte, 512)
-	for i := range n {
-		msg := make([]byte, 1+rng.IntN(300))
-		for j := range msg {
-			msg[j] = byte(rng.Uint32())
-		}
-		if _, err := src.test.Write(msg); err != nil {
-			t.Fatalf("message %d: write: %v", i, err)
-		}
-		dst.test.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.ReadFull(dst.test, got[:len(msg)]); err != nil {
-			t.Fatalf("message %d: read: %v", i, err)
-		}
-		if !bytes.Equal(got[:len(msg)], msg) {
-			t.Fatalf("message %d: got %x, want %x", i, got[:len(msg)], msg)
-		}
-		sum.Write(msg)
-	}
+	testfd.Exchange(t, src.test, dst.test, rng, n, sum)
 }
 
 // ringStats reads k's stats on the loop.
@@ -175,6 +159,21 @@ func TestURingSinkFull(t *testing.T) {
 	dst.test.Close()
 }
 
+// ringWaiting sets up a link the ring carries, waiting in its read (the
+// source empty) or, with waitIn "write", in its write (the 4 KiB sink full).
+func ringWaiting(t *testing.T, waitIn string, seed uint64) (e *env, k *relay.Link, done <-chan relay.LinkStats, src, dst pair) {
+	t.Helper()
+	e = ringEnv(t, true)
+	src = newPair(t, "pipe", true, 0)
+	dst = newPair(t, "pipe", false, 4096)
+	k, done = startLink(t, e, src.relay, dst.relay)
+	ringOn(t, e, k, src, dst, rand.New(rand.NewPCG(seed, seed+1)), io.Discard)
+	if waitIn == "write" {
+		fillSink(t, src)
+	}
+	return e, k, done, src, dst
+}
+
 // TestURingReaderGone: the reader leaving while the ring waits — in the
 // read (the source empty) or in the write (the sink full) — ends the link
 // (SinkClosed), and the writer upstream then gets EPIPE, as in a shell
@@ -182,14 +181,7 @@ func TestURingSinkFull(t *testing.T) {
 func TestURingReaderGone(t *testing.T) {
 	for _, waitIn := range []string{"read", "write"} {
 		t.Run(waitIn, func(t *testing.T) {
-			e := ringEnv(t, true)
-			src := newPair(t, "pipe", true, 0)
-			dst := newPair(t, "pipe", false, 4096)
-			k, done := startLink(t, e, src.relay, dst.relay)
-			ringOn(t, e, k, src, dst, rand.New(rand.NewPCG(7, 8)), io.Discard)
-			if waitIn == "write" {
-				fillSink(t, src)
-			}
+			_, _, done, src, dst := ringWaiting(t, waitIn, 7)
 			dst.test.Close()
 			st := wait(t, done, "link done after the reader left")
 			if !st.SinkClosed {
@@ -223,14 +215,7 @@ func fillSink(t *testing.T, src pair) {
 func TestURingCloseInFlight(t *testing.T) {
 	for _, waitIn := range []string{"read", "write"} {
 		t.Run(waitIn, func(t *testing.T) {
-			e := ringEnv(t, true)
-			src := newPair(t, "pipe", true, 0)
-			dst := newPair(t, "pipe", false, 4096)
-			k, done := startLink(t, e, src.relay, dst.relay)
-			ringOn(t, e, k, src, dst, rand.New(rand.NewPCG(9, 10)), io.Discard)
-			if waitIn == "write" {
-				fillSink(t, src)
-			}
+			e, k, done, src, dst := ringWaiting(t, waitIn, 9)
 			e.do(k.Close)
 			st := wait(t, done, "OnDone after Close")
 			if !k.Done() || st.EOF {

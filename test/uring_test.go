@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
+	"github.com/pipeloop/pipeloop/internal/testfd"
 	"github.com/pipeloop/pipeloop/report"
 	"golang.org/x/sys/unix"
 )
@@ -60,7 +60,7 @@ func TestURingRequestResponse(t *testing.T) {
 					t.Logf("pipeloop's stderr: %s", stderr.String())
 				}
 			}()
-			exchange(t, inW, outR, rng, 300, sent, recv)
+			testfd.Exchange(t, inW, outR, rng, 300, io.MultiWriter(sent, recv))
 			bulk := make([]byte, 8<<20)
 			for i := range bulk {
 				bulk[i] = byte(rng.Uint32())
@@ -72,7 +72,7 @@ func TestURingRequestResponse(t *testing.T) {
 			}
 			sent.Write(bulk)
 			recv.Write(got)
-			exchange(t, inW, outR, rng, 300, sent, recv)
+			testfd.Exchange(t, inW, outR, rng, 300, io.MultiWriter(sent, recv))
 			inW.Close()
 			rest, _ := io.ReadAll(outR)
 			if err := cmd.Wait(); err != nil || len(rest) != 0 {
@@ -102,28 +102,6 @@ func TestURingRequestResponse(t *testing.T) {
 					l.URingBytes, l.SpliceBytes)
 			}
 		})
-	}
-}
-
-// exchange sends n small messages into w, reading each back from r
-// before the next.
-func exchange(t *testing.T, w, r *os.File, rng *rand.Rand, n int, sent, recv io.Writer) {
-	t.Helper()
-	got := make([]byte, 512)
-	for i := range n {
-		msg := make([]byte, 1+rng.IntN(300))
-		for j := range msg {
-			msg[j] = byte(rng.Uint32())
-		}
-		if _, err := w.Write(msg); err != nil {
-			t.Fatalf("message %d: %v", i, err) // the caller logs stderr
-		}
-		r.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.ReadFull(r, got[:len(msg)]); err != nil {
-			t.Fatalf("message %d: %v", i, err) // the caller logs stderr
-		}
-		sent.Write(msg)
-		recv.Write(got[:len(msg)])
 	}
 }
 
