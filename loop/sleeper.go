@@ -9,14 +9,15 @@ import "golang.org/x/sys/unix"
 //
 // Sleep must behave as epoll_wait(ep, events, timeout) does: return the
 // number of epoll events it put in events (it may be 0 when it did other
-// work), never wait longer than timeout milliseconds (-1: no limit; 0:
-// not at all), and return unix.EINTR when a signal interrupted it. raw
+// work: worked says so, and the loop counts that as traffic), never wait
+// longer than timeout milliseconds (-1: no limit; 0: not at all), and
+// return unix.EINTR when a signal interrupted it. raw
 // says it may sleep without the Go runtime's blocking-system-call path,
 // under the rules of the loop's raw sleeps (see wait_linux.go): it must
 // then end with EINTR on any signal. Sleep runs on the loop goroutine and
 // may run handlers' work there, as a dispatch does.
 type Sleeper interface {
-	Sleep(ep int, events []unix.EpollEvent, timeout int, raw bool) (int, error)
+	Sleep(ep int, events []unix.EpollEvent, timeout int, raw bool) (n int, worked bool, err error)
 }
 
 // SetSleeper makes the loop sleep in s instead of epoll_wait from its next

@@ -56,7 +56,7 @@ const rawPause = 2 * time.Millisecond
 func (l *Loop) wait(timeout int) (int, error) {
 	if timeout == 0 || (l.cooperate == 0 && !l.noRaw && l.flowing && !l.now.Before(l.rawFrom)) {
 		l.stats.RawWaits++
-		n, err := l.sleep(timeout, true)
+		n, _, err := l.sleep(timeout, true)
 		if err != unix.EINTR {
 			return n, err
 		}
@@ -66,28 +66,29 @@ func (l *Loop) wait(timeout int) (int, error) {
 		l.flowing = false
 		l.rawFrom = time.Now().Add(rawPause)
 	}
-	n, err := l.sleep(timeout, false)
-	if n > 0 {
+	n, worked, err := l.sleep(timeout, false)
+	if n > 0 || worked {
 		l.flowing = true
 	}
 	return n, err
 }
 
 // sleep is one epoll_wait, raw or through the runtime, or the Sleeper's
-// wait in its place.
-func (l *Loop) sleep(timeout int, raw bool) (int, error) {
+// wait in its place (worked: it did other work, which counts as traffic).
+func (l *Loop) sleep(timeout int, raw bool) (n int, worked bool, err error) {
 	if l.sleeper != nil {
 		return l.sleeper.Sleep(l.ep, l.events, timeout, raw)
 	}
 	if !raw {
-		return unix.EpollWait(l.ep, l.events, timeout)
+		n, err = unix.EpollWait(l.ep, l.events, timeout)
+		return n, false, err
 	}
 	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.ep),
 		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
 	if e != 0 {
-		return 0, e
+		return 0, false, e
 	}
-	return int(r), nil
+	return int(r), false, nil
 }
 
 // yieldEvery is how often a loop that sleeps raw passes through the Go

@@ -64,12 +64,14 @@ func (r *Relay) Close() {
 			k.Close()
 		}
 	}
-	r.runDone()
 	if r.ringSl != nil {
+		// Canceled chains complete here: the OnDone their links held back
+		// runs now (ringFinal), before runDone.
 		r.l.SetSleeper(nil)
 		r.ringSl.close()
 		r.ringSl, r.noRing = nil, true
 	}
+	r.runDone()
 	for p := range r.pipelines {
 		p.reap()
 		p.maybeFinish()

@@ -95,6 +95,7 @@ type Link struct {
 	lim       *bucket    // rate limit (ratelimit.go); nil when not limited
 	ur        *ringLink  // io_uring state (uringlink.go); nil until the ring first carries the link
 	smallRun  int        // short small splices in a row (noteSplice)
+	ringMiss  uint8      // stays in the ring that ended in bulk: each doubles the run needed (ringWanted)
 	left      []byte     // bytes the ring read and the sink has not taken yet: they go first
 }
 
@@ -320,7 +321,7 @@ func (k *Link) pump() {
 		return
 	}
 	k.setWait(k.idleState(blocked), time.Now())
-	if blocked && k.smallRun >= smallRun && k.ringable() {
+	if blocked && k.ringWanted() && k.ringable() {
 		k.ringOn()
 	}
 }
@@ -358,7 +359,7 @@ func (k *Link) end() {
 		k.stopTransform()
 	}
 	k.stats.End = time.Now()
-	k.ringEnd()
+	held := k.ringEnd()
 	if k.ring != nil {
 		k.uncountDropped()
 		k.stats.Dropped += uint64(k.ring.Len())
@@ -377,6 +378,13 @@ func (k *Link) end() {
 		k.r.detach(k.dw, k)
 	}
 	delete(k.r.links, k)
+	if !held { // else ringFinal calls it, once the ring's chain is done
+		k.callDone()
+	}
+}
+
+// callDone runs OnDone now, or queues it (Close: see Link.Close).
+func (k *Link) callDone() {
 	if k.onDone == nil {
 		return
 	}

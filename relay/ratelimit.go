@@ -122,6 +122,9 @@ func (k *Link) SetRateLimit(bps int64) {
 		k.lim.set(bps)
 	}
 	k.stats.RateLimit = max(bps, 0)
+	if k.lim != nil {
+		k.ringLeave() // the ring does not limit: back to the pump's path
+	}
 	k.schedule() // a pump under the new rule
 }
 

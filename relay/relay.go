@@ -20,7 +20,6 @@ type Relay struct {
 	sizer   *pipeSizer   // sizes the pipes pipelines create
 	ringSl  *ringSleeper // the loop's sleeper while links use io_uring (uring.go); nil until then
 	noRing  bool         // io_uring unavailable or not ours to use: links stay on epoll
-	ringErr error        // why io_uring is unavailable, if it was tried
 
 	pipelines map[*Pipeline]struct{} // started, not yet finished
 	stopped   []*xform               // transform workers of ended links, perhaps still in a call

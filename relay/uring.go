@@ -18,25 +18,27 @@ import (
 // behind and level-triggered fds still ready, neither of which wakes a
 // poll already armed.
 //
-// With no link in the ring (active == 0) it is a plain epoll_wait: bulk
-// links pay nothing for it.
+// With no link in the ring and no chain of an ended link to wait for, it
+// is a plain epoll_wait: bulk links pay nothing for it.
 type ringSleeper struct {
-	ring    *uring.Ring
-	links   map[uint64]*Link // by id: links with a request in flight, or in the ring
-	nextID  uint64
-	active  int  // links in the ring (uringLink.on)
-	polling bool // a poll of the epoll fd is in flight
-	epReady bool // that poll completed: epoll_wait has events
-	reaping bool // Sleep is passing completions on: callbacks run from there
-	closing bool // close was called while reaping: Sleep closes the ring after
+	ring     *uring.Ring
+	links    map[uint64]*Link // by id: links in the ring, or whose chain is in flight
+	nextID   uint64
+	active   int      // links in the ring (ringLink.on)
+	ending   int      // ended links whose chain is in flight (ringEnd)
+	toCancel []uint64 // ids whose chain to cancel once the ring has room
+	polling  bool     // a poll of the epoll fd is in flight
+	epReady  bool     // that poll completed: epoll_wait has events
+	reaping  bool     // Sleep is passing completions on: callbacks run from there
+	closing  bool     // close was called while reaping: Sleep closes the ring after
 }
 
-// Tags: a link's id << 2 | the request; tagEpoll is the epoll fd's poll.
+// Tags: a link's id << 2 | the request; id 0 is the epoll fd's poll.
 const (
+	tagCancel = 0 // a cancel of a link's chain: its completion says nothing we need
 	tagRead   = 1
 	tagWrite  = 2
-	tagCancel = 0 // a link's cancel, posted only when it fails
-	tagEpoll  = 0 // id 0
+	tagEpoll  = 0 // with id 0
 )
 
 // sleeper returns the relay's ringSleeper, making it and installing it in
@@ -52,7 +54,7 @@ func (r *Relay) sleeper() *ringSleeper {
 	}
 	ring, err := uring.New(64)
 	if err != nil {
-		r.noRing, r.ringErr = true, err // links stay on epoll, as without Options.URing
+		r.noRing = true // links stay on epoll, as without Options.URing
 		return nil
 	}
 	r.ringSl = &ringSleeper{ring: ring, links: make(map[uint64]*Link), nextID: 1}
@@ -60,39 +62,64 @@ func (r *Relay) sleeper() *ringSleeper {
 	return r.ringSl
 }
 
-// Sleep implements loop.Sleeper.
-func (s *ringSleeper) Sleep(ep int, events []unix.EpollEvent, timeout int, raw bool) (int, error) {
-	if s.active == 0 && !s.ring.Pending() {
-		return epollWait(ep, events, timeout, raw)
+// Sleep implements loop.Sleeper. worked reports completions taken, which
+// the loop counts as traffic, as it does epoll events.
+func (s *ringSleeper) Sleep(ep int, events []unix.EpollEvent, timeout int, raw bool) (n int, worked bool, err error) {
+	if s.active == 0 && s.ending == 0 && !s.ring.Pending() {
+		n, err = epollWait(ep, events, timeout, raw)
+		return n, false, err
 	}
+	s.queueCancels()
 	if !s.polling {
-		s.ring.Poll(ep, unix.POLLIN, false, 0, tagEpoll)
-		s.polling = true
-	}
-	if s.epReady {
-		timeout = 0
+		if s.ring.Reserve(1) {
+			s.ring.Poll(ep, unix.POLLIN, false, 0, tagEpoll)
+			s.polling = true
+		} else {
+			timeout = 0 // no room to hear epoll: do not sleep
+		}
 	}
 	if err := s.ring.Enter(timeout, raw); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	s.reaping = true
-	n := s.ring.Reap(s.complete)
+	reaped := s.ring.Reap(s.complete)
 	s.reaping = false
 	if s.closing { // a callback closed the relay: the ring goes now
 		s.close()
-		return 0, nil
+		return 0, reaped > 0, nil
 	}
-	if n == 0 && timeout != 0 {
+	if reaped == 0 && timeout != 0 {
 		// Woken with nothing: a signal (io_uring_enter that submitted
 		// answers the count, not EINTR) or the timeout. Say EINTR, so a
 		// raw sleep yields to the runtime as after epoll_wait's EINTR.
-		return 0, unix.EINTR
+		return 0, false, unix.EINTR
 	}
 	if !s.epReady {
-		return 0, nil
+		return 0, reaped > 0, nil
 	}
 	s.epReady = false
-	return epollWait(ep, events, 0, true) // a zero timeout never blocks: raw is safe
+	n, err = epollWait(ep, events, 0, true) // a zero timeout never blocks: raw is safe
+	return n, true, err
+}
+
+// cancel cancels link id's chain — its write and its read, one of which
+// is in flight — now if the ring has room, else at the next sleep.
+func (s *ringSleeper) cancel(id uint64) {
+	if !s.ring.Reserve(2) {
+		s.toCancel = append(s.toCancel, id)
+		return
+	}
+	s.ring.Cancel(ringTag(id, tagWrite), ringTag(id, tagCancel))
+	s.ring.Cancel(ringTag(id, tagRead), ringTag(id, tagCancel))
+}
+
+// queueCancels queues the cancels cancel could not.
+func (s *ringSleeper) queueCancels() {
+	for len(s.toCancel) > 0 && s.ring.Reserve(2) {
+		id := s.toCancel[len(s.toCancel)-1]
+		s.toCancel = s.toCancel[:len(s.toCancel)-1]
+		s.cancel(id)
+	}
 }
 
 // complete routes one completion.

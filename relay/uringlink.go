@@ -3,8 +3,6 @@
 package relay
 
 import (
-	"fmt"
-
 	"github.com/pipeloop/pipeloop/fdio"
 	"github.com/pipeloop/pipeloop/internal/uring"
 	"github.com/pipeloop/pipeloop/loop"
@@ -12,11 +10,11 @@ import (
 )
 
 // A splicing link between two pipes that keeps moving small messages (a
-// short splice of at most smallMsg bytes, smallRun times in a row) moves
-// them through the relay's io_uring instead (Options.URing): a read of the
-// source into the link's buffer; when it completes, the write of those
-// bytes to the sink linked to the next read, both submitted by the loop's
-// next sleep (ringSleeper), which then waits for that read. One
+// short splice of at most smallMsg bytes, ringRun times in a row) moves
+// them through the relay's io_uring instead (Options.URing, ModeAuto): a
+// read of the source into the link's buffer; when it completes, the write
+// of those bytes to the sink linked to the next read, both submitted by
+// the loop's next sleep (ringSleeper), which then waits for that read. One
 // io_uring_enter per message, where epoll costs an epoll_wait and a
 // splice, and a spliced 64-byte message a fresh page.
 //
@@ -24,23 +22,28 @@ import (
 // (hangups and errors are still reported), so no message wakes epoll.
 // It leaves the ring — the fds back in epoll's interest (re-arming finds
 // what is ready), srcReady and dstReady set, the pump queued — when:
-//   - a read fills the buffer (bulk: splice serves it better); what was
-//     read goes out first (k.left);
-//   - the sink takes less than a message (a full pipe): the rest goes out
-//     first, and epoll's writable edge says when;
-//   - the source ends or fails: splice meets the same end and reports it.
+//   - a read brings more than a small message (a burst, or a sink that
+//     does not keep up): splice serves bulk better, and epoll names the
+//     waits. What was read goes out first (k.left), and the link needs
+//     twice the run of small splices to come back (ringMiss), so a bulk
+//     stream to a slow reader, whose splices are short too, is not copied;
+//   - the sink takes less than a message, or a write fails or is canceled:
+//     the rest goes out first, and epoll's writable edge says when;
+//   - the source ends or fails: splice meets the same end and reports it;
+//   - a rate limit is set (ringLeave): the chain is canceled first.
 //
-// Guarantees kept: bytes leave in order, each once (the ring never has
-// more than one message of a link in flight, and the link only splices
-// again once no read is in flight); backpressure (one message held); a
-// reader gone (EPIPE) ends the link as sinkGone does; and a link that ends
-// with a read in flight cancels it before its fds close, its buffer kept
-// reachable until the read's completion (any bytes that read still took
-// count as dropped).
+// Guarantees kept: bytes leave in order, each once (one chain in flight
+// per link, and the link splices again only once it completed);
+// backpressure (one message held); a reader gone (EPIPE) ends the link as
+// sinkGone does; a link that ends with a chain in flight disarms what is
+// not yet submitted, cancels the rest, keeps its buffer reachable until
+// the chain's completion and runs OnDone only then, with Bytes and
+// Dropped final (ringFinal).
 const (
 	smallMsg = 4096
-	smallRun = 4
+	ringRun  = 4
 	ringBuf  = 64 << 10
+	ringGood = 64 // messages in one stay that forgive earlier misses
 )
 
 // ringLink is a link's io_uring state.
@@ -50,7 +53,9 @@ type ringLink struct {
 	buf     []byte // the kernel's while a chain is in flight
 	on      bool   // the ring carries the link's messages
 	reading bool   // a chain (write, read) is in flight: it posts one completion
+	leaving bool   // ringLeave canceled the chain: leave at its completion
 	wlen    int    // bytes of buf the chain's write carries
+	msgs    int    // messages in this stay
 }
 
 func ringTag(id, req uint64) uint64 { return id<<2 | req }
@@ -64,14 +69,19 @@ func (k *Link) noteSplice(n int, short bool) {
 	}
 }
 
+// ringWanted reports whether the link's splices look like small messages
+// long enough: ringRun short splices, doubled for each stay that ended in
+// bulk (ringMiss).
+func (k *Link) ringWanted() bool { return k.smallRun >= ringRun<<k.ringMiss }
+
 // ringable reports whether the ring may carry this link now: a plain
-// splicing link between two pipes, each its own (no per-call nonblocking
-// I/O, no shared O_NONBLOCK to restore). The ring never blocks the loop
-// even if another process made a description blocking: io_uring waits
-// for a pipe by polling it.
+// splicing link (ModeAuto) between two pipes, each its own (no per-call
+// nonblocking I/O, no shared O_NONBLOCK to restore). The ring never blocks
+// the loop even if another process made a description blocking: io_uring
+// waits for a pipe by polling it.
 func (k *Link) ringable() bool {
 	r := k.r
-	return r.opts.URing && !r.noRing && !k.done && k.splice && k.kernelOps &&
+	return r.opts.URing && !r.noRing && !k.done && k.splice && k.auto && k.kernelOps &&
 		k.sw.perCall == nil && !k.sw.restore && k.dw.perCall == nil && !k.dw.restore &&
 		k.xf == nil && k.lim == nil && !k.stats.CountsLines && len(k.left) == 0 && !k.srcHup &&
 		k.sw.kind == fdio.KindPipe && k.dw.kind == fdio.KindPipe &&
@@ -81,7 +91,7 @@ func (k *Link) ringable() bool {
 // ringOn moves the link's messages to the ring.
 func (k *Link) ringOn() {
 	s := k.r.sleeper()
-	if s == nil {
+	if s == nil || !s.ring.Reserve(2) {
 		return
 	}
 	if k.ur == nil {
@@ -95,10 +105,11 @@ func (k *Link) ringOn() {
 		k.r.l.Modify(k.sw.io, watchEvents)
 		return
 	}
-	k.ur.on = true
+	u := k.ur
+	u.on, u.leaving, u.msgs = true, false, 0
 	k.setWait(waitRing, k.r.l.Now())
 	s.active++
-	s.links[k.ur.id] = k
+	s.links[u.id] = k
 	k.ringRead()
 }
 
@@ -109,9 +120,15 @@ func (k *Link) ringOn() {
 // polling it, O_NONBLOCK or not (internal/uring TestWaitsForPipes): an
 // empty source holds the read, and a full sink the write, in the kernel,
 // not the loop. (RWF_NOWAIT, which would make a full sink answer EAGAIN,
-// is refused on a pipe description that was spliced.)
+// is refused on a pipe description that was spliced.) With no room in the
+// ring the link leaves it, what it holds going out first.
 func (k *Link) ringRead() {
 	u := k.ur
+	if !u.s.ring.Reserve(2) {
+		k.left, u.wlen = u.buf[:u.wlen], 0
+		k.ringOff()
+		return
+	}
 	if u.wlen > 0 {
 		u.s.ring.Write(k.dw.io, u.buf[:u.wlen], uring.Link|uring.SkipSuccess, 0, ringTag(u.id, tagWrite))
 	}
@@ -128,6 +145,9 @@ func (k *Link) ringOff() {
 	u.on = false
 	u.s.active--
 	delete(u.s.links, u.id)
+	if u.msgs >= ringGood {
+		k.ringMiss = 0
+	}
 	k.setWait(waitNone, k.r.l.Now())
 	k.smallRun = 0
 	k.r.l.Modify(k.sw.io, watchEvents)
@@ -136,47 +156,15 @@ func (k *Link) ringOff() {
 	k.schedule()
 }
 
-// ringWait names what a link in the ring waits for, when its time is
-// charged (resolveWait): the sink if its chain seems stuck in the write —
-// the source holds bytes the ring is not reading, or a write is in flight
-// and the sink is at least half full — else the source. One to three
-// system calls, made only when the link's stats are read (Stats charges
-// the ring's time piece by piece) or it leaves the ring, never per
-// message. So a sink that stalls and drains again between two readings
-// is charged to the source: the ring cannot see when a write waited.
-func (k *Link) ringWait() waitState {
+// ringLeave takes the link out of the ring at its chain's completion,
+// canceling the chain (a rate limit was set: the ring does not limit).
+func (k *Link) ringLeave() {
 	u := k.ur
-	if u == nil || !u.reading {
-		return waitEmpty
-	}
-	if n, err := unix.IoctlGetInt(k.sw.io, unix.TIOCINQ); err == nil && n > 0 {
-		return waitFull
-	}
-	if u.wlen > 0 && k.sinkBacked() {
-		return waitFull // the write waits for room (or just got it)
-	}
-	return waitEmpty
-}
-
-// sinkBacked reports whether the sink pipe is at least half full: right
-// after the ring's write went out, a sink still that full is what held
-// the bytes back.
-func (k *Link) sinkBacked() bool {
-	held, err1 := unix.IoctlGetInt(k.dw.io, unix.TIOCINQ)
-	size, err2 := unix.FcntlInt(uintptr(k.dw.io), unix.F_GETPIPE_SZ, 0)
-	return err1 == nil && err2 == nil && 2*held >= size
-}
-
-// credit counts n bytes delivered by the ring.
-func (k *Link) credit(n int) {
-	if n <= 0 {
+	if u == nil || !u.on || !u.reading || u.leaving {
 		return
 	}
-	k.stats.Bytes += uint64(n)
-	k.stats.CopyBytes += uint64(n)
-	k.stats.URingBytes += uint64(n)
-	k.stats.Writes++
-	k.r.l.NoteTransfer(n)
+	u.leaving = true
+	u.s.cancel(u.id)
 }
 
 // ringDone takes the completion of the link's chain (see
@@ -184,20 +172,16 @@ func (k *Link) credit(n int) {
 func (k *Link) ringDone(req uint64, res int32) {
 	u := k.ur
 	u.reading = false
-	if k.done { // ringEnd canceled the chain, or it raced the cancel
-		delete(u.s.links, u.id)
-		if req == tagRead && res > 0 {
-			k.stats.Dropped += uint64(res)
-		}
-		return
-	}
-	if req == tagWrite {
+	switch {
+	case k.done:
+		k.ringFinal(req, res)
+	case req == tagWrite:
 		k.ringWriteFailed(res)
-		return
+	default:
+		k.ringCredit(u.wlen) // the read ran: the write before it went out in full
+		u.wlen = 0
+		k.ringReadDone(res)
 	}
-	k.credit(u.wlen) // the read ran: the write before it went out in full
-	u.wlen = 0
-	k.ringReadDone(res)
 }
 
 // ringReadDone takes a read's result.
@@ -206,34 +190,41 @@ func (k *Link) ringReadDone(res int32) {
 	k.stats.Reads++
 	switch {
 	case res <= 0:
-		// The source ended or failed: splice meets the same and says so.
+		// Canceled (ringLeave), or the source ended or failed: splice
+		// meets the same end and says so.
 		k.ringOff()
-	case int(res) > smallMsg:
+	case int(res) > smallMsg || u.leaving:
 		// Not a small message: bytes piled up in the source (a burst, or
-		// a sink that did not keep up). Splice serves them better, and
-		// epoll names the waits: these bytes first.
-		if k.sinkBacked() {
-			k.wait = waitFull // the time since the last charge was the sink's
+		// a sink that did not keep up). These bytes go out first.
+		if !u.leaving {
+			k.ringMiss = min(k.ringMiss+1, 10)
+			if k.sinkBacked() {
+				k.wait = waitFull // the time since the last charge was the sink's
+			}
 		}
 		k.left = u.buf[:res]
 		k.ringOff()
 	default:
 		u.wlen = int(res)
+		u.msgs++
 		k.ringRead()
 	}
 }
 
-// ringWriteFailed takes a write that came back short or failed: what the
-// sink did not take goes out first once epoll says it has room.
+// ringWriteFailed takes a write that came back short, failed or was
+// canceled: what the sink did not take goes out first once epoll says it
+// has room.
 func (k *Link) ringWriteFailed(res int32) {
 	u := k.ur
 	n := max(int(res), 0)
-	k.credit(n)
+	k.ringCredit(n)
 	rest := u.buf[n:u.wlen]
 	u.wlen = 0
 	switch err := unix.Errno(-res); {
-	case res >= 0 || err == unix.EAGAIN:
-		k.stats.WriteEAGAIN++ // the sink was full
+	case res >= 0 || err == unix.EAGAIN || err == unix.ECANCELED:
+		if res >= 0 {
+			k.stats.WriteEAGAIN++ // a short write: the sink was full
+		}
 		k.left = rest
 		k.ringOff()
 	case isGone(err):
@@ -241,64 +232,6 @@ func (k *Link) ringWriteFailed(res int32) {
 		k.sinkGone()
 	default:
 		k.stats.Dropped += uint64(len(rest))
-		k.fail(k.dst, fmt.Errorf("write (io_uring): %w", err))
+		k.fail(k.dst, wrapErr("write (io_uring)", err))
 	}
-}
-
-// flushLeft writes what the ring left (k.left) before the link splices
-// again. It reports whether the pump may go on.
-func (k *Link) flushLeft() bool {
-	for len(k.left) > 0 {
-		n, err := k.dstOps.Write(k.dw.io, k.left)
-		if n > 0 {
-			k.credit(n)
-			k.left = k.left[n:]
-			continue
-		}
-		switch {
-		case isAgain(err):
-			k.stats.WriteEAGAIN++
-			k.dstReady = false
-			return false
-		case isGone(err):
-			k.stats.Dropped += uint64(len(k.left))
-			k.left = nil
-			k.sinkGone()
-		default:
-			k.stats.Dropped += uint64(len(k.left))
-			k.left = nil
-			k.fail(k.dst, fmt.Errorf("write: %w", err))
-		}
-		return false
-	}
-	k.left = nil
-	return true
-}
-
-// ringEnd is end's part for a link the ring carried: a chain in flight
-// is canceled, and submitted now, before the fds close (a queued request
-// names its fd by number). The link, and so its buffer, stays reachable
-// from the sleeper until the chain's completion.
-func (k *Link) ringEnd() {
-	u := k.ur
-	if u == nil {
-		return
-	}
-	if u.on {
-		u.on = false
-		u.s.active--
-	}
-	if len(k.left) > 0 {
-		k.stats.Dropped += uint64(len(k.left))
-		k.left = nil
-	}
-	if !u.reading {
-		delete(u.s.links, u.id)
-		return
-	}
-	// The chain waits in its write (a full sink) or its read: cancel both;
-	// one finds nothing, the other ends the chain.
-	u.s.ring.Cancel(ringTag(u.id, tagWrite), ringTag(u.id, tagCancel))
-	u.s.ring.Cancel(ringTag(u.id, tagRead), ringTag(u.id, tagCancel))
-	u.s.ring.Submit()
 }

@@ -17,7 +17,9 @@
 //     -ECANCELED or with its result if it had already run.
 //   - Close cancels what is in flight and waits for every completion
 //     before it unmaps the rings (Drain), so no request outlives the
-//     memory it names.
+//     memory it names; if they do not complete it keeps the ring.
+//   - Room: queue requests only after Reserve said there is room for them
+//     (a chain is reserved whole, so it is never half queued).
 //   - Errors name the system call: "io_uring_setup: operation not
 //     permitted" where io_uring is disabled (sysctl kernel.io_uring_disabled,
 //     seccomp); callers fall back to epoll.

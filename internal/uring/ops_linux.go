@@ -70,9 +70,11 @@ func (r *Ring) Poll(fd int, events uint32, multishot bool, flags uint8, tag uint
 }
 
 // push queues s, submitting what is queued first if the ring is full.
+// Callers Reserve room first: a full queue is a bug, never an SQE
+// overwritten.
 func (r *Ring) push(s sqe, tag uint64) {
 	if r.tail-atomic.LoadUint32(r.sqHead) == uint32(len(r.sqes)) {
-		r.enter(0, -1, false) // full: submit; it only fails for a bad ring
+		panic("uring: submission queue full (Reserve first)")
 	}
 	s.userData = tag
 	if s.flags&SkipSuccess == 0 {
@@ -81,6 +83,34 @@ func (r *Ring) push(s sqe, tag uint64) {
 	r.sqes[r.tail&r.sqMask] = s
 	r.tail++
 	atomic.StoreUint32(r.sqTail, r.tail)
+}
+
+// Reserve makes room for n more requests, submitting what is queued if it
+// must. false: the kernel took none (a completion backlog it will not
+// grow); the caller queues nothing then.
+func (r *Ring) Reserve(n int) bool {
+	if r.free() >= n {
+		return true
+	}
+	r.enter(0, -1, false)
+	return r.free() >= n
+}
+
+func (r *Ring) free() int { return len(r.sqes) - int(r.tail-atomic.LoadUint32(r.sqHead)) }
+
+// Disarm makes the queued, not yet submitted requests carrying one of tags
+// fail (fd -1: EBADF) when submitted: for an owner about to close the fds
+// they name, whose numbers a later open may reuse. Requests already
+// submitted hold their files and are canceled with Cancel instead.
+func (r *Ring) Disarm(tags ...uint64) {
+	for i := atomic.LoadUint32(r.sqHead); i != r.tail; i++ {
+		s := &r.sqes[i&r.sqMask]
+		for _, tag := range tags {
+			if s.userData == tag {
+				s.fd = -1
+			}
+		}
+	}
 }
 
 // Pending reports whether requests are queued and not yet submitted.
@@ -156,10 +186,14 @@ func (r *Ring) Reap(f func(tag uint64, res int32, more bool)) int {
 
 // Drain cancels every request in flight and reaps until none is left,
 // passing their completions to f. It gives up after 5 s with an error,
-// and the memory the requests name must then stay reachable.
+// and the memory the requests name must then stay reachable (Close then
+// keeps the ring too).
 func (r *Ring) Drain(f func(tag uint64, res int32)) error {
 	if r.inflight == 0 && !r.Pending() {
 		return nil
+	}
+	if !r.Reserve(1) {
+		return os.NewSyscallError("io_uring_enter (drain)", unix.EBUSY)
 	}
 	r.push(sqe{opcode: opAsyncCancel, opFlags: cancelAny}, cancelTag)
 	deadline := time.Now().Add(5 * time.Second)

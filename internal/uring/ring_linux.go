@@ -167,17 +167,23 @@ func (r *Ring) FD() int { return r.fd }
 func (r *Ring) Inflight() int { return r.inflight }
 
 // Close cancels every request in flight, waits for their completions
-// (passing them to f, which may be nil) and releases the ring.
+// (passing them to f, which may be nil) and releases the ring. If they do
+// not all complete (Drain's error) the ring stays mapped and open, and the
+// caller must keep the requests' memory reachable.
 func (r *Ring) Close(f func(tag uint64, res int32)) error {
 	if r == nil || r.fd < 0 {
 		return nil
 	}
-	err := r.Drain(f)
-	r.unmap()
-	cerr := unix.Close(r.fd)
-	r.fd = -1
-	if err == nil && cerr != nil {
-		err = os.NewSyscallError("close io_uring", cerr)
+	if err := r.Drain(f); err != nil {
+		// Requests are still in flight: unmapping or closing now could let
+		// the kernel write into memory Go has reused. Keep it all.
+		return err
 	}
-	return err
+	r.unmap()
+	err := unix.Close(r.fd)
+	r.fd = -1
+	if err != nil {
+		return os.NewSyscallError("close io_uring", err)
+	}
+	return nil
 }
