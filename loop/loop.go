@@ -51,7 +51,7 @@ type Options struct {
 type Stats struct {
 	Waits    uint64 // epoll_wait calls
 	Sleeps   uint64 // epoll_wait calls that could block
-	RawWaits uint64 // epoll_wait calls made raw, without the runtime (wait_linux.go)
+	RawWaits uint64 // sleeps (epoll_wait calls that could block) made raw, without the runtime (wait_linux.go)
 	Yields   uint64 // passes through the Go scheduler of a loop that sleeps raw (yield)
 	Events   uint64 // events dispatched to handlers
 	Timers   uint64 // timer functions run

@@ -55,7 +55,9 @@ const rawPause = 2 * time.Millisecond
 // delivery (loop/wait_test.go).
 func (l *Loop) wait(timeout int) (int, error) {
 	if timeout == 0 || (l.cooperate == 0 && !l.noRaw && l.flowing && !l.now.Before(l.rawFrom)) {
-		l.stats.RawWaits++
+		if timeout != 0 {
+			l.stats.RawWaits++ // a raw sleep; a zero-timeout poll is raw whatever the options
+		}
 		n, _, err := l.sleep(timeout, true)
 		if err != unix.EINTR {
 			return n, err
