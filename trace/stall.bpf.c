@@ -244,6 +244,7 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 {
 	struct wait *w;
 	bool sleeping;
+	u64 now = 0; // sched_now, read once: prev and next share this CPU's run queue
 	u32 tgid;
 
 	if (want_pair) {
@@ -255,8 +256,10 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	// Switch-in first: next may be a watched task ending a wait.
 	if (tid_watched(next->pid)) {
 		w = bpf_task_storage_get(&waits, next, 0, 0);
-		if (w && w->start)
-			record(next, w, wait_end(next, w, 0));
+		if (w && w->start) {
+			now = sched_now(prev);
+			record(next, w, wait_end(next, w, now, 0), now);
+		}
 	}
 
 	// Switch-out of a watched thread: a wait still pending ended at a
@@ -271,7 +274,11 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 			drop(DROP_STORAGE);
 		return 0;
 	}
-	end_missed(prev, w);
+	if (w->start) {
+		if (!now)
+			now = sched_now(prev);
+		end_missed(prev, w, now);
+	}
 	if (!sleeping)
 		return 0;
 	tgid = prev->tgid;
@@ -283,7 +290,7 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	w->tgid = tgid;
 	w->attach = 0;
 	w->run_delay = prev->sched_info.run_delay;
-	w->start = sched_now(prev);
+	w->start = now ? now : sched_now(prev);
 	return 0;
 }
 
@@ -354,8 +361,8 @@ int BPF_PROG(stall_exit, struct task_struct *p)
 	// the tgid is still watched (new_record checks it).
 	if (tid_watched(p->pid)) {
 		w = bpf_task_storage_get(&waits, p, 0, 0);
-		if (w)
-			end_missed(p, w);
+		if (w && w->start)
+			end_missed(p, w, sched_now(p));
 	}
 	tid_unmark(p->pid);
 	// signal->live drops to 0 before this tracepoint when the last

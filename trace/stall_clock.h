@@ -38,14 +38,12 @@ volatile u64 pair_sched = 0;
 // sched_info.last_queued (stamped when the wakeup queued t; rq->clock was
 // brought up to date by __schedule before this tracepoint, and
 // sched_info_arrive adds the same difference to run_delay just after it).
-static __always_inline u64 runnable_ns(struct task_struct *t, struct wait *w, u64 d)
+static __always_inline u64 runnable_ns(struct task_struct *t, struct wait *w, u64 d, u64 clock)
 {
 	u64 r = t->sched_info.run_delay - w->run_delay;
 	u64 queued = t->sched_info.last_queued;
-	u64 clock;
 
 	if (bpf_core_field_exists(t->se.cfs_rq)) { // else clock is not rq_clock
-		clock = sched_now(t);
 		if (queued && clock > queued)
 			r += clock - queued;
 	}
@@ -64,9 +62,8 @@ static __always_inline u64 runnable_ns(struct task_struct *t, struct wait *w, u6
 // wait's switch-out, on the same clock, so it is never after the start.
 // 0: w is a seed the loader wrote while t ran (attach.go takes it back;
 // this came first): no wait.
-static __always_inline u64 wait_end(struct task_struct *t, struct wait *w, bool running)
+static __always_inline u64 wait_end(struct task_struct *t, struct wait *w, u64 now, bool running)
 {
-	u64 now = sched_now(t);
 	u64 end = w->attach ? bpf_ktime_get_ns() : now;
 	u64 arrival = t->sched_info.last_arrival;
 

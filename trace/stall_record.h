@@ -65,12 +65,12 @@ static __always_inline u32 record_index(struct task_struct *t, struct wait *w)
 	return idx;
 }
 
-static __always_inline void record(struct task_struct *t, struct wait *w, u64 now)
+static __always_inline void record(struct task_struct *t, struct wait *w, u64 now, u64 clock)
 {
 	struct stall_val *v;
 	// Two CPUs' clocks may differ by a little: never a negative wait.
 	u64 d = now > w->start ? now - w->start : 0;
-	u64 runnable = runnable_ns(t, w, d);
+	u64 runnable = runnable_ns(t, w, d, clock);
 	u32 b, idx;
 
 	w->start = 0;
@@ -99,15 +99,15 @@ static __always_inline void record(struct task_struct *t, struct wait *w, u64 no
 // CPU (at its switch-out or exit): its switch-in was not seen. It would
 // else be lost: overwritten by the next wait, cleared by a switch-out into
 // another sleep, or freed with the task.
-static __always_inline void end_missed(struct task_struct *t, struct wait *w)
+static __always_inline void end_missed(struct task_struct *t, struct wait *w, u64 now)
 {
 	u64 end;
 
 	if (!w->start)
 		return;
-	end = wait_end(t, w, 1);
+	end = wait_end(t, w, now, 1);
 	if (end)
-		record(t, w, end);
+		record(t, w, end, now);
 	else
 		w->start = 0;
 }
