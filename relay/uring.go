@@ -22,8 +22,8 @@ import (
 // is a plain epoll_wait: bulk links pay nothing for it.
 type ringSleeper struct {
 	ring     *uring.Ring
-	links    map[uint64]*Link // by id: links in the ring, or whose chain is in flight
-	nextID   uint64
+	links    []*Link  // by id: links in the ring, or whose chain is in flight; nil elsewhere
+	freeIDs  []uint64 // ids of ended links, for new ones (newID)
 	active   int      // links in the ring (ringLink.on)
 	ending   int      // ended links whose chain is in flight (ringEnd)
 	toCancel []uint64 // ids whose chain to cancel once the ring has room
@@ -57,7 +57,7 @@ func (r *Relay) sleeper() *ringSleeper {
 		r.noRing = true // links stay on epoll, as without Options.URing
 		return nil
 	}
-	r.ringSl = &ringSleeper{ring: ring, links: make(map[uint64]*Link), nextID: 1}
+	r.ringSl = &ringSleeper{ring: ring, links: make([]*Link, 1)} // id 0 is the epoll fd's poll
 	r.l.SetSleeper(r.ringSl)
 	return r.ringSl
 }
@@ -130,8 +130,11 @@ func (s *ringSleeper) complete(tag uint64, res int32, more bool) {
 		s.epReady = true
 		return
 	}
+	if id >= uint64(len(s.links)) || req == tagCancel {
+		return
+	}
 	k := s.links[id]
-	if k == nil || req == tagCancel {
+	if k == nil {
 		return
 	}
 	k.ringDone(req, res)
@@ -161,6 +164,23 @@ func (s *ringSleeper) close() {
 	s.closing = false
 	s.ring.Close(s.complete0)
 	s.links = nil
+}
+
+// newID gives a link an id: an ended link's, or a new one.
+func (s *ringSleeper) newID() uint64 {
+	if n := len(s.freeIDs); n > 0 {
+		id := s.freeIDs[n-1]
+		s.freeIDs = s.freeIDs[:n-1]
+		return id
+	}
+	s.links = append(s.links, nil)
+	return uint64(len(s.links) - 1)
+}
+
+// freeID takes an ended link's id back; no completion of its can come.
+func (s *ringSleeper) freeID(id uint64) {
+	s.links[id] = nil
+	s.freeIDs = append(s.freeIDs, id)
 }
 
 func (s *ringSleeper) complete0(tag uint64, res int32) { s.complete(tag, res, false) }

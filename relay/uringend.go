@@ -119,7 +119,7 @@ func (k *Link) ringEnd() (held bool) {
 		k.left = nil
 	}
 	if !u.reading {
-		delete(u.s.links, u.id)
+		u.s.freeID(u.id)
 		return false
 	}
 	u.s.ring.Disarm(ringTag(u.id, tagWrite), ringTag(u.id, tagRead))
@@ -134,7 +134,7 @@ func (k *Link) ringEnd() (held bool) {
 // that end held back runs.
 func (k *Link) ringFinal(req uint64, res int32) {
 	u := k.ur
-	delete(u.s.links, u.id)
+	u.s.freeID(u.id)
 	u.s.ending--
 	sent := u.wlen // the chain reached its read: the write went out
 	if req == tagWrite {

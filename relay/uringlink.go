@@ -95,8 +95,7 @@ func (k *Link) ringOn() {
 		return
 	}
 	if k.ur == nil {
-		k.ur = &ringLink{s: s, id: s.nextID, buf: make([]byte, ringBuf)}
-		s.nextID++
+		k.ur = &ringLink{s: s, id: s.newID(), buf: make([]byte, ringBuf)}
 	}
 	if err := k.r.l.Modify(k.sw.io, loop.EdgeTriggered); err != nil {
 		return
@@ -144,7 +143,7 @@ func (k *Link) ringOff() {
 	}
 	u.on = false
 	u.s.active--
-	delete(u.s.links, u.id)
+	u.s.links[u.id] = nil
 	if u.msgs >= ringGood {
 		k.ringMiss = 0
 	}
