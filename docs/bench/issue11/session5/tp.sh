@@ -1,0 +1,11 @@
+#!/bin/bash
+# tp.sh BS COUNT ROUNDS bin... : interleaved pinned wall times (ms)
+bs=$1; count=$2; rounds=$3; shift 3
+for r in $(seq $rounds); do
+  for b in "$@"; do
+    s=$(date +%s%N)
+    taskset -c 0 sh -c "dd if=/dev/zero bs=$bs count=$count 2>/dev/null | $b | dd of=/dev/null bs=$bs 2>/dev/null"
+    e=$(date +%s%N)
+    echo "$b $(( (e-s)/1000000 ))"
+  done
+done | awk '{t[$1]=t[$1]" "$2} END {for (k in t) print k ":" t[k]}'
