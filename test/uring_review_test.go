@@ -3,17 +3,11 @@ package test_test
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"github.com/pipeloop/pipeloop/internal/testfd"
 	"io"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/pipeloop/pipeloop/report"
 )
 
 // TestURingPipelineSinkExits: pipeloop 'cat' 'dd bs=100 count=10', fed 100-byte
@@ -24,24 +18,13 @@ import (
 func TestURingPipelineSinkExits(t *testing.T) {
 	for _, uring := range []bool{false, true} {
 		t.Run(map[bool]string{true: "uring", false: "epoll"}[uring], func(t *testing.T) {
-			dir := t.TempDir()
-			stats := filepath.Join(dir, "stats.json")
-			inR, inW := pipeOf(t, 0)
-			outR, outW := pipeOf(t, 0)
-			args := []string{"--stats-json", stats}
+			var args []string
 			if !uring {
 				args = append(args, "--uring=false")
 			}
-			args = append(args, "cat", "dd bs=100 count=10 iflag=fullblock status=none")
-			cmd := exec.Command(bin, args...)
-			cmd.Stdin, cmd.Stdout = inR, outW
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			inR.Close()
-			outW.Close()
+			b := startBetween(t, []string{bin}, t.TempDir(), 0, nil,
+				append(args, "cat", "dd bs=100 count=10 iflag=fullblock status=none")...)
+			inW, outR := b.in, b.out
 			got := make([]byte, 100)
 			for i := range 10 {
 				msg := bytes.Repeat([]byte{byte('a' + i)}, 100)
@@ -55,16 +38,9 @@ func TestURingPipelineSinkExits(t *testing.T) {
 			}
 			// dd has exited: cat dies of SIGPIPE at its next write, or ends
 			// at EOF.
-			inW.Close()
-			rest, _ := io.ReadAll(outR)
-			err := cmd.Wait()
-			var r report.Report
-			b, rerr := os.ReadFile(stats)
-			if rerr == nil {
-				rerr = json.Unmarshal(b, &r)
-			}
-			if rerr != nil || len(r.Links) != 1 {
-				t.Fatalf("stats: %v (%d links); pipeloop %v; stderr %s", rerr, len(r.Links), err, stderr.String())
+			rest, err, r := b.finish(t)
+			if len(r.Links) != 1 {
+				t.Fatalf("%d links; pipeloop %v", len(r.Links), err)
 			}
 			for _, l := range r.Links {
 				t.Logf("link %d %s → %s: %d bytes, %d through io_uring, dropped %d, end %s", l.Index, l.From, l.To, l.Bytes, l.URingBytes, l.DroppedBytes, l.End)
@@ -87,51 +63,21 @@ func TestURingPipelineSinkExits(t *testing.T) {
 func TestURingPipelineCats(t *testing.T) {
 	for _, procs := range []string{"1", ""} {
 		t.Run("GOMAXPROCS="+procs, func(t *testing.T) {
-			stats := filepath.Join(t.TempDir(), "stats.json")
-			inR, inW := pipeOf(t, 0)
-			outR, outW := pipeOf(t, 0)
-			cmd := exec.Command(bin, "--stats-json", stats, "cat", "cat", "cat")
-			cmd.Stdin, cmd.Stdout = inR, outW
-			cmd.Env = append(os.Environ(), "GOMAXPROCS="+procs)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			inR.Close()
-			outW.Close()
+			b := startBetween(t, []string{bin}, t.TempDir(), 0, []string{"GOMAXPROCS=" + procs}, "cat", "cat", "cat")
 			rng := rand.New(rand.NewPCG(41, 42))
 			sent, recv := sha256.New(), sha256.New()
 			var total uint64
 			cw := writerFunc(func(p []byte) (int, error) { total += uint64(len(p)); return sent.Write(p) })
-			testfd.Exchange(t, inW, outR, rng, 300, io.MultiWriter(cw, recv))
-			bulk := make([]byte, 1<<20)
-			for i := range bulk {
-				bulk[i] = byte(rng.Uint32())
-			}
-			go func() { inW.Write(bulk) }()
-			got := make([]byte, len(bulk))
-			if _, err := io.ReadFull(outR, got); err != nil {
-				t.Fatalf("bulk: %v", err)
-			}
-			cw.Write(bulk)
-			recv.Write(got)
-			testfd.Exchange(t, inW, outR, rng, 300, io.MultiWriter(cw, recv))
-			inW.Close()
-			rest, _ := io.ReadAll(outR)
-			if err := cmd.Wait(); err != nil || len(rest) != 0 {
-				t.Fatalf("pipeloop: %v, %d bytes after the last; stderr %s", err, len(rest), stderr.String())
+			both := io.MultiWriter(cw, recv)
+			testfd.Exchange(t, b.in, b.out, rng, 300, both)
+			b.burst(t, rng, 1<<20, both)
+			testfd.Exchange(t, b.in, b.out, rng, 300, both)
+			rest, err, r := b.finish(t)
+			if err != nil || len(rest) != 0 || len(r.Links) != 2 {
+				t.Fatalf("pipeloop: %v, %d bytes after the last, %d links", err, len(rest), len(r.Links))
 			}
 			if !bytes.Equal(sent.Sum(nil), recv.Sum(nil)) {
 				t.Fatal("bytes out differ from bytes in")
-			}
-			var r report.Report
-			b, err := os.ReadFile(stats)
-			if err == nil {
-				err = json.Unmarshal(b, &r)
-			}
-			if err != nil || len(r.Links) != 2 {
-				t.Fatalf("stats: %v", err)
 			}
 			for _, l := range r.Links {
 				t.Logf("link %d: %d bytes, %d through io_uring, end %s", l.Index, l.Bytes, l.URingBytes, l.End)
@@ -153,35 +99,12 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func TestURingNeverWith(t *testing.T) {
 	for _, flags := range [][]string{{"--lines"}, {"--rate-limit", "100M"}, {"--mode", "copy"}, {"--mode", "splice"}} {
 		t.Run(flags[len(flags)-1], func(t *testing.T) {
-			stats := filepath.Join(t.TempDir(), "stats.json")
-			inR, inW := pipeOf(t, 0)
-			outR, outW := pipeOf(t, 0)
-			cmd := exec.Command(bin, append(append([]string{"--stats-json", stats}, flags...), "cat", "cat", "cat")...)
-			cmd.Stdin, cmd.Stdout = inR, outW
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			inR.Close()
-			outW.Close()
+			b := startBetween(t, []string{bin}, t.TempDir(), 0, nil, append(flags, "cat", "cat", "cat")...)
 			sent, recv := sha256.New(), sha256.New()
-			testfd.Exchange(t, inW, outR, rand.New(rand.NewPCG(71, 72)), 200, io.MultiWriter(sent, recv))
-			inW.Close()
-			io.ReadAll(outR)
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("pipeloop: %v; %s", err, stderr.String())
-			}
-			if !bytes.Equal(sent.Sum(nil), recv.Sum(nil)) {
-				t.Fatal("bytes differ")
-			}
-			var r report.Report
-			b, err := os.ReadFile(stats)
-			if err == nil {
-				err = json.Unmarshal(b, &r)
-			}
-			if err != nil {
-				t.Fatal(err)
+			testfd.Exchange(t, b.in, b.out, rand.New(rand.NewPCG(71, 72)), 200, io.MultiWriter(sent, recv))
+			_, err, r := b.finish(t)
+			if err != nil || !bytes.Equal(sent.Sum(nil), recv.Sum(nil)) {
+				t.Fatalf("pipeloop: %v; bytes equal %v", err, bytes.Equal(sent.Sum(nil), recv.Sum(nil)))
 			}
 			for _, l := range r.Links {
 				t.Logf("link %d: %d bytes, %d through io_uring, mode %s", l.Index, l.Bytes, l.URingBytes, l.Mode)
