@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pipeloop/pipeloop/internal/testfd"
@@ -31,7 +32,7 @@ func TestURingRequestResponse(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var args []string
+			args := []string{"--stats"}
 			if who == "off" {
 				args = append(args, "--uring=false")
 			}
@@ -51,6 +52,9 @@ func TestURingRequestResponse(t *testing.T) {
 			}
 			l := r.Links[0]
 			t.Logf("%s: %d bytes, %d through io_uring, %d spliced", who, l.Bytes, l.URingBytes, l.SpliceBytes)
+			if ring := strings.Contains(b.stderr.String(), " splice+uring "); ring != (who != "off") {
+				t.Fatalf("--stats table shows the link's mode as splice+uring: %v, want %v", ring, who != "off")
+			}
 			if who == "off" {
 				if l.URingBytes != 0 || l.SpliceBytes != l.Bytes {
 					t.Fatalf("--uring=false: %d bytes through io_uring, %d of %d spliced", l.URingBytes, l.SpliceBytes, l.Bytes)

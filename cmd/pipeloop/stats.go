@@ -25,7 +25,7 @@ func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResul
 		for i, s := range links {
 			wall := s.Wall()
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s/s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n",
-				i+1, s.Src, s.Dst, s.Mode, label.Bytes(float64(s.Bytes)), label.Bytes(rate(s.Bytes, wall)),
+				i+1, s.Src, s.Dst, modeLabel(s), label.Bytes(float64(s.Bytes)), label.Bytes(rate(s.Bytes, wall)),
 				s.Reads, s.Writes, s.Splices, s.Vmsplices, s.ReadEAGAIN+s.WriteEAGAIN+s.SpliceEAGAIN,
 				pct(s.TimeFull, wall), pct(s.TimeEmpty, wall), linkEnd(s))
 		}
@@ -50,6 +50,15 @@ func writeStats(w io.Writer, links []relay.LinkStats, stages []*relay.StageResul
 	}
 	fmt.Fprintf(w, "pipeloop: loop: %d epoll_wait (%d could sleep), %d events, %d wake-ups, %d reaped\n",
 		ls.Waits, ls.Sleeps, ls.Events, ls.Wakeups, ls.Reaped)
+}
+
+// modeLabel is a link's data path for the table: its mode, "+uring" when
+// small messages went through io_uring (--uring).
+func modeLabel(s relay.LinkStats) string {
+	if s.URingBytes > 0 {
+		return s.Mode.String() + "+uring"
+	}
+	return s.Mode.String()
 }
 
 func status(st *relay.StageResult) string {
