@@ -81,16 +81,24 @@ func (l *Loop) sleep(timeout int, raw bool) (n int, worked bool, err error) {
 	if l.sleeper != nil {
 		return l.sleeper.Sleep(l.ep, l.events, timeout, raw)
 	}
+	n, err = EpollWait(l.ep, l.events, timeout, raw)
+	return n, false, err
+}
+
+// EpollWait is the loop's epoll_wait: raw (unix.RawSyscall6, unseen by the
+// Go runtime) or through the runtime's blocking-system-call path. A
+// Sleeper calls it for the epoll events it reports; raw only under the
+// rules in wait (a zero timeout never blocks, so it is always safe raw).
+func EpollWait(ep int, events []unix.EpollEvent, timeout int, raw bool) (int, error) {
 	if !raw {
-		n, err = unix.EpollWait(l.ep, l.events, timeout)
-		return n, false, err
+		return unix.EpollWait(ep, events, timeout)
 	}
-	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.ep),
-		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(timeout), 0, 0)
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep),
+		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(timeout), 0, 0)
 	if e != 0 {
-		return 0, false, e
+		return 0, e
 	}
-	return int(r), false, nil
+	return int(r), nil
 }
 
 // yieldEvery is how often a loop that sleeps raw passes through the Go

@@ -3,9 +3,8 @@
 package relay
 
 import (
-	"unsafe"
-
 	"github.com/pipeloop/pipeloop/internal/uring"
+	"github.com/pipeloop/pipeloop/loop"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,13 +65,13 @@ func (r *Relay) sleeper() *ringSleeper {
 // the loop counts as traffic, as it does epoll events.
 func (s *ringSleeper) Sleep(ep int, events []unix.EpollEvent, timeout int, raw bool) (n int, worked bool, err error) {
 	if s.active == 0 && s.ending == 0 && !s.ring.Pending() {
-		n, err = epollWait(ep, events, timeout, raw)
+		n, err = loop.EpollWait(ep, events, timeout, raw)
 		return n, false, err
 	}
 	s.queueCancels()
 	if !s.polling {
 		if s.ring.Reserve(1) {
-			s.ring.Poll(ep, unix.POLLIN, false, 0, tagEpoll)
+			s.ring.Poll(ep, unix.POLLIN, 0, tagEpoll)
 			s.polling = true
 		} else {
 			timeout = 0 // no room to hear epoll: do not sleep
@@ -98,7 +97,7 @@ func (s *ringSleeper) Sleep(ep int, events []unix.EpollEvent, timeout int, raw b
 		return 0, reaped > 0, nil
 	}
 	s.epReady = false
-	n, err = epollWait(ep, events, 0, true) // a zero timeout never blocks: raw is safe
+	n, err = loop.EpollWait(ep, events, 0, true) // a zero timeout never blocks: raw is safe
 	return n, true, err
 }
 
@@ -123,7 +122,7 @@ func (s *ringSleeper) queueCancels() {
 }
 
 // complete routes one completion.
-func (s *ringSleeper) complete(tag uint64, res int32, more bool) {
+func (s *ringSleeper) complete(tag uint64, res int32) {
 	id, req := tag>>2, tag&3
 	if id == 0 {
 		s.polling = false
@@ -140,19 +139,6 @@ func (s *ringSleeper) complete(tag uint64, res int32, more bool) {
 	k.ringDone(req, res)
 }
 
-// epollWait is epoll_wait, raw or through the runtime (see loop's wait).
-func epollWait(ep int, events []unix.EpollEvent, timeout int, raw bool) (int, error) {
-	if !raw {
-		return unix.EpollWait(ep, events, timeout)
-	}
-	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep),
-		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(timeout), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
-}
-
 // close drains the ring (every link has ended, and cancels are queued)
 // and releases it — after Reap, if a callback run from it (OnDone closing
 // the relay) asked: Reap still reads the ring.
@@ -162,7 +148,7 @@ func (s *ringSleeper) close() {
 		return
 	}
 	s.closing = false
-	s.ring.Close(s.complete0)
+	s.ring.Close(s.complete)
 	s.links = nil
 }
 
@@ -178,9 +164,15 @@ func (s *ringSleeper) newID() uint64 {
 }
 
 // freeID takes an ended link's id back; no completion of its can come.
+// A cancel still waiting for room (toCancel) is dropped: it would hit the
+// chain of the link that gets the id next.
 func (s *ringSleeper) freeID(id uint64) {
 	s.links[id] = nil
 	s.freeIDs = append(s.freeIDs, id)
+	for i, c := range s.toCancel {
+		if c == id {
+			s.toCancel = append(s.toCancel[:i], s.toCancel[i+1:]...)
+			break
+		}
+	}
 }
-
-func (s *ringSleeper) complete0(tag uint64, res int32) { s.complete(tag, res, false) }

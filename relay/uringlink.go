@@ -129,7 +129,7 @@ func (k *Link) ringRead() {
 		return
 	}
 	if u.wlen > 0 {
-		u.s.ring.Write(k.dw.io, u.buf[:u.wlen], uring.Link|uring.SkipSuccess, 0, ringTag(u.id, tagWrite))
+		u.s.ring.Write(k.dw.io, u.buf[:u.wlen], uring.Link|uring.SkipSuccess, ringTag(u.id, tagWrite))
 	}
 	u.s.ring.Read(k.sw.io, u.buf, 0, ringTag(u.id, tagRead))
 	u.reading = true

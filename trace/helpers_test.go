@@ -186,6 +186,23 @@ func startGated(t testing.TB, script string) *gated {
 	return &gated{cmd: cmd, gate: gate}
 }
 
+// traceScript runs script behind a gate with tr watching its shell from
+// before it forks anything, and returns tr's snapshot once it finished,
+// and the shell's pid.
+func traceScript(t testing.TB, tr *trace.Tracer, script string) (trace.Report, int) {
+	t.Helper()
+	sh := startGated(t, script)
+	if err := tr.Watch(sh.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	sh.run(t)
+	rep, err := tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, sh.cmd.Process.Pid
+}
+
 // run opens the gate and waits for the script to finish.
 func (g *gated) run(t testing.TB) {
 	t.Helper()

@@ -23,15 +23,7 @@ import (
 // records.
 func TestDroppedWaitsCounted(t *testing.T) {
 	tr := newTracer(t, trace.Options{FollowChildren: true, MaxRecords: 2})
-	sh := startGated(t, "for i in 1 2 3 4; do sleep 0.05 | cat; done")
-	if err := tr.Watch(sh.cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
-	sh.run(t)
-	rep, err := tr.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, _ := traceScript(t, tr, "for i in 1 2 3 4; do sleep 0.05 | cat; done")
 	var recorded uint64
 	for _, rec := range rep.Records {
 		if rec.Comm == "cat" && rec.Dir == trace.DirRead {

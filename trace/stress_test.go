@@ -63,15 +63,7 @@ func stressRun(t *testing.T, tr *trace.Tracer) (reader, slept int, waits uint64)
 		t.Fatal(err)
 	}
 	result := filepath.Join(t.TempDir(), "slept")
-	sh := startGated(t, fmt.Sprintf("sleep 0.05 | %s=blockread PIPELOOP_TRACE_RESULT='%s' GORACE=atexit_sleep_ms=0 '%s'", childEnv, result, exe))
-	if err := tr.Watch(sh.cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
-	sh.run(t)
-	rep, err := tr.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, shell := traceScript(t, tr, fmt.Sprintf("sleep 0.05 | %s=blockread PIPELOOP_TRACE_RESULT='%s' GORACE=atexit_sleep_ms=0 '%s'", childEnv, result, exe))
 	b, err := os.ReadFile(result)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +72,7 @@ func stressRun(t *testing.T, tr *trace.Tracer) (reader, slept int, waits uint64)
 		t.Fatalf("reader's result %q: %v", b, err)
 	}
 	for tgid, pi := range rep.Procs {
-		if pi.Parent == sh.cmd.Process.Pid && pi.Comm != "sleep" {
+		if pi.Parent == shell && pi.Comm != "sleep" {
 			reader = tgid
 		}
 	}

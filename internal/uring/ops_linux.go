@@ -17,9 +17,7 @@ const (
 	opAsyncCancel = 14
 	opRead        = 22
 	opWrite       = 23
-	pollAddMulti  = 1 << 0 // IORING_POLL_ADD_MULTI
 	cancelAny     = 1 << 2 // IORING_ASYNC_CANCEL_ANY
-	cqeFMore      = 1 << 1 // IORING_CQE_F_MORE
 )
 
 // Flags for a request, as in io_uring_sqe.flags.
@@ -50,23 +48,16 @@ func (r *Ring) Read(fd int, p []byte, flags uint8, tag uint64) {
 		addr: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), len: uint32(len(p))}, tag)
 }
 
-// Write queues a write of p to fd (see Read for p's lifetime). rwFlags
-// are pwritev2's (unix.RWF_NOWAIT: answer -EAGAIN rather than wait for
-// room, -EOPNOTSUPP where the file cannot promise that).
-func (r *Ring) Write(fd int, p []byte, flags uint8, rwFlags uint32, tag uint64) {
+// Write queues a write of p to fd (see Read for p's lifetime).
+func (r *Ring) Write(fd int, p []byte, flags uint8, tag uint64) {
 	r.mem[r.tail&r.sqMask] = p
-	r.push(sqe{opcode: opWrite, flags: flags, fd: int32(fd), off: ^uint64(0), opFlags: rwFlags,
+	r.push(sqe{opcode: opWrite, flags: flags, fd: int32(fd), off: ^uint64(0),
 		addr: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))), len: uint32(len(p))}, tag)
 }
 
-// Poll queues a poll of fd for events (POLLIN…); multishot keeps it armed,
-// posting a completion with more set for each readiness.
-func (r *Ring) Poll(fd int, events uint32, multishot bool, flags uint8, tag uint64) {
-	s := sqe{opcode: opPollAdd, flags: flags, fd: int32(fd), opFlags: events}
-	if multishot {
-		s.len = pollAddMulti
-	}
-	r.push(s, tag)
+// Poll queues a one-shot poll of fd for events (POLLIN…).
+func (r *Ring) Poll(fd int, events uint32, flags uint8, tag uint64) {
+	r.push(sqe{opcode: opPollAdd, flags: flags, fd: int32(fd), opFlags: events}, tag)
 }
 
 // push queues s, submitting what is queued first if the ring is full.
@@ -164,21 +155,18 @@ func (r *Ring) enter(min, timeout int, raw bool) error {
 }
 
 // Reap passes each posted completion to f: the request's tag, its result
-// (bytes, or -errno) and more, set when a multishot request stays armed.
+// (bytes, or -errno).
 // It returns how many there were.
-func (r *Ring) Reap(f func(tag uint64, res int32, more bool)) int {
+func (r *Ring) Reap(f func(tag uint64, res int32)) int {
 	head := *r.cqHead
 	n := 0
 	for ; head != atomic.LoadUint32(r.cqTail); head++ {
 		n++
 		c := r.cqes[head&r.cqMask]
-		more := c.flags&cqeFMore != 0
-		if !more {
-			r.inflight--
-		}
+		r.inflight--
 		atomic.StoreUint32(r.cqHead, head+1)
 		if c.userData != cancelTag && f != nil {
-			f(c.userData, c.res, more)
+			f(c.userData, c.res)
 		}
 	}
 	return n
@@ -204,11 +192,7 @@ func (r *Ring) Drain(f func(tag uint64, res int32)) error {
 		if err := r.enter(1, 100, false); err != nil && err != unix.EINTR {
 			return err
 		}
-		r.Reap(func(tag uint64, res int32, more bool) {
-			if f != nil {
-				f(tag, res)
-			}
-		})
+		r.Reap(f)
 	}
 	return nil
 }
@@ -219,6 +203,3 @@ func (r *Ring) Drain(f func(tag uint64, res int32)) error {
 func (r *Ring) Cancel(tag, as uint64) {
 	r.push(sqe{opcode: opAsyncCancel, addr: tag}, as)
 }
-
-// Submit submits what is queued without waiting.
-func (r *Ring) Submit() error { return r.enter(0, 0, false) }

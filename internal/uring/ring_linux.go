@@ -160,9 +160,6 @@ func (r *Ring) unmap() {
 	r.maps = nil
 }
 
-// FD is the ring's fd, for tests and diagnostics.
-func (r *Ring) FD() int { return r.fd }
-
 // Inflight is the number of requests whose completion has not been reaped.
 func (r *Ring) Inflight() int { return r.inflight }
 

@@ -57,7 +57,7 @@ func wait(t *testing.T, r *uring.Ring, n int) []completion {
 		if err := r.Enter(100, false); err != nil && err != unix.EINTR {
 			t.Fatal(err)
 		}
-		r.Reap(func(tag uint64, res int32, more bool) { got = append(got, completion{tag, res}) })
+		r.Reap(func(tag uint64, res int32) { got = append(got, completion{tag, res}) })
 	}
 	return got
 }
@@ -70,7 +70,7 @@ func TestPollLinkedRead(t *testing.T) {
 	src, in := pipe(t)
 	out, dst := pipe(t)
 	buf := make([]byte, 64)
-	r.Poll(src, unix.POLLIN, false, uring.Link|uring.SkipSuccess, 1)
+	r.Poll(src, unix.POLLIN, uring.Link|uring.SkipSuccess, 1)
 	r.Read(src, buf, 0, 2)
 	if err := r.Enter(0, false); err != nil {
 		t.Fatal(err)
@@ -83,8 +83,8 @@ func TestPollLinkedRead(t *testing.T) {
 	if len(got) != 1 || got[0] != (completion{2, 5}) || string(buf[:5]) != "hello" {
 		t.Fatalf("got %v %q, want the read's 5 bytes", got, buf[:5])
 	}
-	r.Write(dst, buf[:5], uring.Link|uring.SkipSuccess, 0, 3)
-	r.Poll(src, unix.POLLIN, false, uring.Link|uring.SkipSuccess, 1)
+	r.Write(dst, buf[:5], uring.Link|uring.SkipSuccess, 3)
+	r.Poll(src, unix.POLLIN, uring.Link|uring.SkipSuccess, 1)
 	r.Read(src, buf, 0, 2)
 	unix.Write(in, []byte("again"))
 	got = wait(t, r, 1)
@@ -113,8 +113,8 @@ func TestSkipChainPostsOnce(t *testing.T) {
 	}
 	big := bytes.Repeat([]byte("x"), 10000)
 	buf := make([]byte, 64)
-	r.Write(dst, big, uring.Link|uring.SkipSuccess, 0, 3)
-	r.Poll(src, unix.POLLIN, false, uring.Link|uring.SkipSuccess, 1)
+	r.Write(dst, big, uring.Link|uring.SkipSuccess, 3)
+	r.Poll(src, unix.POLLIN, uring.Link|uring.SkipSuccess, 1)
 	r.Read(src, buf, 0, 2)
 	got := wait(t, r, 1)
 	if got[0] != (completion{3, 4096}) {
@@ -143,9 +143,9 @@ func TestCloseCancels(t *testing.T) {
 	}
 	src, _ := pipe(t)
 	buf := make([]byte, 64)
-	r.Poll(src, unix.POLLIN, false, uring.Link|uring.SkipSuccess, 1)
+	r.Poll(src, unix.POLLIN, uring.Link|uring.SkipSuccess, 1)
 	r.Read(src, buf, 0, 2)
-	if err := r.Submit(); err != nil {
+	if err := r.Enter(0, false); err != nil {
 		t.Fatal(err)
 	}
 	var got []completion
@@ -179,7 +179,7 @@ func TestWaitsForPipes(t *testing.T) {
 		buf := make([]byte, 64)
 		r.Read(src, buf, 0, 2)
 		unix.Write(dst, make([]byte, 4096))
-		r.Write(dst, []byte("x"), 0, 0, 3)
+		r.Write(dst, []byte("x"), 0, 3)
 		if err := r.Enter(0, false); err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,7 @@ func run(mode string, raw bool) error {
 	off, end := 0, 0 // buf[off:end] is being written
 	queue := func() {
 		if off < end {
-			r.Write(1, buf[off:end], uring.Link|uring.SkipSuccess, 0, tagWrite)
+			r.Write(1, buf[off:end], uring.Link|uring.SkipSuccess, tagWrite)
 		}
 		r.Read(0, buf, 0, tagRead)
 	}
@@ -70,7 +70,7 @@ func run(mode string, raw bool) error {
 		}
 		var failed error
 		done := false
-		r.Reap(func(tag uint64, res int32, more bool) {
+		r.Reap(func(tag uint64, res int32) {
 			switch {
 			case tag == tagWrite && res >= 0: // short: the read was dropped with it
 				off += int(res)
