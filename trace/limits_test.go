@@ -48,20 +48,12 @@ func TestDroppedWaitsCounted(t *testing.T) {
 // as dropped, and Watch past the limit fails with ErrLimit.
 func TestProcessLimit(t *testing.T) {
 	tr := newTracer(t, trace.Options{FollowChildren: true, MaxProcesses: 2})
-	sh := startGated(t, "sleep 0.2 & sleep 0.2 & sleep 0.2 & wait")
+	rep, _ := traceScript(t, tr, "sleep 0.2 & sleep 0.2 & sleep 0.2 & wait")
 	other := exec.Command("sleep", "5")
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { other.Process.Kill(); other.Wait() }()
-	if err := tr.Watch(sh.cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
-	sh.run(t)
-	rep, err := tr.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if rep.Dropped.Children != 2 {
 		t.Errorf("dropped children = %d, want 2 (three sleeps, room for sh and one)", rep.Dropped.Children)
 	}
@@ -74,7 +66,7 @@ func TestProcessLimit(t *testing.T) {
 	}
 	defer func() { third.Process.Kill(); third.Wait() }()
 	tr.Watch(1) // init never exits: the set is full now
-	err = tr.Watch(third.Process.Pid)
+	err := tr.Watch(third.Process.Pid)
 	if !errors.Is(err, trace.ErrLimit) || !errors.Is(err, syscall.E2BIG) || !strings.Contains(err.Error(), "already watching 2 processes") {
 		t.Errorf("Watch past the limit: %v; want ErrLimit saying the limit", err)
 	}
