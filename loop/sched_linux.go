@@ -64,6 +64,11 @@ const (
 	window   = time.Millisecond
 	bulkRate = 100 << 20 // bytes per second
 	bulkRun  = 2
+	// windowBytes is the least a bulk window moves: below it, and with
+	// no bulk window counted or batch to leave, NoteTransfer reads no
+	// clock (a window's end is then only noticed later, which changes
+	// nothing: a slow window resets what is already reset).
+	windowBytes = bulkRate * int(window) / int(time.Second)
 )
 
 // scheduler tracks the loop thread's policy. Loop goroutine only.
@@ -112,14 +117,17 @@ func (s *scheduler) set(batch bool) {
 // NoteTransfer tells the loop that a handler just moved n bytes (a relay
 // calls it once per pump). With SchedAuto it drives the switch between
 // SCHED_NORMAL and SCHED_BATCH; otherwise it does nothing. Loop goroutine
-// only; it reads no clock (it uses Now) and makes a system call only when
-// the policy changes.
+// only; it uses Now only once a window could be bulk (windowBytes) or
+// batch is on, and makes a system call only when the policy changes.
 func (l *Loop) NoteTransfer(n int) {
 	s := &l.sched
 	if !s.enabled || s.mode != SchedAuto {
 		return
 	}
 	s.bytes += n
+	if !s.batch && s.run == 0 && s.bytes < windowBytes {
+		return // no bulk window yet, whatever the clock says: none read
+	}
 	now := l.Now()
 	el := now.Sub(s.start)
 	if el < window {

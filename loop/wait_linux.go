@@ -54,7 +54,7 @@ const rawPause = 2 * time.Millisecond
 // more Ps it runs on another; a garbage collection's stop waits one signal
 // delivery (loop/wait_test.go).
 func (l *Loop) wait(timeout int) (int, error) {
-	if timeout == 0 || (l.cooperate == 0 && !l.noRaw && l.flowing && !l.now.Before(l.rawFrom)) {
+	if timeout == 0 || (l.cooperate == 0 && !l.noRaw && l.flowing && l.rawAgain()) {
 		if timeout != 0 {
 			l.stats.RawWaits++ // a raw sleep; a zero-timeout poll is raw whatever the options
 		}
@@ -66,7 +66,7 @@ func (l *Loop) wait(timeout int) (int, error) {
 		// until rawPause has passed and traffic flows again.
 		timeout = 0
 		l.flowing = false
-		l.rawFrom = time.Now().Add(rawPause)
+		l.rawFrom = l.clock().Add(rawPause)
 	}
 	n, worked, err := l.sleep(timeout, false)
 	if n > 0 || worked {
@@ -75,9 +75,25 @@ func (l *Loop) wait(timeout int) (int, error) {
 	return n, err
 }
 
+// rawAgain reports whether rawPause has passed since a signal ended a raw
+// sleep; it reads the clock only during that pause.
+func (l *Loop) rawAgain() bool {
+	if l.rawFrom.IsZero() {
+		return true
+	}
+	if l.clock().Before(l.rawFrom) {
+		return false
+	}
+	l.rawFrom = time.Time{}
+	return true
+}
+
 // sleep is one epoll_wait, raw or through the runtime, or the Sleeper's
 // wait in its place (worked: it did other work, which counts as traffic).
+// The wake-up's time is read at its first use (Now), a Sleeper's
+// callbacks included.
 func (l *Loop) sleep(timeout int, raw bool) (n int, worked bool, err error) {
+	l.nowRead = false
 	if l.sleeper != nil {
 		return l.sleeper.Sleep(l.ep, l.events, timeout, raw)
 	}
@@ -105,6 +121,40 @@ func EpollWait(ep int, events []unix.EpollEvent, timeout int, raw bool) (int, er
 // scheduler (yield).
 const yieldEvery = 5 * time.Millisecond
 
+// A busy loop does not read its clock at every wake-up to decide whether
+// to yield: with small messages that read was ~3 % of a relay's CPU. It
+// reads it every skip+1 wake-ups, skip sized from the rate of wake-ups
+// seen at the last reading so that readings come about every probeEvery,
+// and at most maxSkip+1 wake-ups apart: a loop that slows down suddenly
+// yields at most maxSkip wake-ups late (meanwhile sysmon may preempt it,
+// which costs a rawPause, not correctness).
+const (
+	probeEvery = time.Millisecond
+	maxSkip    = 15
+)
+
+// yieldProbe is when yield next reads the clock.
+type yieldProbe struct {
+	at    time.Time // the last reading
+	wakes int       // wake-ups since
+	skip  int       // wake-ups to pass before the next reading
+}
+
+// due counts a wake-up and reports whether to read the clock at this one.
+func (p *yieldProbe) due() bool {
+	p.wakes++
+	return p.wakes > p.skip
+}
+
+// read records a reading and sizes the next skip from the wake-ups' rate.
+func (p *yieldProbe) read(now time.Time) {
+	p.skip = maxSkip
+	if el := now.Sub(p.at); el > 0 {
+		p.skip = int(min(int64(probeEvery)*int64(p.wakes)/int64(el), maxSkip))
+	}
+	p.at, p.wakes = now, 0
+}
+
 // yield calls runtime.Gosched when the loop may sleep raw and has not been
 // through the scheduler for yieldEvery. A goroutine in raw sleeps never
 // is, so sysmon sees it running for ever and preempts it every 10 ms with
@@ -114,10 +164,15 @@ const yieldEvery = 5 * time.Millisecond
 // gives other goroutines the P as that preemption would (with one P they
 // run until they block or are preempted in turn).
 func (l *Loop) yield() {
-	if l.noRaw || l.now.Sub(l.yielded) < yieldEvery {
+	if l.noRaw || !l.probe.due() {
 		return
 	}
-	l.yielded = l.now
+	now := l.Now()
+	l.probe.read(now)
+	if now.Sub(l.yielded) < yieldEvery {
+		return
+	}
+	l.yielded = now
 	l.stats.Yields++
 	runtime.Gosched()
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -184,6 +185,57 @@ func TestRawLoopYields(t *testing.T) {
 		s := stats()
 		if raw && (s.RawWaits == 0 || s.Yields == 0) || !raw && s.Yields != 0 {
 			t.Fatalf("RawWait %v: %d raw waits, %d yields over 100 ms of traffic", raw, s.RawWaits, s.Yields)
+		}
+	}
+}
+
+// TestClockReadsPerWake: the loop reads its clock only for what asks for
+// the time. A pipe its own handler writes back to keeps it waking with no
+// timer, and notes each byte as a transfer (NoteTransfer: a small one,
+// never bulk): sleeping through the runtime it reads no clock at all; sleeping
+// raw it reads it for yield only every few wake-ups (yieldProbe), yet
+// still yields. Within one wake-up Now answers one reading; the next
+// wake-up reads again.
+func TestClockReadsPerWake(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		l := newLoop(t, loop.Options{RawWait: raw})
+		var reads atomic.Int64
+		l.SetClock(func() time.Time { reads.Add(1); return time.Now() })
+		r, w := pipe(t)
+		buf := make([]byte, 1)
+		if err := l.Register(r, loop.Readable, loop.HandlerFunc(func(loop.Events) {
+			unix.Read(r, buf)
+			unix.Write(w, buf)
+			l.NoteTransfer(len(buf))
+		})); err != nil {
+			t.Fatal(err)
+		}
+		write(t, w, "x")
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		var s loop.Stats
+		var same bool
+		var before int64
+		l.OnStop(func() {
+			s = l.Stats()
+			before = reads.Load()
+			a, b := l.Now(), l.Now()
+			same = a.Equal(b) && reads.Load() <= before+1
+		})
+		if err := l.Run(ctx); err != context.DeadlineExceeded {
+			t.Fatalf("Run: %v", err)
+		}
+		cancel()
+		t.Logf("RawWait %v: %d wake-ups, %d clock reads, %d yields", raw, s.Waits, before, s.Yields)
+		if !same {
+			t.Errorf("RawWait %v: two calls of Now in one wake-up read the clock twice or differ", raw)
+		}
+		switch {
+		case s.Waits < 100:
+			t.Fatalf("RawWait %v: only %d wake-ups in 100 ms", raw, s.Waits)
+		case !raw && before != 0:
+			t.Errorf("RawWait false: %d clock reads over %d wake-ups that asked for no time, want 0", before, s.Waits)
+		case raw && (before*4 > int64(s.Waits) || s.Yields == 0):
+			t.Errorf("RawWait true: %d clock reads over %d wake-ups (want fewer than a quarter), %d yields (want some)", before, s.Waits, s.Yields)
 		}
 	}
 }
