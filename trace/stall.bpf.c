@@ -247,12 +247,6 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	u64 now = 0; // sched_now, read once: prev and next share this CPU's run queue
 	u32 tgid;
 
-	if (want_pair) {
-		pair_sched = sched_now(prev);
-		pair_mono = bpf_ktime_get_ns();
-		if (pair_sched) // else the next switch answers
-			want_pair = 0;
-	}
 	// Switch-in first: next may be a watched task ending a wait.
 	if (tid_watched(next->pid)) {
 		w = bpf_task_storage_get(&waits, next, 0, 0);
@@ -291,6 +285,30 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	w->attach = 0;
 	w->run_delay = prev->sched_info.run_delay;
 	w->start = now ? now : sched_now(prev);
+	return 0;
+}
+
+// stall_pair takes the clock pair (stall_clock.h) at the next switch on
+// any CPU. Snapshot attaches it only while it waits for the pair, so that
+// stall_switch reads no global variable: .bss is a page of its own, a
+// page walk on every switch of the machine.
+SEC("tp_btf/sched_switch")
+int BPF_PROG(stall_pair, bool preempt, struct task_struct *prev)
+{
+	u64 s;
+
+	// One CPU claims the request: both clocks come from the same switch.
+	if (want_pair != PAIR_WANTED ||
+	    __sync_val_compare_and_swap(&want_pair, PAIR_WANTED, PAIR_TAKING) != PAIR_WANTED)
+		return 0;
+	s = sched_now(prev);
+	if (!s) {
+		want_pair = PAIR_WANTED; // no run queue: the next switch answers
+		return 0;
+	}
+	pair_sched = s;
+	pair_mono = bpf_ktime_get_ns();
+	want_pair = PAIR_DONE;
 	return 0;
 }
 

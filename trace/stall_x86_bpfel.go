@@ -72,6 +72,7 @@ const (
 	stallProgStallExec     = "stall_exec"
 	stallProgStallExit     = "stall_exit"
 	stallProgStallFork     = "stall_fork"
+	stallProgStallPair     = "stall_pair"
 	stallProgStallSwitch   = "stall_switch"
 	stallVarFollowChildren = "follow_children"
 	stallVarNrec           = "nrec"
@@ -126,6 +127,7 @@ type stallProgramSpecs struct {
 	StallExec   *ebpf.ProgramSpec `ebpf:"stall_exec"`
 	StallExit   *ebpf.ProgramSpec `ebpf:"stall_exit"`
 	StallFork   *ebpf.ProgramSpec `ebpf:"stall_fork"`
+	StallPair   *ebpf.ProgramSpec `ebpf:"stall_pair"`
 	StallSwitch *ebpf.ProgramSpec `ebpf:"stall_switch"`
 }
 
@@ -214,6 +216,7 @@ type stallPrograms struct {
 	StallExec   *ebpf.Program `ebpf:"stall_exec"`
 	StallExit   *ebpf.Program `ebpf:"stall_exit"`
 	StallFork   *ebpf.Program `ebpf:"stall_fork"`
+	StallPair   *ebpf.Program `ebpf:"stall_pair"`
 	StallSwitch *ebpf.Program `ebpf:"stall_switch"`
 }
 
@@ -222,6 +225,7 @@ func (p *stallPrograms) Close() error {
 		p.StallExec,
 		p.StallExit,
 		p.StallFork,
+		p.StallPair,
 		p.StallSwitch,
 	)
 }
