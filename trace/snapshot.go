@@ -239,6 +239,16 @@ func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
 	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
 		return stallWait{}, false
 	}
+	if w.Fresh != 0 {
+		// No switch of the thread since Watch: its wait, if any, is
+		// still the seed (attach.go). A seed taken and ended since w was
+		// read counts as in progress: stats were read before, so it is
+		// never counted twice.
+		var seed stallWait
+		if t.objs.Seeds.Lookup(int32(fd), &seed) == nil {
+			return seed, true
+		}
+	}
 	return w, true
 }
 
