@@ -15,19 +15,23 @@ import (
 //
 // The BPF program sees a wait begin at the switch-out into it. A thread
 // already asleep on a pipe when its process is watched would be missed
-// until it woke and slept again, so Watch looks at each thread once:
-// if /proc says it sleeps interruptibly in a syscall classify (in
-// stall.bpf.c) would take, on a pipe, Watch writes that wait into the
-// thread's task storage with start = the moment of attach and attach = 1.
-// The switch-in then records it like any other wait, counted in
-// Record.AtAttach.
+// until it woke and slept again, so Watch looks at each thread once,
+// after trackThreads gave it a fresh wait element (track.go): if /proc
+// says it sleeps interruptibly in a syscall classify (in stall.bpf.c)
+// would take, on a pipe, Watch writes that wait, with start = the moment
+// of attach and attach = 1, into the thread's element of seeds. The
+// thread's next switch (or its exit) takes the seed into its wait
+// (adopt_seed), and the switch-in records it like any other wait,
+// counted in Record.AtAttach.
 //
-// Invariant: a seed never replaces a wait the BPF program wrote (it is
-// written with BPF_NOEXIST), and a seed for a thread that ran between
-// the look at /proc and the write is taken back: the thread's count of
-// arrivals on a CPU (/proc/.../schedstat, third field) must be the same
-// before and after. A thread that wakes in the few microseconds after
-// that check still ends the seeded wait correctly at its switch-in.
+// Invariant: a seed never replaces a wait the BPF program wrote (it goes
+// to seeds, which only the loader writes), and it counts only if it was
+// there at the thread's first switch after its element was made fresh:
+// the thread had not run since then, so the sleep /proc showed is the one
+// in progress since before attach. A seed written after that switch is
+// ignored (the program saw the thread from then on), so no look at the
+// thread's arrivals is needed. Before Linux 6.9 a pidfd reaches only
+// thread group leaders: other threads get no seed.
 
 // x86_64 syscall numbers, as in stall.bpf.c.
 const (
@@ -59,8 +63,16 @@ func (t *Tracer) seedWaits(tgid int, now uint64) {
 
 func (t *Tracer) seedThread(tgid, tid int, now uint64) {
 	dir := "/proc/" + strconv.Itoa(tgid) + "/task/" + strconv.Itoa(tid) + "/"
-	before, ok := arrivals(dir)
-	if !ok || state(dir) != 'S' {
+	fd, err := pidfdOpen(tid)
+	if err != nil {
+		return
+	}
+	defer syscall.Close(fd)
+	var cur stallWait
+	if t.objs.Waits.Lookup(int32(fd), &cur) != nil || cur.Fresh == 0 {
+		return // not watched, or the program saw the thread since
+	}
+	if state(dir) != 'S' {
 		return
 	}
 	w, ok := inProgress(dir, tgid)
@@ -69,21 +81,7 @@ func (t *Tracer) seedThread(tgid, tid int, now uint64) {
 	}
 	w.Start, w.Tgid, w.Attach = now, uint32(tgid), 1
 	w.RunDelay = runDelay(dir) // the runnable part counts from here, as for a wait the BPF program saw begin
-	fd, err := pidfdOpen(tid)
-	if err != nil {
-		return
-	}
-	defer syscall.Close(fd)
-	if err := t.objs.Waits.Update(int32(fd), &w, ebpf.UpdateNoExist); err != nil {
-		return
-	}
-	if after, ok := arrivals(dir); !ok || after != before {
-		// It ran meanwhile: the seed may describe a sleep that is over.
-		var cur stallWait
-		if t.objs.Waits.Lookup(int32(fd), &cur) == nil && cur == w {
-			t.objs.Waits.Delete(int32(fd))
-		}
-	}
+	t.objs.Seeds.Update(int32(fd), &w, ebpf.UpdateNoExist)
 }
 
 // inProgress classifies the syscall the thread at dir sleeps in, as
@@ -201,17 +199,4 @@ func runDelay(dir string) uint64 {
 	}
 	n, _ := strconv.ParseUint(f[1], 10, 64)
 	return n
-}
-
-// arrivals returns how many times the thread at dir was put on a CPU.
-func arrivals(dir string) (string, bool) {
-	b, err := os.ReadFile(dir + "schedstat")
-	if err != nil {
-		return "", false
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 3 {
-		return "", false
-	}
-	return f[2], true
 }

@@ -85,11 +85,11 @@
 //     that is not in a syscall (an interruptible page fault wait) could in
 //     theory be misread; the fd must still resolve to a pipe.
 //   - The program runs on every context switch of the machine while a
-//     Tracer is open. A switch of threads that are not watched costs two
-//     inlined array lookups in a bitmap of watched thread ids (tids.go)
-//     before it returns; only watched threads read the clock (once per
-//     switch), task storage and their registers. There is no wakeup
-//     program. scripts/trace-bpf-stats.sh measures the cost per switch
+//     Tracer is open. A watched thread is one with a wait element in task
+//     storage (track.go); a switch of tasks without any task storage costs
+//     two loads from the tasks being switched before it returns; only
+//     watched threads read the clock (once per switch), task storage and
+//     their registers. There is no wakeup program. scripts/trace-bpf-stats.sh measures the cost per switch
 //     (kernel.bpf_stats_enabled) and docs/trace-accuracy.md quotes it with
 //     the end-to-end overhead.
 //   - At most Options.MaxProcesses watched processes (default 4096) and
@@ -106,9 +106,11 @@
 // # Files
 //
 // stall.bpf.c is the BPF program (C, //go:build ignore), with the kernel
-// types it reads in stall_kernel.h, the syscall classification in
+// types it reads in stall_kernel.h, which tasks it watches in
+// stall_watch.h, the syscall classification in
 // stall_classify.h, the clocks of a wait in stall_clock.h and its
-// recording in stall_record.h. gen.go runs
+// recording in stall_record.h; track.go says which threads it watches
+// and attach.go how waits in progress at attach are seeded. gen.go runs
 // bpf2go to compile it into stall_x86_bpfel.o and the Go bindings in
 // stall_x86_bpfel.go; both are committed, so building needs no clang.
 // `go generate ./trace` (make generate) needs clang, llvm-strip and the

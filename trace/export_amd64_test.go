@@ -4,11 +4,13 @@ package trace
 
 import "github.com/cilium/ebpf/link"
 
-// Marked reports whether thread tid is marked watched in tr's BPF bitmap.
-func Marked(tr *Tracer, tid int) bool {
+// Tracked reports whether thread tid has a wait element in tr's task
+// storage, which is what makes the BPF program watch it (track.go).
+func Tracked(tr *Tracer, tid int) bool {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return tr.tids.marked(tid)
+	_, ok := tr.pendingWait(tid)
+	return ok
 }
 
 // PendingWait returns the start of thread tid's pending wait in tr's task

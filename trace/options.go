@@ -31,11 +31,11 @@ const (
 const maxLimit = 1 << 22
 
 // Dropped counts what the tracer could not record. Every path in the
-// BPF program that loses a wait or a child adds to one of these.
+// BPF program that loses a wait, a thread or a child adds to one of these.
 type Dropped struct {
 	Waits    uint64 // waits that ended when MaxRecords records were full
 	Children uint64 // children of watched processes not watched: MaxProcesses reached
-	Storage  uint64 // waits not measured: no task storage could be allocated
+	Storage  uint64 // threads not watched (their waits not measured): no task storage could be allocated
 	Procs    uint64 // children whose parent, start and name were not kept: table full
 }
 

@@ -103,7 +103,7 @@ func (r Report) droppedText() string {
 		parts = append(parts, fmt.Sprintf("%d child processes not watched (process limit %d reached)", d.Children, r.MaxProcesses))
 	}
 	if d.Storage > 0 {
-		parts = append(parts, fmt.Sprintf("%d waits (no task storage)", d.Storage))
+		parts = append(parts, fmt.Sprintf("%d threads not watched (no task storage)", d.Storage))
 	}
 	if d.Procs > 0 {
 		parts = append(parts, fmt.Sprintf("%d children's parent and name (process table full)", d.Procs))

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/cilium/ebpf/link"
 )
 
 // Snapshot reads the stall counters now. A wait still in progress counts
@@ -181,22 +183,34 @@ func (t *Tracer) addInflight(r *Report) error {
 	return nil
 }
 
+// States of want_pair: PAIR_* in stall_clock.h.
+const (
+	pairDone   = 0
+	pairWanted = 1
+)
+
 // schedNow returns the BPF program's wait clock (sched_now in
 // stall.bpf.c, the scheduler's rq clock) now. User space cannot read that
-// clock: it asks the program for both clocks at the next context switch
-// (want_pair; this thread's own sleep makes one) and adds the
-// CLOCK_MONOTONIC time elapsed since.
+// clock: it attaches stall_pair, which takes both clocks at the next
+// context switch (this thread's own sleep makes one), and adds the
+// CLOCK_MONOTONIC time elapsed since. stall_pair is attached only for
+// this, so the per-switch program reads no request flag.
 func (t *Tracer) schedNow() (uint64, error) {
-	if err := t.objs.WantPair.Set(uint32(1)); err != nil {
+	if err := t.objs.WantPair.Set(uint32(pairWanted)); err != nil {
 		return 0, fmt.Errorf("trace: ask for the clocks: %w", err)
 	}
+	l, err := link.AttachTracing(link.TracingOptions{Program: t.objs.StallPair})
+	if err != nil {
+		return 0, fmt.Errorf("trace: ask for the clocks: attach: %w", err)
+	}
+	defer l.Close()
 	for start := time.Now(); ; {
 		time.Sleep(time.Millisecond)
 		var want uint32
 		if err := t.objs.WantPair.Get(&want); err != nil {
 			return 0, fmt.Errorf("trace: read the clocks: %w", err)
 		}
-		if want == 0 {
+		if want == pairDone {
 			break
 		}
 		if time.Since(start) > time.Second {
@@ -224,6 +238,16 @@ func (t *Tracer) pendingWait(tid int) (stallWait, bool) {
 	var w stallWait
 	if err := t.objs.Waits.Lookup(int32(fd), &w); err != nil {
 		return stallWait{}, false
+	}
+	if w.Fresh != 0 {
+		// No switch of the thread since Watch: its wait, if any, is
+		// still the seed (attach.go). A seed taken and ended since w was
+		// read counts as in progress: stats were read before, so it is
+		// never counted twice.
+		var seed stallWait
+		if t.objs.Seeds.Lookup(int32(fd), &seed) == nil {
+			return seed, true
+		}
 	}
 	return w, true
 }

@@ -2,9 +2,12 @@
 
 // stall.bpf.c measures how long watched processes sleep on pipes.
 //
-// On every context switch (tp_btf/sched_switch), after one look each at
-// the tids bitmap for prev and next (a switch of unwatched tasks, nearly
-// all of them, stops there):
+// A thread is watched while it has a waits element (task storage): Watch
+// gives one to each thread of a process it adds (stall_track), stall_fork
+// to each new thread of a watched process, and stall_exit deletes it. On
+// every context switch (tp_btf/sched_switch), after one look each at
+// prev->bpf_storage and next->bpf_storage (a switch of tasks without any
+// task storage, nearly all of them, stops there):
 //   - switch-in: if next has a remembered wait, the time it was off CPU is
 //     added to the record of (tgid, direction, pipe inode): stats[i], where
 //     the keys hash gives i once per task and key (the task keeps the last
@@ -24,10 +27,11 @@
 //     it is recorded as ending at that arrival (wait_end), never lost.
 // Waits are timed with the scheduler's clock (rq->clock, sched_now), no
 // helper call; only watched tasks read it.
-// tp_btf/sched_process_fork marks new threads of watched processes in the
-// bitmap and, when following children, watches new child processes;
-// tp_btf/sched_process_exit unmarks each exiting thread and removes a tgid
-// when its last thread exits, so a reused pid is not watched.
+// tp_btf/sched_process_fork gives new threads of watched processes their
+// storage and, when following children, watches new child processes;
+// tp_btf/sched_process_exit deletes each exiting thread's storage and
+// removes a tgid when its last thread exits, so a reused pid is not
+// watched (storage belongs to the task, not to its tid).
 //
 // No kprobes, fentry or tracefs are needed: only BTF-typed tracepoints.
 // The syscall numbers and pt_regs fields are those of x86_64.
@@ -47,7 +51,7 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 // Indexes of the dropped counters, mirrored in tracer.go.
 #define DROP_WAIT 0     // a wait ended but stats was full: not recorded
 #define DROP_CHILD 1    // a watched process forked but watched was full: child not watched
-#define DROP_STORAGE 2  // no task storage for a wait: not measured
+#define DROP_STORAGE 2  // no task storage for a thread: its waits not measured
 #define DROP_PROC 3     // procs was full: a child's parent, start and name not kept
 #define DROP_N 4
 
@@ -60,17 +64,19 @@ struct recent {
 	u32 idx; // index in stats + 1; 0: empty
 };
 
-// wait is the per-task state between switch-out and switch-in.
-// The loader also writes one (with attach = 1) for a thread found asleep
-// in a pipe wait when its process is watched: start is then the moment
-// of attach.
+// wait is the per-task state between switch-out and switch-in; having
+// one is what makes a task watched. Watch creates it with fresh = 1; a
+// seed (in seeds, attach = 1, start = the moment of attach) for a thread
+// found asleep in a pipe wait is taken at the thread's first switch
+// (adopt_seed).
 struct wait {
 	u64 start;  // sched_now at switch-out (attach: CLOCK_MONOTONIC); 0: no wait pending
 	u64 run_delay; // the task's sched_info.run_delay at switch-out
 	u64 inode;  // pipe inode, 0 for poll-family waits
 	u32 tgid;   // tgid at switch-out, the stats key
 	u16 dir;    // DIR_*
-	u16 attach; // 1: began before attach, written by the loader
+	u8 attach;  // 1: began before attach (a seed)
+	u8 fresh;   // 1: created by Watch, no switch of the task seen since (adopt_seed)
 	struct recent recent[2]; // the last two keys' stats indexes; a task's tgid never changes
 	u32 evict;  // which of recent to replace next
 	u32 pad;
@@ -96,53 +102,8 @@ struct stall_val {
 	u64 hist[HIST_BUCKETS]; // hist[i]: waits of [2^i, 2^(i+1)) ns; last is open
 };
 
-// tids marks the watched threads: bit tid & 63 of tids[tid >> 6], for
-// every tid up to PID_MAX_LIMIT (2^22: 512 KiB). It is what makes a switch
-// of unwatched tasks cheap: one array lookup, which the verifier inlines,
-// for each of prev and next. Watch sets the bits of the threads a process
-// has (atomic ORs on the mmapped array); stall_fork marks new threads of
-// watched processes and stall_exit unmarks every exiting thread.
-#define TID_WORDS (1 << 16)
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, TID_WORDS);
-	__type(key, u32);
-	__type(value, u64);
-} tids SEC(".maps");
-
 // follow_children is Options.FollowChildren, set by the loader.
 volatile const bool follow_children = 0;
-
-static __always_inline u64 *tid_word(u32 tid)
-{
-	u32 k = tid >> 6;
-
-	return bpf_map_lookup_elem(&tids, &k);
-}
-
-static __always_inline bool tid_watched(u32 tid)
-{
-	u64 *w = tid_word(tid);
-
-	return w && ((*w >> (tid & 63)) & 1);
-}
-
-static __always_inline void tid_mark(u32 tid)
-{
-	u64 *w = tid_word(tid);
-
-	if (w)
-		__sync_fetch_and_or(w, 1ULL << (tid & 63));
-}
-
-static __always_inline void tid_unmark(u32 tid)
-{
-	u64 *w = tid_word(tid);
-
-	if (w && ((*w >> (tid & 63)) & 1))
-		__sync_fetch_and_and(w, ~(1ULL << (tid & 63)));
-}
 
 // watched and stats are resized by the loader (Options.MaxProcesses,
 // Options.MaxRecords) before loading.
@@ -234,6 +195,7 @@ static __always_inline u32 log2_u64(u64 v)
 	return r;
 }
 
+#include "stall_watch.h"
 #include "stall_classify.h"
 #include "stall_clock.h"
 #include "stall_record.h"
@@ -247,16 +209,12 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	u64 now = 0; // sched_now, read once: prev and next share this CPU's run queue
 	u32 tgid;
 
-	if (want_pair) {
-		pair_sched = sched_now(prev);
-		pair_mono = bpf_ktime_get_ns();
-		if (pair_sched) // else the next switch answers
-			want_pair = 0;
-	}
 	// Switch-in first: next may be a watched task ending a wait.
-	if (tid_watched(next->pid)) {
-		w = bpf_task_storage_get(&waits, next, 0, 0);
-		if (w && w->start) {
+	w = waits_of(next);
+	if (w) {
+		if (w->fresh)
+			adopt_seed(next, w);
+		if (w->start) {
 			now = sched_now(prev);
 			record(next, w, wait_end(next, w, now, 0), now);
 		}
@@ -265,20 +223,17 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	// Switch-out of a watched thread: a wait still pending ended at a
 	// switch-in that was not seen (end_missed). A new wait begins only in
 	// a voluntary, interruptible sleep.
-	if (!tid_watched(prev->pid))
+	w = waits_of(prev);
+	if (!w)
 		return 0;
-	sleeping = !preempt && (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) == TASK_INTERRUPTIBLE;
-	w = bpf_task_storage_get(&waits, prev, 0, sleeping ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	if (!w) {
-		if (sleeping)
-			drop(DROP_STORAGE);
-		return 0;
-	}
+	if (w->fresh)
+		adopt_seed(prev, w);
 	if (w->start) {
 		if (!now)
 			now = sched_now(prev);
 		end_missed(prev, w, now);
 	}
+	sleeping = !preempt && (prev_state & (TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE)) == TASK_INTERRUPTIBLE;
 	if (!sleeping)
 		return 0;
 	tgid = prev->tgid;
@@ -294,22 +249,47 @@ int BPF_PROG(stall_switch, bool preempt, struct task_struct *prev,
 	return 0;
 }
 
-// stall_fork: a new thread of a watched process is marked; with
-// follow_children a new child process is watched, and its first thread
-// marked. The tgid map, not the bitmap, decides: Watch adds the tgid
-// before it lists and marks the threads, so a thread cloned meanwhile is
-// marked by one or the other.
+// stall_pair takes the clock pair (stall_clock.h) at the next switch on
+// any CPU. Snapshot attaches it only while it waits for the pair, so that
+// stall_switch reads no global variable: .bss is a page of its own, a
+// page walk on every switch of the machine.
+SEC("tp_btf/sched_switch")
+int BPF_PROG(stall_pair, bool preempt, struct task_struct *prev)
+{
+	u64 s;
+
+	// One CPU claims the request: both clocks come from the same switch.
+	if (want_pair != PAIR_WANTED ||
+	    __sync_val_compare_and_swap(&want_pair, PAIR_WANTED, PAIR_TAKING) != PAIR_WANTED)
+		return 0;
+	s = sched_now(prev);
+	if (!s) {
+		want_pair = PAIR_WANTED; // no run queue: the next switch answers
+		return 0;
+	}
+	pair_sched = s;
+	pair_mono = bpf_ktime_get_ns();
+	want_pair = PAIR_DONE;
+	return 0;
+}
+
+// stall_fork: a new thread of a watched process is watched; with
+// follow_children a new child process is watched, and its first thread.
+// The tgid map decides: Watch adds the tgid before stall_track gives the
+// threads their storage, so a thread cloned meanwhile gets it from one or
+// the other (or both: creating it twice is harmless). The child has not
+// run yet: no wait of its is missed.
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 {
-	u32 ptgid = BPF_CORE_READ(parent, tgid);
-	u32 ctgid = BPF_CORE_READ(child, tgid);
+	u32 ptgid = parent->tgid;
+	u32 ctgid = child->tgid;
 	u8 one = 1;
 
 	if (!bpf_map_lookup_elem(&watched, &ptgid))
 		return 0;
 	if (ptgid == ctgid) {
-		tid_mark(BPF_CORE_READ(child, pid));
+		watch_task(child);
 		return 0;
 	}
 	if (!follow_children)
@@ -318,7 +298,7 @@ int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 		drop(DROP_CHILD); // watched is full
 		return 0;
 	}
-	tid_mark(BPF_CORE_READ(child, pid));
+	watch_task(child);
 	struct proc_info pi = {.start_ns = bpf_ktime_get_ns(), .parent = ptgid};
 	BPF_CORE_READ_STR_INTO(&pi.comm, child, comm);
 	if (bpf_map_update_elem(&procs, &ctgid, &pi, BPF_ANY))
@@ -326,30 +306,25 @@ int BPF_PROG(stall_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-// stall_exec: a thread that is not the leader takes the leader's pid when
-// it execs (de_thread); the leader's exit unmarked that pid, so it is
-// marked again, and old_pid, gone, unmarked.
+// stall_exec keeps the process's name after an exec. A thread that is not
+// the leader and execs takes the leader's pid (de_thread) but stays the
+// same task: its storage, and so its being watched, follows it.
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(stall_exec, struct task_struct *p, int old_pid, void *bprm)
 {
-	u32 tgid = BPF_CORE_READ(p, tgid);
-	u32 pid = BPF_CORE_READ(p, pid);
+	u32 tgid = p->tgid;
 	struct proc_info *pi;
 
 	if (!bpf_map_lookup_elem(&watched, &tgid))
 		return 0;
-	if ((u32)old_pid != pid) {
-		tid_unmark(old_pid);
-		tid_mark(pid);
-	}
 	pi = bpf_map_lookup_elem(&procs, &tgid);
 	if (pi)
 		BPF_CORE_READ_STR_INTO(&pi->comm, p, comm);
 	return 0;
 }
 
-// stall_exit: every exiting thread is unmarked, so its tid, when reused,
-// is not watched; the last thread of a watched process removes its tgid.
+// stall_exit: every exiting thread's wait is deleted, so it is not watched
+// as a zombie; the last thread of a watched process removes its tgid.
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(stall_exit, struct task_struct *p)
 {
@@ -359,12 +334,14 @@ int BPF_PROG(stall_exit, struct task_struct *p)
 
 	// A wait whose switch-in was missed ends here at the latest, while
 	// the tgid is still watched (new_record checks it).
-	if (tid_watched(p->pid)) {
-		w = bpf_task_storage_get(&waits, p, 0, 0);
-		if (w && w->start)
+	w = waits_of(p);
+	if (w) {
+		if (w->fresh)
+			adopt_seed(p, w);
+		if (w->start)
 			end_missed(p, w, sched_now(p));
+		bpf_task_storage_delete(&waits, p);
 	}
-	tid_unmark(p->pid);
 	// signal->live drops to 0 before this tracepoint when the last
 	// thread of the group exits.
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)

@@ -10,7 +10,7 @@
 // with it rather than bpf_ktime_get_ns: loads instead of a helper call and
 // a clock read per watched switch. It is the clock of sched_info's
 // run_delay and last_queued, at the rate of CLOCK_MONOTONIC from another
-// origin (want_pair below gives user space the offset). Without
+// origin (the pair below gives user space the offset). Without
 // CONFIG_FAIR_GROUP_SCHED (no se.cfs_rq) it is bpf_ktime_get_ns. 0 (no
 // run queue) makes the wait unrecorded.
 static __always_inline u64 sched_now(struct task_struct *t)
@@ -23,10 +23,14 @@ static __always_inline u64 sched_now(struct task_struct *t)
 	return cq ? cq->rq->clock : 0;
 }
 
-// want_pair and the pair: the loader sets want_pair, and the next switch
-// on any CPU stores both clocks and clears it, so that user space can
-// turn a wait's start (sched_now) into CLOCK_MONOTONIC (snapshot.go).
-volatile u32 want_pair = 0;
+// want_pair and the pair: Snapshot sets want_pair to PAIR_WANTED and
+// attaches stall_pair, which at the next switch on any CPU stores both
+// clocks and sets PAIR_DONE, so that user space can turn a wait's start
+// (sched_now) into CLOCK_MONOTONIC (snapshot.go). Mirrored there.
+#define PAIR_DONE 0
+#define PAIR_WANTED 1
+#define PAIR_TAKING 2 // a CPU claimed it and is storing the pair
+volatile u32 want_pair = PAIR_DONE;
 volatile u64 pair_mono = 0;
 volatile u64 pair_sched = 0;
 

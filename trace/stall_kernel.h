@@ -36,6 +36,7 @@ typedef __u32 __wsum;
 #define S_IFIFO 0010000
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
+#define PF_EXITING 0x00000004 // task_struct.flags: in do_exit
 #define TS_COMPAT 0x0002 // thread_info.status: 32-bit syscall active
 
 // x86_64 syscall numbers.
@@ -131,6 +132,8 @@ struct sched_info {
 
 struct task_struct {
 	struct thread_info thread_info;
+	unsigned int flags;
+	void *bpf_storage; // struct bpf_local_storage *: NULL if the task has no task storage
 	struct sched_entity se;
 	struct sched_info sched_info;
 	int pid;
@@ -139,6 +142,16 @@ struct task_struct {
 	struct signal_struct *signal;
 	struct task_struct *group_leader;
 	char comm[COMM_LEN];
+} __attribute__((preserve_access_index));
+
+// A task iterator's context (iter/task).
+struct bpf_iter_meta {
+	void *seq;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
 } __attribute__((preserve_access_index));
 
 #endif

@@ -17,13 +17,11 @@ static __noinline u32 new_record(struct task_struct *t, struct stall_key *k)
 	if (found)
 		return *found + 1;
 	// A new record: the tgid map decides, once per record rather than per
-	// wait, so that a bit left by a thread that exited while Watch marked
-	// it never makes its reused tid watched (tids.go). Such a tid is
-	// unmarked here.
-	if (!bpf_map_lookup_elem(&watched, &k->tgid)) {
-		tid_unmark(t->pid);
+	// wait. A watched task's process is in it while the task lives (its
+	// storage goes at its exit, the tgid with the last thread); this
+	// only guards against a task given storage as its process exited.
+	if (!bpf_map_lookup_elem(&watched, &k->tgid))
 		return 0;
-	}
 	if (nrec < stats_size) {
 		i = __sync_fetch_and_add(&nrec, 1);
 		v = bpf_map_lookup_elem(&stats, &i);

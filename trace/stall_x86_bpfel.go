@@ -47,7 +47,8 @@ type stallWait struct {
 	Inode    uint64
 	Tgid     uint32
 	Dir      uint16
-	Attach   uint16
+	Attach   uint8
+	Fresh    uint8
 	Recent   [2]struct {
 		_     structs.HostLayout
 		Inode uint64
@@ -65,19 +66,22 @@ const (
 	stallMapDropped        = "dropped"
 	stallMapKeys           = "keys"
 	stallMapProcs          = "procs"
+	stallMapSeeds          = "seeds"
 	stallMapStats          = "stats"
-	stallMapTids           = "tids"
 	stallMapWaits          = "waits"
 	stallMapWatched        = "watched"
 	stallProgStallExec     = "stall_exec"
 	stallProgStallExit     = "stall_exit"
 	stallProgStallFork     = "stall_fork"
+	stallProgStallPair     = "stall_pair"
 	stallProgStallSwitch   = "stall_switch"
+	stallProgStallTrack    = "stall_track"
 	stallVarFollowChildren = "follow_children"
 	stallVarNrec           = "nrec"
 	stallVarPairMono       = "pair_mono"
 	stallVarPairSched      = "pair_sched"
 	stallVarStatsSize      = "stats_size"
+	stallVarTrackTgid      = "track_tgid"
 	stallVarWantPair       = "want_pair"
 )
 
@@ -126,7 +130,9 @@ type stallProgramSpecs struct {
 	StallExec   *ebpf.ProgramSpec `ebpf:"stall_exec"`
 	StallExit   *ebpf.ProgramSpec `ebpf:"stall_exit"`
 	StallFork   *ebpf.ProgramSpec `ebpf:"stall_fork"`
+	StallPair   *ebpf.ProgramSpec `ebpf:"stall_pair"`
 	StallSwitch *ebpf.ProgramSpec `ebpf:"stall_switch"`
+	StallTrack  *ebpf.ProgramSpec `ebpf:"stall_track"`
 }
 
 // stallMapSpecs contains maps before they are loaded into the kernel.
@@ -136,8 +142,8 @@ type stallMapSpecs struct {
 	Dropped *ebpf.MapSpec `ebpf:"dropped"`
 	Keys    *ebpf.MapSpec `ebpf:"keys"`
 	Procs   *ebpf.MapSpec `ebpf:"procs"`
+	Seeds   *ebpf.MapSpec `ebpf:"seeds"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
-	Tids    *ebpf.MapSpec `ebpf:"tids"`
 	Waits   *ebpf.MapSpec `ebpf:"waits"`
 	Watched *ebpf.MapSpec `ebpf:"watched"`
 }
@@ -151,6 +157,7 @@ type stallVariableSpecs struct {
 	PairMono       *ebpf.VariableSpec `ebpf:"pair_mono"`
 	PairSched      *ebpf.VariableSpec `ebpf:"pair_sched"`
 	StatsSize      *ebpf.VariableSpec `ebpf:"stats_size"`
+	TrackTgid      *ebpf.VariableSpec `ebpf:"track_tgid"`
 	WantPair       *ebpf.VariableSpec `ebpf:"want_pair"`
 }
 
@@ -177,8 +184,8 @@ type stallMaps struct {
 	Dropped *ebpf.Map `ebpf:"dropped"`
 	Keys    *ebpf.Map `ebpf:"keys"`
 	Procs   *ebpf.Map `ebpf:"procs"`
+	Seeds   *ebpf.Map `ebpf:"seeds"`
 	Stats   *ebpf.Map `ebpf:"stats"`
-	Tids    *ebpf.Map `ebpf:"tids"`
 	Waits   *ebpf.Map `ebpf:"waits"`
 	Watched *ebpf.Map `ebpf:"watched"`
 }
@@ -188,8 +195,8 @@ func (m *stallMaps) Close() error {
 		m.Dropped,
 		m.Keys,
 		m.Procs,
+		m.Seeds,
 		m.Stats,
-		m.Tids,
 		m.Waits,
 		m.Watched,
 	)
@@ -204,6 +211,7 @@ type stallVariables struct {
 	PairMono       *ebpf.Variable `ebpf:"pair_mono"`
 	PairSched      *ebpf.Variable `ebpf:"pair_sched"`
 	StatsSize      *ebpf.Variable `ebpf:"stats_size"`
+	TrackTgid      *ebpf.Variable `ebpf:"track_tgid"`
 	WantPair       *ebpf.Variable `ebpf:"want_pair"`
 }
 
@@ -214,7 +222,9 @@ type stallPrograms struct {
 	StallExec   *ebpf.Program `ebpf:"stall_exec"`
 	StallExit   *ebpf.Program `ebpf:"stall_exit"`
 	StallFork   *ebpf.Program `ebpf:"stall_fork"`
+	StallPair   *ebpf.Program `ebpf:"stall_pair"`
 	StallSwitch *ebpf.Program `ebpf:"stall_switch"`
+	StallTrack  *ebpf.Program `ebpf:"stall_track"`
 }
 
 func (p *stallPrograms) Close() error {
@@ -222,7 +232,9 @@ func (p *stallPrograms) Close() error {
 		p.StallExec,
 		p.StallExit,
 		p.StallFork,
+		p.StallPair,
 		p.StallSwitch,
+		p.StallTrack,
 	)
 }
 

@@ -56,9 +56,9 @@ func TestThreadsStartedAfterWatch(t *testing.T) {
 	}
 }
 
-// A watched process's threads are marked while they live and unmarked
-// when they exit, so a zombie leaves no mark and a reused tid is not
-// watched; watching a zombie marks nothing.
+// A watched process's threads are tracked (have a wait element) while
+// they live and not once they exit, so a zombie is not watched; watching
+// a zombie tracks nothing.
 func TestZombieLeavesNoMark(t *testing.T) {
 	tr := newTracer(t, trace.Options{})
 	g := newGroup(t)
@@ -70,22 +70,22 @@ func TestZombieLeavesNoMark(t *testing.T) {
 	}
 	live := tids(pid)
 	for _, tid := range live {
-		if !trace.Marked(tr, tid) {
-			t.Errorf("live thread %d of watched %d is not marked", tid, pid)
+		if !trace.Tracked(tr, tid) {
+			t.Errorf("live thread %d of watched %d is not tracked", tid, pid)
 		}
 	}
 	g.release() // the child exits; not reaped yet, it is a zombie
 	waitZombie(t, pid)
 	for _, tid := range live {
-		if trace.Marked(tr, tid) {
-			t.Errorf("thread %d of zombie %d is still marked", tid, pid)
+		if trace.Tracked(tr, tid) {
+			t.Errorf("thread %d of zombie %d is still tracked", tid, pid)
 		}
 	}
 	if err := tr.Watch(pid); err != nil {
 		t.Fatalf("Watch(zombie): %v", err)
 	}
-	if trace.Marked(tr, pid) {
-		t.Errorf("Watch(zombie %d) marked it", pid)
+	if trace.Tracked(tr, pid) {
+		t.Errorf("Watch(zombie %d) tracked it", pid)
 	}
 	c.wait(t)
 }

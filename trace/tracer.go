@@ -27,7 +27,6 @@ type Tracer struct {
 
 	mu     sync.Mutex
 	objs   stallObjects // maps and programs; zero after Close
-	tids   tidBits      // objs.Tids, mapped; nil after Close
 	links  []link.Link  // attached programs, closed by Close
 	closed bool
 }
@@ -78,11 +77,9 @@ func New(opts Options) (_ *Tracer, err error) {
 			t.Close()
 		}
 	}()
-	if t.tids, err = mapTids(t.objs.Tids); err != nil {
-		return nil, err
-	}
-	// stall_fork always runs: it marks new threads, and new children
-	// only with FollowChildren.
+	// stall_fork always runs: it watches new threads, and new children
+	// only with FollowChildren. stall_pair (snapshot.go) and stall_track
+	// (track.go) run only on demand.
 	progs := []*ebpf.Program{t.objs.StallSwitch, t.objs.StallExit, t.objs.StallExec, t.objs.StallFork}
 	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p})
@@ -155,7 +152,9 @@ func (t *Tracer) Watch(pid int) error {
 		}
 	}
 	t.objs.Procs.Update(uint32(tgid), &pi, ebpf.UpdateNoExist) // full: no lifetime, no harm
-	t.markThreads(tgid)
+	if err := t.trackThreads(tgid); err != nil {
+		return err
+	}
 	t.seedWaits(tgid, now)
 	return nil
 }
@@ -210,7 +209,7 @@ func (t *Tracer) Close() error {
 		errs = append(errs, l.Close())
 	}
 	t.links = nil
-	errs = append(errs, t.tids.unmap(), t.objs.Close())
+	errs = append(errs, t.objs.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("trace: close: %w", err)
 	}

@@ -282,6 +282,19 @@ func TestSnapshotIncludesWaitInProgress(t *testing.T) {
 	if rec.Count != 1 || rec.Total < blocked*8/10 || rec.Total > rep.Wall || rec.Comm == "" {
 		t.Errorf("wait in progress = %+v; want 1 wait of about %v by a named process", rec, blocked)
 	}
+	// Each Snapshot takes the clock pair anew (stall_pair, attached only
+	// for it): the same wait, still in progress, has grown by the time
+	// between the snapshots.
+	time.Sleep(blocked)
+	again, err := tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := find(again, pid, ino, trace.DirRead)
+	grown := later.Total - rec.Total
+	if err != nil || later.Count != 1 || grown < blocked*8/10 || grown > again.Wall-rep.Wall+blocked/10 {
+		t.Errorf("wait in progress at the second snapshot = %+v, %v; want 1 wait grown by about %v (grew %v)", later, err, blocked, grown)
+	}
 
 	w.Close() // EOF: the reader wakes and exits
 	reader.wait(t)
