@@ -45,3 +45,15 @@ func PauseSwitch(tr *Tracer) (resume func() error, err error) {
 		return nil
 	}, nil
 }
+
+// WaitsMapID returns the id of tr's waits task storage map.
+func WaitsMapID(tr *Tracer) (uint32, error) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	info, err := tr.objs.Waits.Info()
+	if err != nil {
+		return 0, err
+	}
+	id, _ := info.ID()
+	return uint32(id), nil
+}

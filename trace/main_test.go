@@ -69,6 +69,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childCaps())
 	case "blockread":
 		os.Exit(childBlockRead())
+	case "execthread":
+		os.Exit(childExecThread())
 	}
 	before := openFds()
 	code := m.Run()
