@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,6 +108,115 @@ func threadState(pid, tid int) byte {
 	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
 		return b[i+2]
 	}
+	return 0
+}
+
+// threadFlags returns the task flags (stat field 9) of thread tid of pid.
+func threadFlags(pid, tid int) (uint64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:])) // state ppid pgrp session tty tpgid flags
+	if len(f) < 7 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[6], 10, 64)
+	return n, err == nil
+}
+
+const pfExitingFlag = 0x4 // PF_EXITING
+
+// A process watched while it exits, after its last thread passed
+// sched_process_exit (which on Linux 6.16+ fires before the address space
+// is freed) but before it is a zombie, must not stay in the watched set:
+// no later exit removes it, and an unrelated process reusing its pid
+// would have its new threads watched.
+func TestWatchDuringExitNotLeftWatched(t *testing.T) {
+	tr := newTracer(t, trace.Options{})
+	g := newGroup(t)
+	c := g.start("bigexit", nil, nil, "PIPELOOP_TRACE_MB=1024")
+	pid := c.cmd.Process.Pid
+	g.release()
+	// The child touched its memory before it said ready; it exits now.
+	// Watch it once all its threads are exiting, while one of them
+	// still frees the memory.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ids := tids(pid)
+		exiting, running := 0, 0 // threads past PF_EXITING; threads not yet zombies
+		for _, tid := range ids {
+			s := threadState(pid, tid)
+			if s != 'Z' && s != 0 {
+				running++
+			}
+			if f, ok := threadFlags(pid, tid); ok && (f&pfExitingFlag != 0 || s == 'Z') {
+				exiting++
+			}
+		}
+		if running == 0 {
+			t.Fatalf("process %d became a zombie before all its threads were seen exiting", pid)
+		}
+		if exiting == len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not exit")
+		}
+		runtime.Gosched()
+	}
+	time.Sleep(time.Millisecond) // the last thread passes sched_process_exit
+	if err := tr.Watch(pid); err != nil {
+		t.Fatal(err)
+	}
+	inWindow := false
+	for _, tid := range tids(pid) {
+		if s := threadState(pid, tid); s != 'Z' && s != 0 {
+			inWindow = true
+		}
+	}
+	c.cmd.Wait()
+	if !inWindow {
+		t.Fatalf("Watch came after process %d was a zombie: the test did not hit the exit", pid)
+	}
+	if got := trace.WatchedMap(tr); slices.Contains(got, pid) {
+		t.Errorf("watched map holds %d after it exited and was reaped: %v", pid, got)
+	}
+	// An unrelated process given the same pid (ns_last_pid) must not
+	// have its threads watched.
+	for range 5 {
+		if os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0) != nil {
+			return
+		}
+		g := newGroup(t)
+		c := g.start("threads", nil, nil, "PIPELOOP_TRACE_THREADS=2")
+		g.release()
+		if c.cmd.Process.Pid != pid {
+			c.wait(t)
+			continue
+		}
+		for _, tid := range tids(pid) {
+			if trace.Tracked(tr, tid) {
+				t.Errorf("thread %d of an unrelated process that reused pid %d is watched", tid, pid)
+			}
+		}
+		c.wait(t)
+		return
+	}
+}
+
+// childBigExit touches PIPELOOP_TRACE_MB MiB, says it is ready and exits
+// when started: freeing the memory makes its exit slow.
+func childBigExit() int {
+	mem, err := unix.Mmap(-1, 0, envInt("PIPELOOP_TRACE_MB", 1024)<<20,
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_ = mem
+	awaitStart()
 	return 0
 }
 

@@ -71,6 +71,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childBlockRead())
 	case "execthread":
 		os.Exit(childExecThread())
+	case "bigexit":
+		os.Exit(childBigExit())
 	}
 	before := openFds()
 	code := m.Run()

@@ -16,8 +16,15 @@ import (
 )
 
 // alive reports whether process tgid has a thread that is neither a
-// zombie nor dead. A leader that exited before its other threads is a
-// zombie while they run, so every thread is looked at.
+// zombie nor dead nor exiting. A leader that exited before its other
+// threads is a zombie while they run, so every thread is looked at.
+//
+// An exiting thread (PF_EXITING) counts as gone: it has passed, or is
+// about to pass, sched_process_exit (since Linux 6.16 that fires before
+// the address space is freed, so a large process stays "R" there for a
+// long time), and it can fork no thread. Invariant: a tgid Watch put in
+// the watched map before alive found a thread without PF_EXITING is
+// removed by that thread's exit, or a later one's.
 func alive(tgid int) bool {
 	dir := "/proc/" + strconv.Itoa(tgid) + "/task/"
 	for _, tid := range threads(tgid) {
@@ -25,15 +32,27 @@ func alive(tgid int) bool {
 		if err != nil {
 			continue
 		}
-		// "pid (comm) S ...": comm may hold spaces and parentheses.
-		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
-			if st := stat[i+2]; st != 'Z' && st != 'X' && st != 'x' {
-				return true
-			}
+		// "pid (comm) S ppid pgrp session tty tpgid flags ...": comm may
+		// hold spaces and parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
 		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 7 || f[0] == "Z" || f[0] == "X" || f[0] == "x" {
+			continue
+		}
+		if flags, err := strconv.ParseUint(f[6], 10, 64); err == nil && flags&pfExiting != 0 {
+			continue
+		}
+		return true
 	}
 	return false
 }
+
+// pfExiting is PF_EXITING in a task's flags (/proc/PID/stat field 9):
+// the thread is in do_exit.
+const pfExiting = 0x4
 
 // threadGroup returns the tgid of the process that thread pid belongs to.
 func threadGroup(pid int) (int, error) {

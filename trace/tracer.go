@@ -138,8 +138,10 @@ func (t *Tracer) Watch(pid int) error {
 		}
 		return fmt.Errorf("trace: watch pid %d: %w", pid, err)
 	}
-	// A zombie, or a process that exited after threadGroup read it,
-	// never passes sched_process_exit again: it is not left in the set.
+	// A zombie, an exiting process (its last thread may be past
+	// sched_process_exit already), or a process that exited after
+	// threadGroup read it may never pass sched_process_exit again: it is
+	// not left in the set, where a process reusing its pid would find it.
 	if !alive(tgid) {
 		t.objs.Watched.Delete(uint32(tgid))
 		return nil
