@@ -255,3 +255,23 @@ func TestCloseFreesTaskStorage(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// With FollowChildren, many short-lived children each leave the watched
+// set at their exit, and each got its wait element: none is dropped, and
+// the watched map is empty once all have exited, though procs (which
+// outlives them) fills up.
+func TestShortLivedChildrenLeaveWatched(t *testing.T) {
+	tr := newTracer(t, trace.Options{FollowChildren: true, MaxProcesses: 16, MaxRecords: 64})
+	rep, sh := traceScript(t, tr, `for i in $(seq 150); do /bin/true; done`)
+	if rep.Dropped.Children != 0 || rep.Dropped.Storage != 0 {
+		t.Errorf("dropped %+v; want no child and no thread dropped (at most a few processes alive at once)", rep.Dropped)
+	}
+	for _, pi := range rep.Procs {
+		if !pi.Exited {
+			t.Errorf("process %+v not marked exited after the script ended", pi)
+		}
+	}
+	if got := trace.WatchedMap(tr); len(got) != 0 {
+		t.Errorf("watched map after shell %d and its children exited: %v; want empty", sh, got)
+	}
+}
