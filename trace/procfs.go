@@ -16,16 +16,21 @@ import (
 )
 
 // alive reports whether process tgid has a thread that is neither a
-// zombie nor dead nor exiting. A leader that exited before its other
-// threads is a zombie while they run, so every thread is looked at.
+// zombie nor dead. A leader that exited before its other threads is a
+// zombie while they run, so every thread is looked at.
+func alive(tgid int) bool { return hasThread(tgid, false) }
+
+// staying reports whether process tgid has a thread that is neither a
+// zombie nor dead nor exiting (PF_EXITING): one that has not yet reached
+// sched_process_exit. Since Linux 6.16 that tracepoint fires before the
+// address space is freed, so a large process is past it for a long time
+// while /proc still shows it running.
 //
-// An exiting thread (PF_EXITING) counts as gone: it has passed, or is
-// about to pass, sched_process_exit (since Linux 6.16 that fires before
-// the address space is freed, so a large process stays "R" there for a
-// long time), and it can fork no thread. Invariant: a tgid Watch put in
-// the watched map before alive found a thread without PF_EXITING is
-// removed by that thread's exit, or a later one's.
-func alive(tgid int) bool {
+// Invariant: a tgid put in the watched map before staying found such a
+// thread is removed by that thread's exit, or a later one's.
+func staying(tgid int) bool { return hasThread(tgid, true) }
+
+func hasThread(tgid int, notExiting bool) bool {
 	dir := "/proc/" + strconv.Itoa(tgid) + "/task/"
 	for _, tid := range threads(tgid) {
 		stat, err := os.ReadFile(dir + strconv.Itoa(tid) + "/stat")
@@ -42,7 +47,7 @@ func alive(tgid int) bool {
 		if len(f) < 7 || f[0] == "Z" || f[0] == "X" || f[0] == "x" {
 			continue
 		}
-		if flags, err := strconv.ParseUint(f[6], 10, 64); err == nil && flags&pfExiting != 0 {
+		if flags, err := strconv.ParseUint(f[6], 10, 64); notExiting && err == nil && flags&pfExiting != 0 {
 			continue
 		}
 		return true
