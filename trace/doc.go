@@ -55,11 +55,12 @@
 //
 // Invariants and limits:
 //   - Only watched processes are recorded: those passed to Watch and, with
-//     FollowChildren, processes they fork after New returned. A process
-//     leaves the watched set when its last thread exits, so a reused pid is
-//     not watched; its records stay in later snapshots. A zombie given to
-//     Watch (already past its exit) is not added, and Watched drops any
-//     process found dead, so Command.Run ends when none is left.
+//     FollowChildren, processes they fork once watched (not those forked
+//     before Watch). A process leaves the watched set when its last thread
+//     exits, so a reused pid is not watched; its records stay in later
+//     snapshots. A zombie or an exiting process given to Watch (its
+//     threads all past PF_EXITING, procfs.go) is not added, and Watched
+//     drops any process found dead, so Command.Run ends when none is left.
 //   - A wait still in progress at Snapshot counts as if it ended then (it
 //     is read from task storage by pidfd; before Linux 6.9, only for
 //     thread group leaders). A wait ending while Snapshot reads the maps

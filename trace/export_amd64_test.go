@@ -45,3 +45,32 @@ func PauseSwitch(tr *Tracer) (resume func() error, err error) {
 		return nil
 	}, nil
 }
+
+// WatchedMap returns the tgids in tr's watched map as the BPF program
+// sees them, without the liveness filter of Watched.
+func WatchedMap(tr *Tracer) []int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var (
+		tgid uint32
+		one  uint8
+		out  []int
+	)
+	it := tr.objs.Watched.Iterate()
+	for it.Next(&tgid, &one) {
+		out = append(out, int(tgid))
+	}
+	return out
+}
+
+// WaitsMapID returns the id of tr's waits task storage map.
+func WaitsMapID(tr *Tracer) (uint32, error) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	info, err := tr.objs.Waits.Info()
+	if err != nil {
+		return 0, err
+	}
+	id, _ := info.ID()
+	return uint32(id), nil
+}

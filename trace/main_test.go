@@ -69,6 +69,10 @@ func TestMain(m *testing.M) {
 		os.Exit(childCaps())
 	case "blockread":
 		os.Exit(childBlockRead())
+	case "execthread":
+		os.Exit(childExecThread())
+	case "bigexit":
+		os.Exit(childBigExit())
 	}
 	before := openFds()
 	code := m.Run()

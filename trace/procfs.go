@@ -18,22 +18,46 @@ import (
 // alive reports whether process tgid has a thread that is neither a
 // zombie nor dead. A leader that exited before its other threads is a
 // zombie while they run, so every thread is looked at.
-func alive(tgid int) bool {
+func alive(tgid int) bool { return hasThread(tgid, false) }
+
+// staying reports whether process tgid has a thread that is neither a
+// zombie nor dead nor exiting (PF_EXITING): one that has not yet reached
+// sched_process_exit. Since Linux 6.16 that tracepoint fires before the
+// address space is freed, so a large process is past it for a long time
+// while /proc still shows it running.
+//
+// Invariant: a tgid put in the watched map before staying found such a
+// thread is removed by that thread's exit, or a later one's.
+func staying(tgid int) bool { return hasThread(tgid, true) }
+
+func hasThread(tgid int, notExiting bool) bool {
 	dir := "/proc/" + strconv.Itoa(tgid) + "/task/"
 	for _, tid := range threads(tgid) {
 		stat, err := os.ReadFile(dir + strconv.Itoa(tid) + "/stat")
 		if err != nil {
 			continue
 		}
-		// "pid (comm) S ...": comm may hold spaces and parentheses.
-		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
-			if st := stat[i+2]; st != 'Z' && st != 'X' && st != 'x' {
-				return true
-			}
+		// "pid (comm) S ppid pgrp session tty tpgid flags ...": comm may
+		// hold spaces and parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
 		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 7 || f[0] == "Z" || f[0] == "X" || f[0] == "x" {
+			continue
+		}
+		if flags, err := strconv.ParseUint(f[6], 10, 64); notExiting && err == nil && flags&pfExiting != 0 {
+			continue
+		}
+		return true
 	}
 	return false
 }
+
+// pfExiting is PF_EXITING in a task's flags (/proc/PID/stat field 9):
+// the thread is in do_exit.
+const pfExiting = 0x4
 
 // threadGroup returns the tgid of the process that thread pid belongs to.
 func threadGroup(pid int) (int, error) {

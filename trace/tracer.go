@@ -131,6 +131,8 @@ func (t *Tracer) Watch(pid int) error {
 	if err != nil {
 		return err
 	}
+	var one uint8
+	already := t.objs.Watched.Lookup(uint32(tgid), &one) == nil // e.g. followed as a child
 	if err := t.objs.Watched.Put(uint32(tgid), uint8(1)); err != nil {
 		if errors.Is(err, syscall.E2BIG) { // a full hash map
 			return fmt.Errorf("trace: watch pid %d: %w: already watching %d processes (Options.MaxProcesses)",
@@ -138,10 +140,15 @@ func (t *Tracer) Watch(pid int) error {
 		}
 		return fmt.Errorf("trace: watch pid %d: %w", pid, err)
 	}
-	// A zombie, or a process that exited after threadGroup read it,
-	// never passes sched_process_exit again: it is not left in the set.
-	if !alive(tgid) {
-		t.objs.Watched.Delete(uint32(tgid))
+	// A zombie, an exiting process (its last thread may be past
+	// sched_process_exit already), or a process that exited after
+	// threadGroup read it may never pass sched_process_exit again: it is
+	// not left in the set, where a process reusing its pid would find it.
+	// One the program put there itself leaves it at its exit.
+	if !staying(tgid) {
+		if !already {
+			t.objs.Watched.Delete(uint32(tgid))
+		}
 		return nil
 	}
 	// A process already followed as a child keeps its parent and start.
