@@ -10,10 +10,11 @@ import (
 // Schema names the JSON format of JSONReport (pipeloop trace --json,
 // and "stalls" in --stats-json); SchemaVersion is its version. Within a
 // version fields are only added; anything else bumps it. README.md
-// documents every field.
+// documents every field. Version 2: dropped.storage counts threads not
+// watched for want of task storage (version 1 counted waits).
 const (
 	Schema        = "pipeloop-trace"
-	SchemaVersion = 1
+	SchemaVersion = 2
 )
 
 // JSONReport is the machine-readable form of a Report, for embedding in

@@ -22,15 +22,15 @@ func TestJSONSchemaDocumented(t *testing.T) {
 		Version int    `json:"schema_version"`
 	}
 	json.Unmarshal(b, &head)
-	if head.Schema != "pipeloop-trace" || head.Version != 1 {
-		t.Errorf("schema %q version %d, want pipeloop-trace 1: %s", head.Schema, head.Version, b)
+	if head.Schema != "pipeloop-trace" || head.Version != 2 {
+		t.Errorf("schema %q version %d, want pipeloop-trace 2: %s", head.Schema, head.Version, b)
 	}
 
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const title = "### pipeloop trace --json schema (pipeloop-trace, version 1)"
+	const title = "### pipeloop trace --json schema (pipeloop-trace, version 2)"
 	_, section, ok := strings.Cut(string(readme), title)
 	if !ok {
 		t.Fatalf("README.md has no %q section", title)
