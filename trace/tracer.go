@@ -160,6 +160,16 @@ func (t *Tracer) Watch(pid int) error {
 	}
 	t.objs.Procs.Update(uint32(tgid), &pi, ebpf.UpdateNoExist) // full: no lifetime, no harm
 	if err := t.trackThreads(tgid); err != nil {
+		if !already { // not half-watched: its new threads and children would be
+			t.objs.Watched.Delete(uint32(tgid))
+		}
+		return err
+	}
+	// Waits in progress count from after the threads got their elements:
+	// a thread that woke before that, and is about to sleep again when
+	// /proc is read, then has an arrival after the seed's start, and its
+	// seed is discarded (wait_end) instead of becoming a short false wait.
+	if now, err = monotonicNow(); err != nil {
 		return err
 	}
 	t.seedWaits(tgid, now)
