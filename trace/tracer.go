@@ -127,18 +127,13 @@ func (t *Tracer) Watch(pid int) error {
 	if t.closed {
 		return ErrClosed
 	}
-	now, err := monotonicNow() // the moment of attach for waits in progress
+	now, err := monotonicNow() // the process's start, if the program has none
 	if err != nil {
 		return err
 	}
-	var one uint8
-	already := t.objs.Watched.Lookup(uint32(tgid), &one) == nil // e.g. followed as a child
-	if err := t.objs.Watched.Put(uint32(tgid), uint8(1)); err != nil {
-		if errors.Is(err, syscall.E2BIG) { // a full hash map
-			return fmt.Errorf("trace: watch pid %d: %w: already watching %d processes (Options.MaxProcesses)",
-				pid, ErrLimit, t.opts.MaxProcesses)
-		}
-		return fmt.Errorf("trace: watch pid %d: %w", pid, err)
+	already, err := t.addWatched(pid, tgid)
+	if err != nil {
+		return err
 	}
 	// A zombie, an exiting process (its last thread may be past
 	// sched_process_exit already), or a process that exited after
@@ -146,23 +141,12 @@ func (t *Tracer) Watch(pid int) error {
 	// not left in the set, where a process reusing its pid would find it.
 	// One the program put there itself leaves it at its exit.
 	if !staying(tgid) {
-		if !already {
-			t.objs.Watched.Delete(uint32(tgid))
-		}
+		t.unwatch(tgid, already)
 		return nil
 	}
-	// A process already followed as a child keeps its parent and start.
-	pi := stallProcInfo{StartNs: now}
-	for i, c := range []byte(procComm(tgid)) {
-		if i < len(pi.Comm)-1 {
-			pi.Comm[i] = int8(c)
-		}
-	}
-	t.objs.Procs.Update(uint32(tgid), &pi, ebpf.UpdateNoExist) // full: no lifetime, no harm
+	t.noteProc(tgid, now)
 	if err := t.trackThreads(tgid); err != nil {
-		if !already { // not half-watched: its new threads and children would be
-			t.objs.Watched.Delete(uint32(tgid))
-		}
+		t.unwatch(tgid, already) // not half-watched: its new threads and children would be
 		return err
 	}
 	// Waits in progress count from after the threads got their elements:
@@ -174,6 +158,40 @@ func (t *Tracer) Watch(pid int) error {
 	}
 	t.seedWaits(tgid, now)
 	return nil
+}
+
+// addWatched puts tgid in the watched map; already says it was there
+// (e.g. followed as a child).
+func (t *Tracer) addWatched(pid, tgid int) (already bool, err error) {
+	var one uint8
+	already = t.objs.Watched.Lookup(uint32(tgid), &one) == nil
+	if err := t.objs.Watched.Put(uint32(tgid), uint8(1)); err != nil {
+		if errors.Is(err, syscall.E2BIG) { // a full hash map
+			return already, fmt.Errorf("trace: watch pid %d: %w: already watching %d processes (Options.MaxProcesses)",
+				pid, ErrLimit, t.opts.MaxProcesses)
+		}
+		return already, fmt.Errorf("trace: watch pid %d: %w", pid, err)
+	}
+	return already, nil
+}
+
+// unwatch takes back what addWatched did, unless tgid was there before.
+func (t *Tracer) unwatch(tgid int, already bool) {
+	if !already {
+		t.objs.Watched.Delete(uint32(tgid))
+	}
+}
+
+// noteProc records a watched process's start and name; one already
+// followed as a child keeps its parent and start.
+func (t *Tracer) noteProc(tgid int, start uint64) {
+	pi := stallProcInfo{StartNs: start}
+	for i, c := range []byte(procComm(tgid)) {
+		if i < len(pi.Comm)-1 {
+			pi.Comm[i] = int8(c)
+		}
+	}
+	t.objs.Procs.Update(uint32(tgid), &pi, ebpf.UpdateNoExist) // full: no lifetime, no harm
 }
 
 // Watched returns the tgids watched now, sorted: those given to Watch
