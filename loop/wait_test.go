@@ -234,8 +234,13 @@ func TestClockReadsPerWake(t *testing.T) {
 			t.Fatalf("RawWait %v: only %d wake-ups in 100 ms", raw, s.Waits)
 		case !raw && before != 0:
 			t.Errorf("RawWait false: %d clock reads over %d wake-ups that asked for no time, want 0", before, s.Waits)
-		case raw && (before*4 > int64(s.Waits) || s.Yields == 0):
-			t.Errorf("RawWait true: %d clock reads over %d wake-ups (want fewer than a quarter), %d yields (want some)", before, s.Waits, s.Yields)
+		case raw && s.Yields == 0:
+			t.Errorf("RawWait true: no yield in 100 ms of %d wake-ups", s.Waits)
+		case raw && before >= int64(s.Waits):
+			t.Errorf("RawWait true: %d clock reads over %d wake-ups, want fewer", before, s.Waits)
+		case raw && s.Waits >= 1000 && before*4 > int64(s.Waits):
+			// ≤ 100 µs a wake-up: the probe skips ≥ 9 of every 10.
+			t.Errorf("RawWait true: %d clock reads over %d wake-ups, want fewer than a quarter", before, s.Waits)
 		}
 	}
 }
