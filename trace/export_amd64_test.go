@@ -51,15 +51,7 @@ func PauseSwitch(tr *Tracer) (resume func() error, err error) {
 func WatchedMap(tr *Tracer) []int {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	var (
-		tgid uint32
-		one  uint8
-		out  []int
-	)
-	it := tr.objs.Watched.Iterate()
-	for it.Next(&tgid, &one) {
-		out = append(out, int(tgid))
-	}
+	out, _ := tr.watchedTgids()
 	return out
 }
 

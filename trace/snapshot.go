@@ -125,17 +125,13 @@ func (t *Tracer) addInflight(r *Report) error {
 		return err
 	}
 	var sched uint64 // the BPF wait clock now, read once if needed
-	var (
-		tgid uint32
-		one  uint8
-		tids []int
-	)
-	it := t.objs.Watched.Iterate()
-	for it.Next(&tgid, &one) {
-		tids = append(tids, threads(int(tgid))...)
+	tgids, err := t.watchedTgids()
+	if err != nil {
+		return err
 	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("trace: read watch map: %w", err)
+	var tids []int
+	for _, tgid := range tgids {
+		tids = append(tids, threads(tgid)...)
 	}
 	index := make(map[stallStallKey]int, len(r.Records))
 	for i, rec := range r.Records {

@@ -206,27 +206,36 @@ func (t *Tracer) Watched() ([]int, error) {
 	if t.closed {
 		return nil, ErrClosed
 	}
+	all, err := t.watchedTgids()
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, tgid := range all {
+		if !alive(tgid) {
+			t.objs.Watched.Delete(uint32(tgid))
+			continue
+		}
+		out = append(out, tgid)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// watchedTgids lists the watched map as it is. t.mu must be held.
+func (t *Tracer) watchedTgids() ([]int, error) {
 	var (
 		tgid uint32
 		one  uint8
 		out  []int
 	)
-	var gone []uint32
 	it := t.objs.Watched.Iterate()
 	for it.Next(&tgid, &one) {
-		if !alive(int(tgid)) {
-			gone = append(gone, tgid)
-			continue
-		}
 		out = append(out, int(tgid))
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("trace: read watch map: %w", err)
 	}
-	for _, g := range gone {
-		t.objs.Watched.Delete(g)
-	}
-	slices.Sort(out)
 	return out, nil
 }
 
