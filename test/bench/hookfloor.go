@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -23,8 +24,9 @@ type emptySwitch struct {
 	link link.Link
 }
 
-// attachEmptySwitch loads and attaches the floor program.
-func attachEmptySwitch() (*emptySwitch, error) {
+// AttachEmptySwitch loads and attaches the floor program; Close detaches
+// it. Exported for cmd/floorhold, which holds it for scripts.
+func AttachEmptySwitch() (io.Closer, error) {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "floor_switch",
 		Type:         ebpf.Tracing,

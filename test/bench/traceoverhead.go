@@ -104,7 +104,7 @@ func (res *Results) runTrace(ctx context.Context, cfg *Config, t *Tools, log io.
 	}
 	sum.LoadFrom = readTrim("/proc/loadavg")
 	kinds := []string{"plain", "floor", "traced"}
-	if e, err := attachEmptySwitch(); err != nil {
+	if e, err := AttachEmptySwitch(); err != nil {
 		sum.FloorNote = "not measured: " + err.Error()
 		kinds = []string{"plain", "traced"}
 		fmt.Fprintln(log, "skip trace overhead floor:", err)
@@ -165,7 +165,7 @@ func (tr *traceRun) run(ctx context.Context) (s TraceSample) {
 		s.AttachSeconds = time.Since(t0).Seconds()
 	}
 	if tr.floor {
-		e, err := attachEmptySwitch()
+		e, err := AttachEmptySwitch()
 		if err != nil {
 			s.Err = err.Error()
 			return s
