@@ -195,3 +195,31 @@ func TestSummariseTrace(t *testing.T) {
 		t.Error("a section that did not run has a target")
 	}
 }
+
+// TestLatencyTargetPairedDetail: the latency rows' detail gives the ratio
+// within each pinned round as well as the medians' ratio the row judges;
+// with drift between rounds the two differ (docs/bench/issue11/session7).
+func TestLatencyTargetPairedDetail(t *testing.T) {
+	res := quickRun()
+	res.LatCells = []*LatencySummary{ // medians of the samples below
+		{Method: "pipeloop", Pinned: true, P50NS: Stat{N: 3, Median: 72e3}, P99NS: Stat{N: 3, Median: 100e3}},
+		{Method: "c-blocking", Pinned: true, P50NS: Stat{N: 3, Median: 80e3}, P99NS: Stat{N: 3, Median: 100e3}},
+	}
+	for r, p := range [][2]int64{{100e3, 90e3}, {70e3, 68e3}, {72e3, 80e3}} { // pipeloop, c-blocking
+		res.LatSample = append(res.LatSample,
+			LatencySample{Method: "pipeloop", Pinned: true, Round: r, P50NS: p[0], P99NS: 100e3},
+			LatencySample{Method: "c-blocking", Pinned: true, Round: r, P50NS: p[1], P99NS: 100e3},
+			LatencySample{Method: "pipeloop", Pinned: false, Round: r, P50NS: 1, P99NS: 1}) // unpinned: left out
+	}
+	res.LatSample = append(res.LatSample, LatencySample{Method: "pipeloop", Pinned: true, Round: 3, P50NS: 1}) // no anchor that round
+	for _, tg := range evaluateTargets(res) {
+		if tg.Name != "latency pinned: pipeloop p50 ≤ 1.05× c-blocking" {
+			continue
+		}
+		if math.Abs(tg.Measured-0.9) > 1e-9 || !strings.Contains(tg.Detail, "paired per round 1.03 (0.90–1.11)") {
+			t.Errorf("measured %v, detail %q; want 0.9 and paired per round 1.03 (0.90–1.11)", tg.Measured, tg.Detail)
+		}
+		return
+	}
+	t.Fatal("no p50 row against c-blocking")
+}
