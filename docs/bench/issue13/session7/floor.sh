@@ -3,7 +3,8 @@
 # pinned C pipe ping-pong (pp.c: two switches per round trip), rounds
 # interleaved: none; the bench's empty program (floorhold); `pipeloop
 # trace` watching another process (every switch takes the early exit);
-# `pipeloop trace` watching both ends. ns/switch over none = (trip - none) / 2.
+# `pipeloop trace` watching both ends. ns/switch over none = (trip - none) / 2,
+# per round (the machine's drift moves a whole round) and then the median.
 # Usage: floor.sh PIPELOOP [ROUNDS] [TRIPS]; run from the repository root.
 set -euo pipefail
 PL=$1; R=${2:-9}; N=${3:-200000}
@@ -35,10 +36,14 @@ for r in $(seq "$R"); do
 done | tee "$tmp/out"
 python3 - "$tmp/out" <<'PY'
 import collections, statistics as st, sys
-d = collections.defaultdict(list)
+rounds = collections.defaultdict(dict)
 for l in open(sys.argv[1]):
-    _, _, k, v, _ = l.split(); d[k].append(float(v))
-b = st.median(d['none'])
-for k, v in d.items():
-    print(f"median {k:9s} {st.median(v):8.0f} ns/trip ({min(v):.0f}-{max(v):.0f})  +{(st.median(v)-b)/2:5.0f} ns/switch")
+    _, r, k, v, _ = l.split(); rounds[r][k] = float(v)
+for k in ("none", "empty", "unwatched", "watched"):
+    v = [x[k] for x in rounds.values()]
+    line = f"median {k:9s} {st.median(v):8.0f} ns/trip ({min(v):.0f}-{max(v):.0f})"
+    if k != "none":
+        d = [(x[k] - x["none"]) / 2 for x in rounds.values()]
+        line += f"  paired per round: {st.median(d):+5.0f} ns/switch ({min(d):+.0f} to {max(d):+.0f})"
+    print(line)
 PY
