@@ -121,6 +121,23 @@ func (g *group) start(role string, stdin, stdout *os.File, env ...string) *child
 	return c
 }
 
+// startWatched starts the test binary as role with a fresh pipe's read end
+// as stdin, has tr watch it and lets it start. It returns the child, its
+// pid, the pipe's write end and the pipe's inode.
+func startWatched(t testing.TB, tr *trace.Tracer, role string) (c *child, pid int, w *os.File, ino uint64) {
+	t.Helper()
+	r, w, ino := pipe(t)
+	g := newGroup(t)
+	c = g.start(role, r, nil)
+	r.Close()
+	pid = c.cmd.Process.Pid
+	if err := tr.Watch(pid); err != nil {
+		t.Fatal(err)
+	}
+	g.release()
+	return c, pid, w, ino
+}
+
 // release waits until every child is ready and lets them all start.
 func (g *group) release() {
 	t := g.t

@@ -26,15 +26,7 @@ import (
 // end at the old leader's exit.
 func TestNonLeaderExecStaysWatched(t *testing.T) {
 	tr := newTracer(t, trace.Options{})
-	r, w, ino := pipe(t)
-	g := newGroup(t)
-	c := g.start("execthread", r, nil)
-	r.Close()
-	pid := c.cmd.Process.Pid
-	if err := tr.Watch(pid); err != nil {
-		t.Fatal(err)
-	}
-	g.release()
+	c, pid, w, ino := startWatched(t, tr, "execthread")
 	// Wait until the exec'd cat sleeps reading the empty pipe.
 	deadline := time.Now().Add(5 * time.Second)
 	for {

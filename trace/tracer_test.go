@@ -259,15 +259,7 @@ func copyFile(t *testing.T, from, to string) {
 // far; once it ends, the completed wait replaces it.
 func TestSnapshotIncludesWaitInProgress(t *testing.T) {
 	tr := newTracer(t, trace.Options{})
-	r, w, ino := pipe(t)
-	g := newGroup(t)
-	reader := g.start("reader", r, nil)
-	r.Close()
-	pid := reader.cmd.Process.Pid
-	if err := tr.Watch(pid); err != nil {
-		t.Fatal(err)
-	}
-	g.release()
+	reader, pid, w, ino := startWatched(t, tr, "reader")
 	const blocked = 300 * time.Millisecond
 	time.Sleep(blocked)
 

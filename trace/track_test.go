@@ -16,15 +16,7 @@ import (
 func TestOtherTracersThreadNotWatched(t *testing.T) {
 	watching := newTracer(t, trace.Options{})
 	other := newTracer(t, trace.Options{})
-	r, w, ino := pipe(t)
-	g := newGroup(t)
-	reader := g.start("reader", r, nil)
-	r.Close()
-	pid := reader.cmd.Process.Pid
-	if err := watching.Watch(pid); err != nil {
-		t.Fatal(err)
-	}
-	g.release()
+	reader, pid, w, ino := startWatched(t, watching, "reader")
 	time.Sleep(100 * time.Millisecond) // the reader waits on the empty pipe
 	w.Close()                          // EOF: it wakes and exits
 	reader.wait(t)
