@@ -35,21 +35,24 @@ import (
 
 // x86_64 syscall numbers, as in stall.bpf.c.
 const (
-	nrRead        = 0
-	nrWrite       = 1
-	nrPoll        = 7
-	nrReadv       = 19
-	nrWritev      = 20
-	nrSelect      = 23
-	nrSendfile    = 40
-	nrEpollWait   = 232
-	nrPselect6    = 270
-	nrPpoll       = 271
-	nrSplice      = 275
-	nrTee         = 276
-	nrVmsplice    = 278
-	nrEpollPwait  = 281
-	nrEpollPwait2 = 441
+	nrRead         = 0
+	nrWrite        = 1
+	nrPoll         = 7
+	nrReadv        = 19
+	nrWritev       = 20
+	nrSelect       = 23
+	nrSendfile     = 40
+	nrEpollWait    = 232
+	nrPselect6     = 270
+	nrPpoll        = 271
+	nrSplice       = 275
+	nrTee          = 276
+	nrVmsplice     = 278
+	nrEpollPwait   = 281
+	nrEpollPwait2  = 441
+	nrIOUringEnter = 426
+
+	ioringEnterGetEvents = 1 // io_uring_enter's flags: wait for completions
 )
 
 // seedWaits seeds the waits in progress of process tgid's threads, from
@@ -72,8 +75,8 @@ func (t *Tracer) seedThread(tgid, tid int, now uint64) {
 	if t.objs.Waits.Lookup(int32(fd), &cur) != nil || cur.Fresh == 0 {
 		return // not watched, or the program saw the thread since
 	}
-	if state(dir) != 'S' {
-		return
+	if st, flags, _ := threadStat(tgid, tid); st != 'S' || flags&pfIOWorker != 0 {
+		return // not asleep; or an io_uring worker, whose registers are its creator's (classify)
 	}
 	w, ok := inProgress(dir, tgid)
 	if !ok {
@@ -100,13 +103,13 @@ func inProgress(dir string, tgid int) (stallWait, bool) {
 	if err != nil {
 		return stallWait{}, false
 	}
-	var a [3]int
+	var a [4]int
 	for i := range a {
 		v, err := strconv.ParseUint(strings.TrimPrefix(f[1+i], "0x"), 16, 64)
 		if err != nil {
 			return stallWait{}, false
 		}
-		a[i] = int(int32(v)) // fds are ints
+		a[i] = int(int32(v)) // fds are ints, and so are io_uring_enter's flags
 	}
 	fdDir := "/proc/" + strconv.Itoa(tgid) + "/fd/"
 	ino := func(fd int) uint64 { return pipeIno(fdDir, fd) }
@@ -142,6 +145,8 @@ func inProgress(dir string, tgid int) (stallWait, bool) {
 		return pipeWait(DirWrite, outIno)
 	case nrPoll, nrSelect, nrEpollWait, nrPselect6, nrPpoll, nrEpollPwait, nrEpollPwait2:
 		return stallWait{Dir: uint16(DirPoll)}, true
+	case nrIOUringEnter:
+		return stallWait{Dir: uint16(DirPoll)}, a[3]&ioringEnterGetEvents != 0
 	}
 	return stallWait{}, false
 }
@@ -171,19 +176,6 @@ func readOnly(tgid, fd int) bool {
 		}
 	}
 	return false
-}
-
-// state returns the thread's state letter from dir/stat, or 0.
-func state(dir string) byte {
-	b, err := os.ReadFile(dir + "stat")
-	if err != nil {
-		return 0
-	}
-	// "tid (comm) S ...": comm may hold spaces and parentheses.
-	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
-		return b[i+2]
-	}
-	return 0
 }
 
 // runDelay returns the thread's sched_info.run_delay (ns queued, waiting

@@ -1,6 +1,6 @@
 // Package trace measures pipe stalls with eBPF: which watched process
-// waited on a full or an empty pipe (or in epoll/poll/select), on which
-// pipe, how often and for how long.
+// waited on a full or an empty pipe (or in epoll/poll/select, or for
+// io_uring completions), on which pipe, how often and for how long.
 //
 // # Use
 //
@@ -37,7 +37,14 @@
 //	DirWrite  write, writev on a pipe or FIFO; splice/tee/sendfile into a
 //	          pipe; vmsplice on a write end
 //	DirPoll   epoll_wait, epoll_pwait, epoll_pwait2, poll, ppoll, select,
-//	          pselect6 (no pipe: Inode 0)
+//	          pselect6; io_uring_enter with IORING_ENTER_GETEVENTS (no
+//	          pipe: Inode 0)
+//
+// An io_uring worker thread (iou-wrk-*: PF_IO_WORKER) is never measured:
+// its saved registers are a copy of its creator's, not a syscall it is
+// in, and what it sleeps on is the request it runs, which the program
+// does not read. The thread that submitted the request waits for its
+// completion in io_uring_enter, which is measured.
 //
 // It runs from the context switch away from the thread to the switch
 // back, so it includes the scheduler delay after the wakeup; that delay,

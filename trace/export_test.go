@@ -6,4 +6,7 @@ var (
 	Sparkline    = sparkline
 	ParseRelease = parseRelease
 	MaxProcesses = maxProcesses
+	ThreadStat   = threadStat
 )
+
+const PFExiting = pfExiting

@@ -78,6 +78,7 @@ type group struct {
 	startR, startW *os.File // children read startR until the parent closes startW
 	readyR, readyW *os.File // children write one byte to readyW when ready
 	n              int      // children started
+	isReady        bool     // ready has returned
 }
 
 func newGroup(t testing.TB) *group {
@@ -138,16 +139,27 @@ func startWatched(t testing.TB, tr *trace.Tracer, role string) (c *child, pid in
 	return c, pid, w, ino
 }
 
-// release waits until every child is ready and lets them all start.
-func (g *group) release() {
+// ready waits until every child is ready: each has done what it does
+// before the start.
+func (g *group) ready() {
 	t := g.t
 	t.Helper()
+	if g.isReady {
+		return
+	}
+	g.isReady = true
 	g.startR.Close()
 	g.readyW.Close()
 	buf := make([]byte, g.n)
 	if _, err := io.ReadFull(g.readyR, buf); err != nil {
 		t.Fatalf("waiting for %d children to be ready: %v", g.n, err)
 	}
+}
+
+// release waits until every child is ready and lets them all start.
+func (g *group) release() {
+	g.t.Helper()
+	g.ready()
 	g.startW.Close()
 }
 

@@ -93,32 +93,9 @@ func childExecThread() int {
 
 // threadState returns the state letter of thread tid of process pid, or 0.
 func threadState(pid, tid int) byte {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
-	if err != nil {
-		return 0
-	}
-	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
-		return b[i+2]
-	}
-	return 0
+	s, _, _ := trace.ThreadStat(pid, tid)
+	return s
 }
-
-// threadFlags returns the task flags (stat field 9) of thread tid of pid.
-func threadFlags(pid, tid int) (uint64, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
-	if err != nil {
-		return 0, false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:])) // state ppid pgrp session tty tpgid flags
-	if len(f) < 7 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(f[6], 10, 64)
-	return n, err == nil
-}
-
-const pfExitingFlag = 0x4 // PF_EXITING
 
 // A process watched while it exits, after its last thread passed
 // sched_process_exit (which on Linux 6.16+ fires before the address space
@@ -143,7 +120,7 @@ func TestWatchDuringExitNotLeftWatched(t *testing.T) {
 			if s != 'Z' && s != 0 {
 				running++
 			}
-			if f, ok := threadFlags(pid, tid); ok && (f&pfExitingFlag != 0 || s == 'Z') {
+			if _, f, ok := trace.ThreadStat(pid, tid); ok && (f&trace.PFExiting != 0 || s == 'Z') {
 				exiting++
 			}
 		}

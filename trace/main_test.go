@@ -28,6 +28,9 @@ import (
 //	splicer: wait for the start (fd 3), splice stdin to stdout until EOF
 //	poller: wait for the start (fd 3), then epoll_wait for stdin and read it
 //	        until EOF
+//	uringer: wait for the start (fd 3), then relay stdin to stdout, reading
+//	        through an io_uring (uring_test.go); uringer-async: every read
+//	        on an io_uring worker
 //	newthread: as reader, on a thread created after the start (threads_test.go)
 //	threads: hold PIPELOOP_TRACE_THREADS extra threads until the start, then exit
 //	hog:    wait for the start (fd 3), spin on the CPU numbered
@@ -57,6 +60,10 @@ func TestMain(m *testing.M) {
 		os.Exit(childSplicer())
 	case "poller":
 		os.Exit(childPoller())
+	case "uringer":
+		os.Exit(childUringer(false))
+	case "uringer-async":
+		os.Exit(childUringer(true))
 	case "hog":
 		os.Exit(childHog())
 	case "newthread":

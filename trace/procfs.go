@@ -31,23 +31,12 @@ func alive(tgid int) bool { return hasThread(tgid, false) }
 func staying(tgid int) bool { return hasThread(tgid, true) }
 
 func hasThread(tgid int, notExiting bool) bool {
-	dir := "/proc/" + strconv.Itoa(tgid) + "/task/"
 	for _, tid := range threads(tgid) {
-		stat, err := os.ReadFile(dir + strconv.Itoa(tid) + "/stat")
-		if err != nil {
+		state, flags, ok := threadStat(tgid, tid)
+		if !ok || state == 'Z' || state == 'X' || state == 'x' {
 			continue
 		}
-		// "pid (comm) S ppid pgrp session tty tpgid flags ...": comm may
-		// hold spaces and parentheses.
-		i := strings.LastIndexByte(string(stat), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 7 || f[0] == "Z" || f[0] == "X" || f[0] == "x" {
-			continue
-		}
-		if flags, err := strconv.ParseUint(f[6], 10, 64); notExiting && err == nil && flags&pfExiting != 0 {
+		if notExiting && flags&pfExiting != 0 {
 			continue
 		}
 		return true
@@ -55,9 +44,32 @@ func hasThread(tgid int, notExiting bool) bool {
 	return false
 }
 
-// pfExiting is PF_EXITING in a task's flags (/proc/PID/stat field 9):
-// the thread is in do_exit.
-const pfExiting = 0x4
+// Task flags (/proc/PID/stat field 9, PF_* in include/linux/sched.h).
+const (
+	pfExiting  = 0x4  // PF_EXITING: the thread is in do_exit
+	pfIOWorker = 0x10 // PF_IO_WORKER: an io_uring worker (iou-wrk-*, iou-sqp-*)
+)
+
+// threadStat returns thread tid of process tgid's state letter and task
+// flags, from /proc/TGID/task/TID/stat; ok is false if it cannot be read.
+func threadStat(tgid, tid int) (state byte, flags uint64, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tgid) + "/task/" + strconv.Itoa(tid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// "tid (comm) S ppid pgrp session tty_nr tpgid flags ...": comm may
+	// hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	flags, err = strconv.ParseUint(f[6], 10, 64)
+	return f[0][0], flags, err == nil
+}
 
 // threadGroup returns the tgid of the process that thread pid belongs to.
 func threadGroup(pid int) (int, error) {

@@ -15,7 +15,7 @@ type Direction uint8
 const (
 	DirRead  Direction = 1 // blocked reading an empty pipe
 	DirWrite Direction = 2 // blocked writing a full pipe
-	DirPoll  Direction = 3 // blocked in epoll_wait, poll, select and kin
+	DirPoll  Direction = 3 // blocked in epoll_wait, poll, select and kin, or io_uring_enter for completions
 )
 
 // String returns "read", "write", "poll" (the JSON names).

@@ -76,6 +76,11 @@ static __always_inline int classify(struct task_struct *t, struct wait *w)
 
 	if (!regs)
 		return 0;
+	// An io_uring worker's registers are a copy of its creator's, taken
+	// when it was created: not a syscall it is in. What it sleeps on is
+	// the request it runs, which is not read here.
+	if (t->flags & PF_IO_WORKER)
+		return 0;
 	// A 32-bit task uses other syscall numbers: not handled.
 	if (bpf_core_field_exists(t->thread_info.status) && (t->thread_info.status & TS_COMPAT))
 		return 0;
@@ -135,6 +140,15 @@ static __always_inline int classify(struct task_struct *t, struct wait *w)
 	case NR_ppoll:
 	case NR_epoll_pwait:
 	case NR_epoll_pwait2:
+		w->dir = DIR_POLL;
+		w->inode = 0;
+		return 1;
+	case NR_io_uring_enter:
+		// io_uring_enter(fd, to_submit, min_complete, flags, ...) sleeps
+		// waiting for completions only with IORING_ENTER_GETEVENTS: like
+		// epoll_wait, a wait on whatever I/O it has in flight.
+		if (!(regs->r10 & IORING_ENTER_GETEVENTS))
+			return 0;
 		w->dir = DIR_POLL;
 		w->inode = 0;
 		return 1;

@@ -37,6 +37,7 @@ typedef __u32 __wsum;
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
 #define PF_EXITING 0x00000004 // task_struct.flags: in do_exit
+#define PF_IO_WORKER 0x00000010 // task_struct.flags: an io_uring worker (iou-wrk-*, iou-sqp-*)
 #define TS_COMPAT 0x0002 // thread_info.status: 32-bit syscall active
 
 // x86_64 syscall numbers.
@@ -55,6 +56,9 @@ typedef __u32 __wsum;
 #define NR_vmsplice 278
 #define NR_epoll_pwait 281
 #define NR_epoll_pwait2 441
+#define NR_io_uring_enter 426
+
+#define IORING_ENTER_GETEVENTS 1 // io_uring_enter flags: wait for completions
 
 #define COMM_LEN 16
 
@@ -63,6 +67,7 @@ struct pt_regs {
 	unsigned long di;
 	unsigned long si;
 	unsigned long dx;
+	unsigned long r10; // a syscall's fourth argument
 	unsigned long orig_ax;
 } __attribute__((preserve_access_index));
 

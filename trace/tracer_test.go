@@ -302,7 +302,10 @@ func TestSnapshotIncludesWaitInProgress(t *testing.T) {
 
 // A process splicing pipe to pipe waits on its output when the consumer
 // is slow and on its input when the producer is slow; a process in
-// epoll_wait waits in poll, with no pipe.
+// epoll_wait, or in io_uring_enter for completions, waits in poll, with no
+// pipe. A wait is counted once: an io_uring worker blocked in the read it
+// was handed adds nothing (its registers are a copy of its creator's,
+// which would count it as a second wait in poll).
 func TestSpliceAndPoll(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -310,10 +313,15 @@ func TestSpliceAndPoll(t *testing.T) {
 		slowWrite bool   // the producer sleeps (else the consumer does)
 		dir       trace.Direction
 		onOutput  bool // the stall is on the output pipe (else the input; poll: none)
+		// watchReady: watch the middle once it is ready, not before (its
+		// io_uring worker then exists at attach)
+		watchReady bool
 	}{
-		{"splice slow consumer", "splicer", false, trace.DirWrite, true},
-		{"splice slow producer", "splicer", true, trace.DirRead, false},
-		{"epoll slow producer", "poller", true, trace.DirPoll, false},
+		{"splice slow consumer", "splicer", false, trace.DirWrite, true, false},
+		{"splice slow producer", "splicer", true, trace.DirRead, false, false},
+		{"epoll slow producer", "poller", true, trace.DirPoll, false, false},
+		{"io_uring slow producer", "uringer", true, trace.DirPoll, false, false},
+		{"io_uring worker slow producer", "uringer-async", true, trace.DirPoll, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,6 +342,9 @@ func TestSpliceAndPoll(t *testing.T) {
 				f.Close()
 			}
 			pid := middle.cmd.Process.Pid
+			if tt.watchReady {
+				g.ready()
+			}
 			if err := tr.Watch(pid); err != nil {
 				t.Fatal(err)
 			}
@@ -357,6 +368,15 @@ func TestSpliceAndPoll(t *testing.T) {
 			t.Logf("%s blocked %v for %v of %v in %d waits", tt.role, tt.dir, rec.Total, wall, rec.Count)
 			if rec.Total < wall/2 {
 				t.Errorf("%v stall %v is not most of the %s's wall time %v: %+v", tt.dir, rec.Total, tt.role, wall, rep.Records)
+			}
+			if rec.Total > wall*3/2 {
+				t.Errorf("%v stall %v is more than the %s's wall time %v: counted twice? %+v", tt.dir, rec.Total, tt.role, wall, rep.Records)
+			}
+			// Watched once ready, the middle was waiting for the start in
+			// io_uring_enter: one wait in progress at attach, not two (its
+			// worker, asleep, has a copy of those registers).
+			if tt.watchReady && rec.AtAttach != 1 {
+				t.Errorf("%d %v waits in progress at attach, want 1: %+v", rec.AtAttach, tt.dir, rep.Records)
 			}
 		})
 	}

@@ -21,10 +21,10 @@ Usage:
   pipeloop trace --pid PID[,PID...] [flags]
 
 For each watched process: the time it was blocked writing a full pipe,
-reading an empty pipe, or waiting in epoll/poll/select, as a table per
-process and per pipe, printed when --duration ends, when every watched
-process has exited, or on Ctrl-C. Needs root or CAP_BPF+CAP_PERFMON,
-Linux 5.15+ with BTF, amd64.
+reading an empty pipe, or waiting in epoll/poll/select or for io_uring
+completions, as a table per process and per pipe, printed when
+--duration ends, when every watched process has exited, or on Ctrl-C.
+Needs root or CAP_BPF+CAP_PERFMON, Linux 5.15+ with BTF, amd64.
 
 Flags:
   --pid PID[,PID...] processes to watch (may be repeated)
