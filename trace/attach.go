@@ -96,14 +96,14 @@ func inProgress(dir string, tgid int) (stallWait, bool) {
 		return stallWait{}, false
 	}
 	f := strings.Fields(string(b)) // "nr arg0 ... arg5 sp pc", "running" or "-1 sp pc"
-	if len(f) < 4 {
+	var a [4]int
+	if len(f) < 1+len(a) {
 		return stallWait{}, false
 	}
 	nr, err := strconv.Atoi(f[0])
 	if err != nil {
 		return stallWait{}, false
 	}
-	var a [4]int
 	for i := range a {
 		v, err := strconv.ParseUint(strings.TrimPrefix(f[1+i], "0x"), 16, 64)
 		if err != nil {

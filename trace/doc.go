@@ -40,11 +40,12 @@
 //	          pselect6; io_uring_enter with IORING_ENTER_GETEVENTS (no
 //	          pipe: Inode 0)
 //
-// An io_uring worker thread (iou-wrk-*: PF_IO_WORKER) is never measured:
-// its saved registers are a copy of its creator's, not a syscall it is
-// in, and what it sleeps on is the request it runs, which the program
-// does not read. The thread that submitted the request waits for its
-// completion in io_uring_enter, which is measured.
+// An io_uring worker thread (iou-wrk-*, iou-sqp-*: PF_IO_WORKER) is never
+// measured: its saved registers are a copy of its creator's, not a
+// syscall it is in (idle, it would look like a second thread in
+// io_uring_enter), and a request it blocks in is not read. The thread
+// that submitted the request waits for its completion in io_uring_enter,
+// which is measured.
 //
 // It runs from the context switch away from the thread to the switch
 // back, so it includes the scheduler delay after the wakeup; that delay,

@@ -66,3 +66,9 @@ func WaitsMapID(tr *Tracer) (uint32, error) {
 	id, _ := info.ID()
 	return uint32(id), nil
 }
+
+// ThreadStat is threadStat, /proc's state and task flags of a thread.
+var ThreadStat = threadStat
+
+// PFExiting is PF_EXITING in ThreadStat's flags.
+const PFExiting = pfExiting

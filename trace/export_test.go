@@ -6,7 +6,4 @@ var (
 	Sparkline    = sparkline
 	ParseRelease = parseRelease
 	MaxProcesses = maxProcesses
-	ThreadStat   = threadStat
 )
-
-const PFExiting = pfExiting

@@ -30,7 +30,7 @@ import (
 //	        until EOF
 //	uringer: wait for the start (fd 3), then relay stdin to stdout, reading
 //	        through an io_uring (uring_test.go); uringer-async: every read
-//	        on an io_uring worker
+//	        handed to an io_uring worker (IOSQE_ASYNC)
 //	newthread: as reader, on a thread created after the start (threads_test.go)
 //	threads: hold PIPELOOP_TRACE_THREADS extra threads until the start, then exit
 //	hog:    wait for the start (fd 3), spin on the CPU numbered

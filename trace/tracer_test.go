@@ -303,9 +303,9 @@ func TestSnapshotIncludesWaitInProgress(t *testing.T) {
 // A process splicing pipe to pipe waits on its output when the consumer
 // is slow and on its input when the producer is slow; a process in
 // epoll_wait, or in io_uring_enter for completions, waits in poll, with no
-// pipe. A wait is counted once: an io_uring worker blocked in the read it
-// was handed adds nothing (its registers are a copy of its creator's,
-// which would count it as a second wait in poll).
+// pipe. A wait is counted once: the idle io_uring worker a read was
+// handed to adds nothing (its registers are a copy of its creator's
+// io_uring_enter, which would count its sleeps as a second wait in poll).
 func TestSpliceAndPoll(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -344,6 +344,7 @@ func TestSpliceAndPoll(t *testing.T) {
 			pid := middle.cmd.Process.Pid
 			if tt.watchReady {
 				g.ready()
+				awaitSyscall(t, pid, 426) // io_uring_enter, for the start
 			}
 			if err := tr.Watch(pid); err != nil {
 				t.Fatal(err)

@@ -12,16 +12,18 @@ import (
 )
 
 // iosqeAsync is IOSQE_ASYNC (include/uapi/linux/io_uring.h): the request
-// goes straight to an io_uring worker thread, which blocks in it.
+// goes straight to an io_uring worker thread. On a pipe (a pollable file)
+// the worker tries it without blocking and arms a poll, and the submitter
+// completes it (Linux 6.18, io_wq_submit_work): the worker sleeps idle.
 const iosqeAsync = 1 << 4
 
 // childUringer relays stdin to stdout, reading through an io_uring and
 // waiting for each read's completion in io_uring_enter (raw, so no other
-// runtime thread takes its place). With async, every read runs on an
+// runtime thread takes its place). With async, every read is handed to an
 // io_uring worker (IOSQE_ASYNC), the first of them, the wait for the
-// start (fd 3), before the tracer watches the process: the worker then
-// exists at attach, with registers copied from its creator's
-// io_uring_enter.
+// start (fd 3), before the child reports ready: if the tracer watches it
+// then, the worker exists at attach, with registers copied from its
+// creator's io_uring_enter.
 func childUringer(async bool) int {
 	runtime.LockOSThread() // the ring's one issuer (SINGLE_ISSUER)
 	r, err := uring.New(4)
@@ -35,9 +37,9 @@ func childUringer(async bool) int {
 	}
 	// await waits for the completion of the read queued of fd into p,
 	// queueing it again after a spurious failure.
-	await := func(fd int, p []byte) (int, error) {
+	await := func(fd int, p []byte, raw bool) (int, error) {
 		for {
-			if err := r.Enter(-1, true); err != nil && err != syscall.EINTR {
+			if err := r.Enter(-1, raw); err != nil && err != syscall.EINTR {
 				return 0, err
 			}
 			res, got := int32(0), false
@@ -63,7 +65,9 @@ func childUringer(async bool) int {
 	}
 	syscall.Write(4, one[:])
 	syscall.Close(4)
-	if _, err := await(3, one[:]); err != nil {
+	// Not raw: sysmon's preemption signals would end a raw wait every
+	// ~20 ms, and the test watches this one as a wait in progress.
+	if _, err := await(3, one[:], false); err != nil {
 		fmt.Fprintln(os.Stderr, "io_uring read fd 3:", err)
 		return 1
 	}
@@ -71,7 +75,7 @@ func childUringer(async bool) int {
 	buf := make([]byte, blockSize)
 	for {
 		r.Read(0, buf, flags, 1)
-		n, err := await(0, buf)
+		n, err := await(0, buf, true)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "io_uring read:", err)
 			return 1
