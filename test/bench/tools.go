@@ -50,7 +50,7 @@ func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 	t.PingPong = filepath.Join(dir, "pingpong")
 	t.GoEpoll = filepath.Join(dir, "goepoll")
 	t.GoUring = filepath.Join(dir, "gouring")
-	t.buildC(ctx, repo, dir)
+	t.BuildC(ctx, repo, dir)
 	// The scale program needs pipeloop's relay package: build it on its own
 	// so that a tree without it (or with a changed API) still benchmarks.
 	cmd = exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./test/bench/peers/scale")
@@ -66,10 +66,11 @@ func (t *Tools) BuildPeers(ctx context.Context, repo, dir string) error {
 	return nil
 }
 
-// buildC compiles the C relays of the latency benchmark with cc. Without a
-// compiler their methods are skipped, and CErr says why; a file that does
-// not compile (uring.c on old kernel headers) skips only its own methods.
-func (t *Tools) buildC(ctx context.Context, repo, dir string) {
+// BuildC compiles the C relays of the latency benchmark with cc into dir
+// (BuildPeers calls it; traceacc too). Without a compiler their methods
+// are skipped, and CErr says why; a file that does not compile (uring.c on
+// old kernel headers) skips only its own methods.
+func (t *Tools) BuildC(ctx context.Context, repo, dir string) {
 	cc := lookPath("cc")
 	if cc == "" {
 		t.CErr = "no C compiler (cc) on PATH: install one (apt-get install -y gcc) to measure the C relays"

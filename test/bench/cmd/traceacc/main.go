@@ -23,6 +23,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -36,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipeloop/pipeloop/test/bench"
 	"github.com/pipeloop/pipeloop/trace"
 	"golang.org/x/sys/unix"
 )
@@ -79,11 +81,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	tarDir := runtime.GOROOT() + "/src"
 	exec.Command("tar", "cf", "/dev/null", tarDir).Run() // warm the page cache
+	// The C io_uring relay of the latency benchmark, for the workloads that
+	// wait in io_uring_enter (run from the repository root).
+	dir, err := os.MkdirTemp("", "traceacc")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var tools bench.Tools
+	tools.BuildC(ctx, ".", dir)
 	fmt.Fprintf(out, "%d vCPUs, Linux %s; load average at the start: %s\n", runtime.NumCPU(), strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")), readFile("/proc/loadavg"))
 	fmt.Fprintf(out, "Seconds, median of %d runs (by off-CPU time). Off-CPU and sleeping are the kernel's schedstat; traced and blocked the tracer's.\n\n", *rounds)
 	fmt.Fprintln(out, "| workload | watched | wall | off-CPU | traced | traced vs off-CPU | sleeping | traced blocked | blocked vs sleeping | runnable: traced / run_delay |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|")
-	for _, w := range workloads(self, tarDir) {
+	for _, w := range workloads(self, tarDir, tools.CUring) {
 		if !strings.Contains(w.name, *only) {
 			continue
 		}
@@ -101,9 +112,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		slices.SortFunc(ms, func(a, b measure) int { return int(a.offCPU - b.offCPU) })
 		m := ms[len(ms)/2]
 		cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-		fmt.Fprintf(out, "| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(w.name), cell(w.watched),
+		shown := cmp.Or(w.shown, w.watched)
+		fmt.Fprintf(out, "| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(w.name), cell(shown),
 			sec(m.wall), sec(m.offCPU), sec(m.total), pct(m.total, m.offCPU),
 			sec(m.sleeping), sec(m.blocked), pct(m.blocked, m.sleeping), fmt.Sprintf("%s / %s", sec(m.runnable), sec(m.runDelay)))
+	}
+	if tools.CUring == "" {
+		fmt.Fprintf(out, "\nThe io_uring workloads did not run: %s\n", tools.CErr)
 	}
 	fmt.Fprintf(out, "\nload average at the end: %s", readFile("/proc/loadavg"))
 	return nil
@@ -114,16 +129,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // optional shell command it feeds.
 type workload struct {
 	name, watched string
+	shown         string // the watched column, if not watched itself
 	before, after string // sh -c commands around the stage ("" for none)
 	cpu           int    // pin the watched stage (and the hog) to this CPU; -1: no
 	hog           bool
 }
 
-func workloads(self, tarDir string) []workload {
+// workloads returns the workloads to measure; those of the C io_uring
+// relay only with cUring, its path.
+func workloads(self, tarDir, cUring string) []workload {
 	slowWrite := "env " + roleEnv + "=slowwrite PIPELOOP_ACC_BLOCKS=2000 " + shQuote(self)
 	// A reader beside a hog reads slowly: fewer blocks.
 	slowWriteFew := "env " + roleEnv + "=slowwrite PIPELOOP_ACC_BLOCKS=200 " + shQuote(self)
-	return []workload{
+	ws := []workload{
 		{name: "writer into a slow reader", watched: "dd if=/dev/zero bs=64k count=2000 status=none",
 			after: "env " + roleEnv + "=slowread " + shQuote(self), cpu: -1},
 		{name: "slow producer into cat", watched: "cat", before: slowWrite, cpu: -1},
@@ -134,6 +152,13 @@ func workloads(self, tarDir string) []workload {
 		{name: "slow producer (200 blocks) into cat on CPU 1, alone", watched: "cat", before: slowWriteFew, cpu: 1},
 		{name: "slow producer (200 blocks) into cat on CPU 1, a nice -20 CPU hog beside it", watched: "cat", before: slowWriteFew, cpu: 1, hog: true},
 	}
+	if cUring == "" {
+		return ws
+	}
+	// A relay waiting in io_uring_enter for its read's completion (in poll).
+	return append(ws,
+		workload{name: "slow producer into a C io_uring relay", watched: shQuote(cUring), shown: "crelay-uring", before: slowWrite, cpu: -1},
+		workload{name: "dd into a C io_uring relay (1 GiB)", watched: shQuote(cUring), shown: "crelay-uring", before: "dd if=/dev/zero bs=64k count=16384 status=none", cpu: -1})
 }
 
 // measure is one run: the independent measures and the tracer's.
