@@ -244,3 +244,22 @@ func TestStatsJSONTraceDescendants(t *testing.T) {
 		t.Errorf("stage 1 stalls %+v: want its head blocked writing for most of the 0.5 s its reader slept\n%s", st, res.stderr)
 	}
 }
+
+// TestStatsJSONTraceInternalPipe: a stage's own waits on a pipe that is
+// neither its stdin nor its stdout (a shell's command substitution) are
+// not the stage's stalls, as they are not when a descendant has them.
+func TestStatsJSONTraceInternalPipe(t *testing.T) {
+	res, rep := runStats(t, runOpts{}, "--trace", "seq 20",
+		`bash -c 'while read -r l; do v=$(sleep 0.05; echo $l); echo $v; done'`)
+	if strings.Contains(res.stderr, "running untraced") {
+		t.Skipf("no eBPF tracing here: %s", res.stderr)
+	}
+	if res.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	// bash waited ~1 s on its command substitutions' pipes, and hardly
+	// on its stdin: seq wrote all of it at once.
+	if st := rep.Stages[1].Stalls; st == nil || st.ReadNS > int64(300*time.Millisecond) {
+		t.Errorf("stage 2 stalls %+v: its waits on its own internal pipes counted as reading its stdin\n%s", st, res.stderr)
+	}
+}

@@ -53,27 +53,28 @@ func pipeInode(pid, fd int) uint64 {
 }
 
 // stageStalls returns each stage's pipe stalls for the verdict, by stage
-// pid: its own waits, and its descendants' waits on its stdin (reading)
-// and stdout (writing) pipes. A wait on a pipe inside the stage (cat |
-// cat in a shell stage) is not the stage's.
+// pid: its own waits and its descendants' on its stdin (reading) and
+// stdout (writing) pipes. A wait on another pipe (cat | cat in a shell
+// stage, a command substitution) is not the stage's. A stage whose pipes
+// were not noted (it exited at once) has all its own waits.
 func (tr *tracing) stageStalls(names map[int]string) map[int]verdict.Stalls {
 	r := tr.last
 	out := make(map[int]verdict.Stalls)
 	for _, p := range r.ByProcess() {
 		stage, ok := r.Stage(p.Tgid, names)
-		if !ok || stage == p.Tgid {
-			s := out[p.Tgid]
+		b, noted := tr.bounds[stage]
+		s := out[stage]
+		switch {
+		case !ok || (stage == p.Tgid && !noted):
+			s = out[p.Tgid]
 			s.Read += p.Read.Total
 			s.Write += p.Write.Total
 			s.Runnable += p.Read.Runnable + p.Write.Runnable
 			out[p.Tgid] = s
 			continue
-		}
-		b, ok := tr.bounds[stage]
-		if !ok {
+		case !noted:
 			continue
 		}
-		s := out[stage]
 		for _, rec := range p.Pipes {
 			switch {
 			case rec.Dir == trace.DirRead && rec.Inode == b.in && b.in != 0:
