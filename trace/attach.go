@@ -51,6 +51,8 @@ const (
 	nrEpollPwait   = 281
 	nrEpollPwait2  = 441
 	nrIOUringEnter = 426
+	nrPreadv2      = 327
+	nrPwritev2     = 328
 
 	ioringEnterGetEvents = 1 // io_uring_enter's flags: wait for completions
 )
@@ -117,9 +119,9 @@ func inProgress(dir string, tgid int) (stallWait, bool) {
 		return stallWait{Dir: uint16(d), Inode: inode}, inode != 0
 	}
 	switch nr {
-	case nrRead, nrReadv:
+	case nrRead, nrReadv, nrPreadv2:
 		return pipeWait(DirRead, ino(a[0]))
-	case nrWrite, nrWritev:
+	case nrWrite, nrWritev, nrPwritev2:
 		return pipeWait(DirWrite, ino(a[0]))
 	case nrVmsplice:
 		d := DirWrite
@@ -135,14 +137,17 @@ func inProgress(dir string, tgid int) (stallWait, bool) {
 		case nrSendfile:
 			in, out = a[1], a[0]
 		}
-		inIno, outIno := ino(in), ino(out)
-		// With pipes on both sides, the kernel function it sleeps in
-		// says which side it waits for.
+		// The kernel function it sleeps in says which side it waits
+		// for: pipe_wait_readable or pipe_wait_writable, or another
+		// file's wait (a socket's), which is not a pipe stall.
 		wchan, _ := os.ReadFile(dir + "wchan")
-		if inIno != 0 && (outIno == 0 || !strings.Contains(string(wchan), "writ")) {
-			return pipeWait(DirRead, inIno)
+		switch {
+		case !strings.HasPrefix(string(wchan), "pipe_wait"):
+			return stallWait{}, false
+		case strings.Contains(string(wchan), "writ"):
+			return pipeWait(DirWrite, ino(out))
 		}
-		return pipeWait(DirWrite, outIno)
+		return pipeWait(DirRead, ino(in))
 	case nrPoll, nrSelect, nrEpollWait, nrPselect6, nrPpoll, nrEpollPwait, nrEpollPwait2:
 		return stallWait{Dir: uint16(DirPoll)}, true
 	case nrIOUringEnter:

@@ -32,13 +32,19 @@
 // A wait is the time a thread of a watched process spends off CPU after
 // going to sleep interruptibly (not preempted) inside one of:
 //
-//	DirRead   read, readv on a pipe or FIFO; splice/tee from an empty pipe;
-//	          vmsplice on a read end; sendfile from a pipe
-//	DirWrite  write, writev on a pipe or FIFO; splice/tee/sendfile into a
-//	          pipe; vmsplice on a write end
+//	DirRead   read, readv, preadv2 on a pipe or FIFO; splice/tee/sendfile
+//	          from an empty pipe; vmsplice on a read end
+//	DirWrite  write, writev, pwritev2 on a pipe or FIFO; splice/tee/
+//	          sendfile into a pipe (into a full one, if the other file is
+//	          not a pipe); vmsplice on a write end
 //	DirPoll   epoll_wait, epoll_pwait, epoll_pwait2, poll, ppoll, select,
 //	          pselect6; io_uring_enter with IORING_ENTER_GETEVENTS (no
 //	          pipe: Inode 0)
+//
+// A splice between a pipe and another file (a socket) that waits on the
+// other file is not a pipe stall and is not measured, nor is a sleep in
+// open(2) of a FIFO waiting for its other end, nor one in a syscall the
+// kernel restarts after a stop (restart_syscall).
 //
 // An io_uring worker thread (iou-wrk-*, iou-sqp-*: PF_IO_WORKER) is never
 // measured: its saved registers are a copy of its creator's, not a
@@ -88,6 +94,11 @@
 //     and ended. WriteTable and JSON label a descendant of a labelled
 //     process "stage 2 (sh) › cat" and list it under that stage.
 //   - Records accumulate from New until Close; Snapshot does not reset.
+//   - A record's key is (tgid, pipe inode number, direction), with no
+//     device: FIFOs on two filesystems with the same inode number share a
+//     record (pipes share one filesystem, pipefs). With FollowChildren, a
+//     pid the kernel reuses for a new watched child during the trace adds
+//     to the first process's records and replaces its name and life.
 //   - Max may miss a value when two threads of one process end waits on the
 //     same pipe at the same instant (counts and totals are atomic).
 //   - The syscall is read from the thread's saved user registers: a sleep

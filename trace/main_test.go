@@ -28,6 +28,11 @@ import (
 //	splicer: wait for the start (fd 3), splice stdin to stdout until EOF
 //	poller: wait for the start (fd 3), then epoll_wait for stdin and read it
 //	        until EOF
+//	socksplicer: wait for the start (fd 3), splice from a socket into stdout
+//	        and from stdin into a socket, each waiting on the socket
+//	        (socksplice_test.go)
+//	vcopier: wait for the start (fd 3), copy stdin to stdout with preadv2
+//	        and pwritev2 at offset -1 until EOF (socksplice_test.go)
 //	uringer: wait for the start (fd 3), then relay stdin to stdout, reading
 //	        through an io_uring (uring_test.go); uringer-async: every read
 //	        handed to an io_uring worker (IOSQE_ASYNC)
@@ -60,6 +65,10 @@ func TestMain(m *testing.M) {
 		os.Exit(childSplicer())
 	case "poller":
 		os.Exit(childPoller())
+	case "socksplicer":
+		os.Exit(childSockSplicer())
+	case "vcopier":
+		os.Exit(childVCopier())
 	case "uringer":
 		os.Exit(childUringer(false))
 	case "uringer-async":

@@ -65,6 +65,17 @@ static __always_inline bool pipe_empty(struct file *f)
 	return BPF_CORE_READ(p, head) == BPF_CORE_READ(p, tail);
 }
 
+// pipe_full is the kernel's pipe_full(head, tail, max_usage): no room for
+// a writer (what splice into the pipe waits for).
+static __always_inline bool pipe_full(struct file *f)
+{
+	struct pipe_inode_info *p = BPF_CORE_READ(f, private_data);
+
+	if (!p)
+		return 0;
+	return BPF_CORE_READ(p, head) - BPF_CORE_READ(p, tail) >= BPF_CORE_READ(p, max_usage);
+}
+
 // classify fills w->dir and w->inode for the syscall t sleeps in and
 // returns 1 if that wait is one to measure.
 static __always_inline int classify(struct task_struct *t, struct wait *w)
@@ -88,11 +99,13 @@ static __always_inline int classify(struct task_struct *t, struct wait *w)
 	switch (nr) {
 	case NR_read:
 	case NR_readv:
+	case NR_preadv2: // with offset -1, as on a pipe
 		w->dir = DIR_READ;
 		w->inode = pipe_ino(fd_file(t, regs->di));
 		return w->inode != 0;
 	case NR_write:
 	case NR_writev:
+	case NR_pwritev2:
 		w->dir = DIR_WRITE;
 		w->inode = pipe_ino(fd_file(t, regs->di));
 		return w->inode != 0;
@@ -110,6 +123,9 @@ static __always_inline int classify(struct task_struct *t, struct wait *w)
 		// splice(fd_in, off_in, fd_out, ...), tee(fd_in, fd_out, ...),
 		// sendfile(out_fd, in_fd, ...). With pipes on both sides the
 		// task waits on the input if it is empty, else on the output.
+		// With a pipe on one side only, it waits on that pipe only if
+		// the pipe is empty (input) or full (output): else it waits on
+		// the other file (a socket), which is not a pipe stall.
 		if (nr == NR_sendfile) {
 			out = fd_file(t, regs->di);
 			in = fd_file(t, regs->si);
@@ -122,12 +138,12 @@ static __always_inline int classify(struct task_struct *t, struct wait *w)
 		}
 		in_ino = pipe_ino(in);
 		out_ino = pipe_ino(out);
-		if (in_ino && (!out_ino || pipe_empty(in))) {
+		if (in_ino && pipe_empty(in)) {
 			w->dir = DIR_READ;
 			w->inode = in_ino;
 			return 1;
 		}
-		if (out_ino) {
+		if (out_ino && (in_ino || pipe_full(out))) {
 			w->dir = DIR_WRITE;
 			w->inode = out_ino;
 			return 1;

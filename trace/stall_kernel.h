@@ -57,6 +57,8 @@ typedef __u32 __wsum;
 #define NR_epoll_pwait 281
 #define NR_epoll_pwait2 441
 #define NR_io_uring_enter 426
+#define NR_preadv2 327
+#define NR_pwritev2 328
 
 #define IORING_ENTER_GETEVENTS 1 // io_uring_enter flags: wait for completions
 
@@ -79,6 +81,7 @@ struct inode {
 struct pipe_inode_info {
 	unsigned int head;
 	unsigned int tail;
+	unsigned int max_usage;
 } __attribute__((preserve_access_index));
 
 struct file {

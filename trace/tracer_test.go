@@ -320,6 +320,8 @@ func TestSpliceAndPoll(t *testing.T) {
 		{"splice slow consumer", "splicer", false, trace.DirWrite, true, false},
 		{"splice slow producer", "splicer", true, trace.DirRead, false, false},
 		{"epoll slow producer", "poller", true, trace.DirPoll, false, false},
+		{"preadv2 slow producer", "vcopier", true, trace.DirRead, false, false},
+		{"pwritev2 slow consumer", "vcopier", false, trace.DirWrite, true, false},
 		{"io_uring slow producer", "uringer", true, trace.DirPoll, false, false},
 		{"io_uring worker slow producer", "uringer-async", true, trace.DirPoll, false, true},
 	}
