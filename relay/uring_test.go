@@ -177,15 +177,19 @@ func ringWaiting(t *testing.T, waitIn string, seed uint64) (e *env, k *relay.Lin
 // TestURingReaderGone: the reader leaving while the ring waits — in the
 // read (the source empty) or in the write (the sink full) — ends the link
 // (SinkClosed), and the writer upstream then gets EPIPE, as in a shell
-// pipeline.
+// pipeline. The time the write waited is the sink's (TimeFull).
 func TestURingReaderGone(t *testing.T) {
 	for _, waitIn := range []string{"read", "write"} {
 		t.Run(waitIn, func(t *testing.T) {
 			_, _, done, src, dst := ringWaiting(t, waitIn, 7)
+			time.Sleep(100 * time.Millisecond)
 			dst.test.Close()
 			st := wait(t, done, "link done after the reader left")
 			if !st.SinkClosed {
 				t.Fatalf("link ended without SinkClosed: %+v", st)
+			}
+			if waitIn == "write" && st.TimeFull < 80*time.Millisecond {
+				t.Errorf("the sink held the ring's write 100 ms before its reader left; TimeFull %v, TimeEmpty %v", st.TimeFull, st.TimeEmpty)
 			}
 			if _, err := src.test.Write([]byte("after")); !errors.Is(err, unix.EPIPE) {
 				t.Fatalf("writer upstream: %v, want EPIPE", err)
