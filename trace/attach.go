@@ -80,7 +80,12 @@ func (t *Tracer) seedThread(tgid, tid int, now uint64) {
 	if st, flags, _ := threadStat(tgid, tid); st != 'S' || flags&pfIOWorker != 0 {
 		return // not asleep; or an io_uring worker, whose registers are its creator's (classify)
 	}
-	w, ok := inProgress(dir, tgid)
+	sc, err := os.ReadFile(dir + "syscall")
+	if err != nil {
+		t.unread++ // no ptrace access: a wait in progress here is not seen
+		return
+	}
+	w, ok := inProgress(sc, dir, tgid)
 	if !ok {
 		return
 	}
@@ -92,12 +97,8 @@ func (t *Tracer) seedThread(tgid, tid int, now uint64) {
 // inProgress classifies the syscall the thread at dir sleeps in, as
 // classify in stall.bpf.c does, and returns the wait's direction and
 // pipe inode.
-func inProgress(dir string, tgid int) (stallWait, bool) {
-	b, err := os.ReadFile(dir + "syscall")
-	if err != nil {
-		return stallWait{}, false
-	}
-	f := strings.Fields(string(b)) // "nr arg0 ... arg5 sp pc", "running" or "-1 sp pc"
+func inProgress(sc []byte, dir string, tgid int) (stallWait, bool) {
+	f := strings.Fields(string(sc)) // "nr arg0 ... arg5 sp pc", "running" or "-1 sp pc"
 	var a [4]int
 	if len(f) < 1+len(a) {
 		return stallWait{}, false

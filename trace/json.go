@@ -38,6 +38,7 @@ type JSONDropped struct {
 	Children uint64 `json:"children"`
 	Storage  uint64 `json:"storage"`
 	Procs    uint64 `json:"procs"`
+	Attach   uint64 `json:"attach"`
 }
 
 // JSONProcess is one process's stalls. Fractions are of the report's
@@ -91,7 +92,7 @@ type JSONPipe struct {
 // zero totals.
 func (r Report) JSON(names map[int]string) JSONReport {
 	out := JSONReport{Schema: Schema, SchemaVersion: SchemaVersion, Start: r.Start, WallNS: int64(r.Wall), Processes: []JSONProcess{},
-		Dropped:    JSONDropped{Waits: r.Dropped.Waits, Children: r.Dropped.Children, Storage: r.Dropped.Storage, Procs: r.Dropped.Procs},
+		Dropped:    JSONDropped{Waits: r.Dropped.Waits, Children: r.Dropped.Children, Storage: r.Dropped.Storage, Procs: r.Dropped.Procs, Attach: r.Dropped.Attach},
 		MaxRecords: r.MaxRecords, MaxProcesses: r.MaxProcesses,
 	}
 	stall := func(s Stall, life time.Duration) JSONStall {

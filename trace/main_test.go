@@ -43,6 +43,7 @@ import (
 //	unpriv: report what Check, New and Command.Run say (run as user nobody)
 //	caps:   trace itself for a moment and print "ok" (run as user nobody
 //	        with CAP_BPF and CAP_PERFMON)
+//	capsother: watch PIPELOOP_TRACE_PID and print Dropped.Attach (as caps)
 //	blockread: read stdin to EOF and write to the file PIPELOOP_TRACE_RESULT
 //	        how many reads slept (stress_test.go)
 //
@@ -83,6 +84,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childUnpriv())
 	case "caps":
 		os.Exit(childCaps())
+	case "capsother":
+		os.Exit(childCapsOther())
 	case "blockread":
 		os.Exit(childBlockRead())
 	case "execthread":
@@ -326,6 +329,28 @@ func childUnpriv() int {
 	fmt.Printf("new: %v%s\n", err, kind(err))
 	err = trace.Command{PIDs: []int{1}}.Run(context.Background(), io.Discard, io.Discard)
 	fmt.Printf("command: %v%s\n", err, kind(err))
+	return 0
+}
+
+// childCapsOther watches PIPELOOP_TRACE_PID and prints how many threads'
+// waits in progress at attach it could not read.
+func childCapsOther() int {
+	tr, err := trace.New(trace.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	defer tr.Close()
+	if err := tr.Watch(envInt("PIPELOOP_TRACE_PID", 0)); err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	rep, err := tr.Snapshot()
+	if err != nil {
+		fmt.Println(err)
+		return 0
+	}
+	fmt.Println("dropped at attach:", rep.Dropped.Attach)
 	return 0
 }
 

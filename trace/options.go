@@ -37,6 +37,11 @@ type Dropped struct {
 	Children uint64 // children of watched processes not watched: MaxProcesses reached
 	Storage  uint64 // threads not watched (their waits not measured): no task storage could be allocated
 	Procs    uint64 // children whose parent, start and name were not kept: table full
+	// Attach counts threads asleep at Watch whose syscall /proc would not
+	// show (no ptrace access: a tracer with CAP_BPF+CAP_PERFMON but not
+	// root watching another user's process): a wait in progress there is
+	// not counted, its end is.
+	Attach uint64
 }
 
 // Any reports whether anything was dropped.

@@ -108,6 +108,9 @@ func (r Report) droppedText() string {
 	if d.Procs > 0 {
 		parts = append(parts, fmt.Sprintf("%d children's parent and name (process table full)", d.Procs))
 	}
+	if d.Attach > 0 {
+		parts = append(parts, fmt.Sprintf("%d threads' waits in progress at attach (/proc/PID/syscall not readable: needs ptrace access)", d.Attach))
+	}
 	return "DROPPED " + strings.Join(parts, ", ")
 }
 

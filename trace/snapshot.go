@@ -60,6 +60,7 @@ func (t *Tracer) Snapshot() (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	d.Attach = t.unread
 	r.Dropped = d
 	r.MaxRecords = t.opts.MaxRecords
 	r.MaxProcesses = t.opts.MaxProcesses

@@ -29,6 +29,7 @@ type Tracer struct {
 	objs   stallObjects // maps and programs; zero after Close
 	links  []link.Link  // attached programs, closed by Close
 	closed bool
+	unread uint64 // Dropped.Attach
 }
 
 // New loads the BPF program and attaches it to the scheduler

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -232,6 +233,25 @@ func TestPrivilege(t *testing.T) {
 		const capPerfmon, capBPF = 38, 39
 		if got := asNobody("caps", capBPF, capPerfmon); got != "ok" {
 			t.Errorf("as nobody with CAP_BPF+CAP_PERFMON: %q, want ok", got)
+		}
+	})
+	// Watching root's cat, asleep reading a pipe: without ptrace access
+	// /proc does not show its syscall, so the wait in progress is not
+	// counted; the report says so.
+	t.Run("CAP_BPF+CAP_PERFMON, another user's waiting process", func(t *testing.T) {
+		const capPerfmon, capBPF = 38, 39
+		r, w, _ := pipe(t)
+		cat := exec.Command("cat")
+		cat.Stdin = r
+		if err := cat.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		defer func() { w.Close(); cat.Wait() }()
+		awaitSyscall(t, cat.Process.Pid, 0) // read
+		t.Setenv("PIPELOOP_TRACE_PID", strconv.Itoa(cat.Process.Pid))
+		if got := asNobody("capsother", capBPF, capPerfmon); got != "dropped at attach: 1" {
+			t.Errorf("as nobody with CAP_BPF+CAP_PERFMON watching root's cat: %q, want \"dropped at attach: 1\"", got)
 		}
 	})
 }
