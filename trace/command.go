@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -56,7 +57,8 @@ const pollInterval = 100 * time.Millisecond
 // the end of c.Duration, when ctx is done (Ctrl-C under
 // signal.NotifyContext) or when no watched process is left. It returns an
 // error when tracing cannot start (each pid gone, joined, when none was
-// left to watch) or the report cannot be written; the errors' text leaves
+// left to watch: a zombie is gone too; c.Warn gets them when some are
+// left) or the report cannot be written; the errors' text leaves
 // out the package's "trace: " prefix, for a line that names the command.
 func (c Command) Run(ctx context.Context, stdout, progress io.Writer) error {
 	if err := c.Check(); err != nil {
@@ -81,7 +83,19 @@ func (c Command) Run(ctx context.Context, stdout, progress io.Writer) error {
 			return commandError{err}
 		}
 	}
-	if len(missing) == len(c.PIDs) {
+	// Watch leaves out a process that has exited (a zombie): it is as
+	// gone as a missing pid. A pid named twice, or two threads of one
+	// process, is one process.
+	watched, err := t.Watched()
+	if err != nil {
+		return commandError{err}
+	}
+	for _, pid := range c.PIDs {
+		if tgid, err := threadGroup(pid); err == nil && !slices.Contains(watched, tgid) {
+			missing = append(missing, commandError{fmt.Errorf("trace: watch pid %d: %w: it has exited (a zombie)", pid, syscall.ESRCH)})
+		}
+	}
+	if len(watched) == 0 {
 		return errors.Join(missing...)
 	}
 	for _, err := range missing {
@@ -89,7 +103,7 @@ func (c Command) Run(ctx context.Context, stdout, progress io.Writer) error {
 			c.Warn(err)
 		}
 	}
-	fmt.Fprintf(progress, "tracing %d process(es); Ctrl-C to stop\n", len(c.PIDs)-len(missing))
+	fmt.Fprintf(progress, "tracing %d process(es); Ctrl-C to stop\n", len(watched))
 	if err := waitDone(ctx, t, c.Duration); err != nil {
 		return commandError{err}
 	}

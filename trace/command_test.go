@@ -179,8 +179,8 @@ func zombie(t *testing.T) int {
 	return 0
 }
 
-// Tracing a zombie without --duration ends by itself: it has nothing left
-// to watch.
+// Tracing a zombie without --duration ends by itself, and says why: it
+// has exited, as a missing pid has, and there is nothing to watch.
 func TestCommandZombieEnds(t *testing.T) {
 	requireTracing(t)
 	z := zombie(t)
@@ -191,11 +191,38 @@ func TestCommandZombieEnds(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v: %s", err, stderr.String())
+		want := fmt.Sprintf("watch pid %d: no such process: it has exited (a zombie)", z)
+		if err == nil || err.Error() != want || !errors.Is(err, syscall.ESRCH) {
+			t.Fatalf("Run = %v (stderr %q), want %q wrapping ESRCH", err, stderr.String(), want)
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatalf("trace --pid %d (a zombie) did not end by itself", z)
+	}
+}
+
+// A zombie among live pids is warned about and skipped; a pid named twice
+// is one process.
+func TestCommandZombieAndDuplicate(t *testing.T) {
+	requireTracing(t)
+	z := zombie(t)
+	sleeper := exec.Command("sleep", "10")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sleeper.Wait()
+	defer sleeper.Process.Kill()
+	var stdout, stderr strings.Builder
+	var warned []string
+	c := trace.Command{PIDs: []int{sleeper.Process.Pid, z, sleeper.Process.Pid}, Duration: 100 * time.Millisecond,
+		Warn: func(err error) { warned = append(warned, err.Error()) }}
+	if err := c.Run(context.Background(), &stdout, &stderr); err != nil {
+		t.Fatalf("Run: %v: %s", err, stderr.String())
+	}
+	if want := []string{fmt.Sprintf("watch pid %d: no such process: it has exited (a zombie)", z)}; !slices.Equal(warned, want) {
+		t.Errorf("warned %q, want %q", warned, want)
+	}
+	if want := "tracing 1 process(es); Ctrl-C to stop\n"; stderr.String() != want {
+		t.Errorf("progress %q, want %q", stderr.String(), want)
 	}
 }
 
