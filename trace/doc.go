@@ -43,8 +43,9 @@
 //
 // A splice between a pipe and another file (a socket) that waits on the
 // other file is not a pipe stall and is not measured, nor is a sleep in
-// open(2) of a FIFO waiting for its other end, nor one in a syscall the
-// kernel restarts after a stop (restart_syscall).
+// open(2) of a FIFO waiting for its other end, nor the rest of a poll(2)
+// the kernel resumes after a stop or a ptrace attach (restart_syscall:
+// its registers no longer name poll).
 //
 // An io_uring worker thread (iou-wrk-*, iou-sqp-*: PF_IO_WORKER) is never
 // measured: its saved registers are a copy of its creator's, not a
