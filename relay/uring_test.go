@@ -175,14 +175,21 @@ func ringWaiting(t *testing.T, waitIn string, seed uint64) (e *env, k *relay.Lin
 }
 
 // TestURingReaderGone: the reader leaving while the ring waits — in the
-// read (the source empty) or in the write (the sink full) — ends the link
-// (SinkClosed), and the writer upstream then gets EPIPE, as in a shell
-// pipeline. The time the write waited is the sink's (TimeFull).
+// read (the source empty) or in the write (the sink full), or as a
+// message arrives after the source was idle — ends the link (SinkClosed),
+// and the writer upstream then gets EPIPE, as in a shell pipeline. The
+// time the write waited is the sink's (TimeFull); the time the source
+// was idle is not.
 func TestURingReaderGone(t *testing.T) {
-	for _, waitIn := range []string{"read", "write"} {
+	for _, waitIn := range []string{"read", "write", "message"} {
 		t.Run(waitIn, func(t *testing.T) {
 			_, _, done, src, dst := ringWaiting(t, waitIn, 7)
 			time.Sleep(100 * time.Millisecond)
+			if waitIn == "message" {
+				if _, err := src.test.Write([]byte("hello")); err != nil {
+					t.Fatal(err)
+				}
+			}
 			dst.test.Close()
 			st := wait(t, done, "link done after the reader left")
 			if !st.SinkClosed {
@@ -190,6 +197,9 @@ func TestURingReaderGone(t *testing.T) {
 			}
 			if waitIn == "write" && st.TimeFull < 80*time.Millisecond {
 				t.Errorf("the sink held the ring's write 100 ms before its reader left; TimeFull %v, TimeEmpty %v", st.TimeFull, st.TimeEmpty)
+			}
+			if waitIn == "message" && st.TimeFull > 50*time.Millisecond {
+				t.Errorf("the source was idle 100 ms, then a message met a reader gone; TimeFull %v, TimeEmpty %v", st.TimeFull, st.TimeEmpty)
 			}
 			if _, err := src.test.Write([]byte("after")); !errors.Is(err, unix.EPIPE) {
 				t.Fatalf("writer upstream: %v, want EPIPE", err)

@@ -213,15 +213,18 @@ func (k *Link) ringReadDone(res int32) {
 // ringWriteFailed takes a write that came back short, failed or was
 // canceled: what the sink did not take goes out first once epoll says it
 // has room. A write the sink refused (short, EAGAIN, or its reader gone
-// while it waited) waited for the sink: the time since the last charge is
-// the sink's, whatever ringWait would say once the chain is gone.
+// while it waited: the sink still at least half full) waited for the
+// sink: the time since the last charge is the sink's, whatever ringWait
+// would say once the chain is gone. A reader gone as a message's write
+// went out, the sink not backed up, leaves it to ringWait (the source).
 func (k *Link) ringWriteFailed(res int32) {
 	u := k.ur
 	n := max(int(res), 0)
 	k.ringCredit(n)
 	rest := u.buf[n:u.wlen]
 	u.wlen = 0
-	if err := unix.Errno(-res); k.wait == waitRing && err != unix.ECANCELED {
+	if err := unix.Errno(-res); k.wait == waitRing && err != unix.ECANCELED &&
+		(res >= 0 || err == unix.EAGAIN || k.sinkBacked()) {
 		k.wait = waitFull
 	}
 	switch err := unix.Errno(-res); {

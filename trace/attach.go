@@ -3,6 +3,8 @@
 package trace
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -82,7 +84,9 @@ func (t *Tracer) seedThread(tgid, tid int, now uint64) {
 	}
 	sc, err := os.ReadFile(dir + "syscall")
 	if err != nil {
-		t.unread++ // no ptrace access: a wait in progress here is not seen
+		if errors.Is(err, fs.ErrPermission) {
+			t.unread++ // no ptrace access: a wait in progress here is not seen
+		}
 		return
 	}
 	w, ok := inProgress(sc, dir, tgid)

@@ -90,12 +90,15 @@ func (c Command) Run(ctx context.Context, stdout, progress io.Writer) error {
 	if err != nil {
 		return commandError{err}
 	}
-	for _, pid := range c.PIDs {
-		if tgid, err := threadGroup(pid); err == nil && !slices.Contains(watched, tgid) {
+	for i, pid := range c.PIDs {
+		if tgid, err := threadGroup(pid); err == nil && !slices.Contains(watched, tgid) && !slices.Contains(c.PIDs[:i], pid) {
 			missing = append(missing, commandError{fmt.Errorf("trace: watch pid %d: %w: it has exited (a zombie)", pid, syscall.ESRCH)})
 		}
 	}
 	if len(watched) == 0 {
+		if len(missing) == 0 { // all exited, and were reaped, since Watch
+			return commandError{fmt.Errorf("trace: watch pids %v: %w: they have exited", c.PIDs, syscall.ESRCH)}
+		}
 		return errors.Join(missing...)
 	}
 	for _, err := range missing {

@@ -200,8 +200,8 @@ func TestCommandZombieEnds(t *testing.T) {
 	}
 }
 
-// A zombie among live pids is warned about and skipped; a pid named twice
-// is one process.
+// A zombie among live pids is warned about (once) and skipped; a pid named
+// twice is one process.
 func TestCommandZombieAndDuplicate(t *testing.T) {
 	requireTracing(t)
 	z := zombie(t)
@@ -213,7 +213,7 @@ func TestCommandZombieAndDuplicate(t *testing.T) {
 	defer sleeper.Process.Kill()
 	var stdout, stderr strings.Builder
 	var warned []string
-	c := trace.Command{PIDs: []int{sleeper.Process.Pid, z, sleeper.Process.Pid}, Duration: 100 * time.Millisecond,
+	c := trace.Command{PIDs: []int{sleeper.Process.Pid, z, sleeper.Process.Pid, z}, Duration: 100 * time.Millisecond,
 		Warn: func(err error) { warned = append(warned, err.Error()) }}
 	if err := c.Run(context.Background(), &stdout, &stderr); err != nil {
 		t.Fatalf("Run: %v: %s", err, stderr.String())

@@ -39,8 +39,10 @@ type Dropped struct {
 	Procs    uint64 // children whose parent, start and name were not kept: table full
 	// Attach counts threads asleep at Watch whose syscall /proc would not
 	// show (no ptrace access: a tracer with CAP_BPF+CAP_PERFMON but not
-	// root watching another user's process): a wait in progress there is
-	// not counted, its end is.
+	// root watching another user's process): if one was in a wait the
+	// tracer measures, that wait's part before its next switch is not
+	// counted (a thread asleep in anything else is counted too: /proc
+	// cannot say which).
 	Attach uint64
 }
 

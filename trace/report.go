@@ -109,7 +109,7 @@ func (r Report) droppedText() string {
 		parts = append(parts, fmt.Sprintf("%d children's parent and name (process table full)", d.Procs))
 	}
 	if d.Attach > 0 {
-		parts = append(parts, fmt.Sprintf("%d threads' waits in progress at attach (/proc/PID/syscall not readable: needs ptrace access)", d.Attach))
+		parts = append(parts, fmt.Sprintf("%d threads asleep at attach not classified (their syscall unreadable in /proc: needs ptrace access)", d.Attach))
 	}
 	return "DROPPED " + strings.Join(parts, ", ")
 }

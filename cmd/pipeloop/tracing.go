@@ -56,13 +56,15 @@ func pipeInode(pid, fd int) uint64 {
 // pid: its own waits and its descendants' on its stdin (reading) and
 // stdout (writing) pipes. A wait on another pipe (cat | cat in a shell
 // stage, a command substitution) is not the stage's. A stage whose pipes
-// were not noted (it exited at once) has all its own waits.
+// were not noted (/proc showed none: it exited at once, or its fds could
+// not be read) has all its own waits.
 func (tr *tracing) stageStalls(names map[int]string) map[int]verdict.Stalls {
 	r := tr.last
 	out := make(map[int]verdict.Stalls)
 	for _, p := range r.ByProcess() {
 		stage, ok := r.Stage(p.Tgid, names)
-		b, noted := tr.bounds[stage]
+		b := tr.bounds[stage]
+		noted := b.in != 0 || b.out != 0 // /proc showed a pipe at either end
 		s := out[stage]
 		switch {
 		case !ok || (stage == p.Tgid && !noted):
