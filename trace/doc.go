@@ -32,8 +32,8 @@
 // A wait is the time a thread of a watched process spends off CPU after
 // going to sleep interruptibly (not preempted) inside one of:
 //
-//	DirRead   read, readv, preadv2 on a pipe or FIFO; splice/tee/sendfile
-//	          from an empty pipe; vmsplice on a read end
+//	DirRead   read, readv, preadv2 on a pipe or FIFO; splice/tee from an
+//	          empty pipe; vmsplice on a read end
 //	DirWrite  write, writev, pwritev2 on a pipe or FIFO; splice/tee/
 //	          sendfile into a pipe (into a full one, if the other file is
 //	          not a pipe); vmsplice on a write end
