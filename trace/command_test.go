@@ -121,15 +121,10 @@ func TestCommandFollowsPipeline(t *testing.T) {
 // goes to stdout.
 func TestCommandDuration(t *testing.T) {
 	requireTracing(t)
-	sleeper := exec.Command("sleep", "10")
-	if err := sleeper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer sleeper.Wait()
-	defer sleeper.Process.Kill()
+	live := sleeper(t)
 	var stdout, stderr strings.Builder
 	start := time.Now()
-	c := trace.Command{PIDs: []int{sleeper.Process.Pid}, Duration: 200 * time.Millisecond}
+	c := trace.Command{PIDs: []int{live}, Duration: 200 * time.Millisecond}
 	if err := c.Run(context.Background(), &stdout, &stderr); err != nil {
 		t.Fatalf("Run: %v: %s", err, stderr.String())
 	}
@@ -150,6 +145,18 @@ func TestCommandNoSuchProcess(t *testing.T) {
 	if err == nil || err.Error() != want || !errors.Is(err, syscall.ESRCH) || stderr.Len() != 0 {
 		t.Errorf("Run = %v, stderr %q; want %q wrapping ESRCH, nothing on stderr", err, stderr.String(), want)
 	}
+}
+
+// sleeper starts `sleep 10`, killed and reaped at the end of the test,
+// and returns its pid.
+func sleeper(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
 }
 
 // zombie starts `sh -c 'sleep 0.2 & exec sleep 30'` and returns the pid of
@@ -205,15 +212,10 @@ func TestCommandZombieEnds(t *testing.T) {
 func TestCommandZombieAndDuplicate(t *testing.T) {
 	requireTracing(t)
 	z := zombie(t)
-	sleeper := exec.Command("sleep", "10")
-	if err := sleeper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer sleeper.Wait()
-	defer sleeper.Process.Kill()
+	live := sleeper(t)
 	var stdout, stderr strings.Builder
 	var warned []string
-	c := trace.Command{PIDs: []int{sleeper.Process.Pid, z, sleeper.Process.Pid, z}, Duration: 100 * time.Millisecond,
+	c := trace.Command{PIDs: []int{live, z, live, z}, Duration: 100 * time.Millisecond,
 		Warn: func(err error) { warned = append(warned, err.Error()) }}
 	if err := c.Run(context.Background(), &stdout, &stderr); err != nil {
 		t.Fatalf("Run: %v: %s", err, stderr.String())
@@ -230,16 +232,11 @@ func TestCommandZombieAndDuplicate(t *testing.T) {
 // watched process that never blocked still gets a row.
 func TestCommandMissingPidSkipped(t *testing.T) {
 	requireTracing(t)
-	sleeper := exec.Command("sleep", "10")
-	if err := sleeper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer sleeper.Wait()
-	defer sleeper.Process.Kill()
-	pid := strconv.Itoa(sleeper.Process.Pid)
+	live := sleeper(t)
+	pid := strconv.Itoa(live)
 	var stdout, stderr strings.Builder
 	var warned []string
-	c := trace.Command{PIDs: []int{sleeper.Process.Pid, 1 << 30}, Duration: 200 * time.Millisecond,
+	c := trace.Command{PIDs: []int{live, 1 << 30}, Duration: 200 * time.Millisecond,
 		Warn: func(err error) { warned = append(warned, err.Error()) }}
 	if err := c.Run(context.Background(), &stdout, &stderr); err != nil {
 		t.Fatalf("Run: %v: %s", err, stderr.String())

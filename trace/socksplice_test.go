@@ -108,23 +108,31 @@ func TestSpliceWaitingOnSocket(t *testing.T) {
 func childVCopier() int {
 	awaitStart()
 	m := startMeter()
-	buf := make([]byte, blockSize)
+	return copyOut(m, make([]byte, blockSize),
+		func(p []byte) (int, error) { return unix.Preadv2(0, [][]byte{p}, -1, 0) },
+		func(p []byte) (int, error) { return unix.Pwritev2(1, [][]byte{p}, -1, 0) })
+}
+
+// copyOut is a helper role's loop: read until EOF (0), retrying EINTR, and
+// write each piece in full; then the meter's figures. It returns the
+// role's exit status.
+func copyOut(m *meter, buf []byte, read, write func([]byte) (int, error)) int {
 	for {
-		n, err := unix.Preadv2(0, [][]byte{buf}, -1, 0)
+		n, err := read(buf)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "preadv2:", err)
+			fmt.Fprintln(os.Stderr, "read:", err)
 			return 1
 		}
 		if n == 0 {
 			return m.done()
 		}
 		for off := 0; off < n; {
-			k, err := unix.Pwritev2(1, [][]byte{buf[off:n]}, -1, 0)
+			k, err := write(buf[off:n])
 			if err != nil && err != syscall.EINTR {
-				fmt.Fprintln(os.Stderr, "pwritev2:", err)
+				fmt.Fprintln(os.Stderr, "write:", err)
 				return 1
 			}
 			off += max(k, 0)

@@ -72,24 +72,10 @@ func childUringer(async bool) int {
 		return 1
 	}
 	m := startMeter()
-	buf := make([]byte, blockSize)
-	for {
-		r.Read(0, buf, flags, 1)
-		n, err := await(0, buf, true)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "io_uring read:", err)
-			return 1
-		}
-		if n == 0 {
-			return m.done()
-		}
-		for off := 0; off < n; {
-			k, err := syscall.Write(1, buf[off:n])
-			if err != nil && err != syscall.EINTR {
-				fmt.Fprintln(os.Stderr, "write:", err)
-				return 1
-			}
-			off += max(k, 0)
-		}
-	}
+	return copyOut(m, make([]byte, blockSize),
+		func(p []byte) (int, error) {
+			r.Read(0, p, flags, 1)
+			return await(0, p, true)
+		},
+		func(p []byte) (int, error) { return syscall.Write(1, p) })
 }
