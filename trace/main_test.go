@@ -3,6 +3,7 @@
 package trace_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,8 +43,8 @@ import (
 //	        PIPELOOP_TRACE_CPU until stdin is closed
 //	unpriv: report what Check, New and Command.Run say (run as user nobody)
 //	caps:   trace itself for a moment and print "ok" (run as user nobody
-//	        with CAP_BPF and CAP_PERFMON)
-//	capsother: watch PIPELOOP_TRACE_PID and print Dropped.Attach (as caps)
+//	        with CAP_BPF and CAP_PERFMON); with PIPELOOP_TRACE_PID, trace
+//	        that process instead and print Dropped.Attach
 //	blockread: read stdin to EOF and write to the file PIPELOOP_TRACE_RESULT
 //	        how many reads slept (stress_test.go)
 //
@@ -84,8 +85,6 @@ func TestMain(m *testing.M) {
 		os.Exit(childUnpriv())
 	case "caps":
 		os.Exit(childCaps())
-	case "capsother":
-		os.Exit(childCapsOther())
 	case "blockread":
 		os.Exit(childBlockRead())
 	case "execthread":
@@ -217,19 +216,10 @@ func childHog() int {
 func childSplicer() int {
 	awaitStart()
 	m := startMeter()
-	for {
+	return copyOut(m, nil, func([]byte) (int, error) {
 		n, err := syscall.Splice(0, nil, 1, nil, blockSize, 0)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "splice:", err)
-			return 1
-		}
-		if n == 0 {
-			return m.done()
-		}
-	}
+		return int(n), err
+	}, nil)
 }
 
 func childPoller() int {
@@ -245,24 +235,12 @@ func childPoller() int {
 		return 1
 	}
 	events := make([]syscall.EpollEvent, 1)
-	buf := make([]byte, blockSize)
-	for {
-		if _, err := syscall.EpollWait(epfd, events, -1); err != nil && err != syscall.EINTR {
-			fmt.Fprintln(os.Stderr, "epoll_wait:", err)
-			return 1
+	return copyOut(m, make([]byte, blockSize), func(p []byte) (int, error) {
+		if _, err := syscall.EpollWait(epfd, events, -1); err != nil {
+			return 0, err // EINTR: copyOut waits again
 		}
-		n, err := syscall.Read(0, buf) // readable: does not block
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "read:", err)
-			return 1
-		}
-		if n == 0 {
-			return m.done()
-		}
-	}
+		return syscall.Read(0, p) // readable: does not block
+	}, nil)
 }
 
 func childIO(write bool) int {
@@ -332,28 +310,9 @@ func childUnpriv() int {
 	return 0
 }
 
-// childCapsOther watches PIPELOOP_TRACE_PID and prints how many threads'
-// waits in progress at attach it could not read.
-func childCapsOther() int {
-	tr, err := trace.New(trace.Options{})
-	if err != nil {
-		fmt.Println(err)
-		return 0
-	}
-	defer tr.Close()
-	if err := tr.Watch(envInt("PIPELOOP_TRACE_PID", 0)); err != nil {
-		fmt.Println(err)
-		return 0
-	}
-	rep, err := tr.Snapshot()
-	if err != nil {
-		fmt.Println(err)
-		return 0
-	}
-	fmt.Println("dropped at attach:", rep.Dropped.Attach)
-	return 0
-}
-
+// childCaps traces PIPELOOP_TRACE_PID (else itself) for a moment and
+// prints "ok", or with PIPELOOP_TRACE_PID, how many threads asleep at
+// attach it could not classify (Dropped.Attach).
 func childCaps() int {
 	tr, err := trace.New(trace.Options{})
 	if err != nil {
@@ -361,14 +320,19 @@ func childCaps() int {
 		return 0
 	}
 	defer tr.Close()
-	if err := tr.Watch(os.Getpid()); err != nil {
+	pid := envInt("PIPELOOP_TRACE_PID", 0)
+	if err := tr.Watch(cmp.Or(pid, os.Getpid())); err != nil {
 		fmt.Println(err)
 		return 0
 	}
-	if _, err := tr.Snapshot(); err != nil {
+	rep, err := tr.Snapshot()
+	switch {
+	case err != nil:
 		fmt.Println(err)
-		return 0
+	case pid != 0:
+		fmt.Println("dropped at attach:", rep.Dropped.Attach)
+	default:
+		fmt.Println("ok")
 	}
-	fmt.Println("ok")
 	return 0
 }

@@ -114,8 +114,9 @@ func childVCopier() int {
 }
 
 // copyOut is a helper role's loop: read until EOF (0), retrying EINTR, and
-// write each piece in full; then the meter's figures. It returns the
-// role's exit status.
+// write each piece in full (a nil write: read moved the data itself, as
+// splice does); then the meter's figures. It returns the role's exit
+// status.
 func copyOut(m *meter, buf []byte, read, write func([]byte) (int, error)) int {
 	for {
 		n, err := read(buf)
@@ -129,7 +130,7 @@ func copyOut(m *meter, buf []byte, read, write func([]byte) (int, error)) int {
 		if n == 0 {
 			return m.done()
 		}
-		for off := 0; off < n; {
+		for off := 0; write != nil && off < n; {
 			k, err := write(buf[off:n])
 			if err != nil && err != syscall.EINTR {
 				fmt.Fprintln(os.Stderr, "write:", err)

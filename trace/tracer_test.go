@@ -250,7 +250,7 @@ func TestPrivilege(t *testing.T) {
 		defer func() { w.Close(); cat.Wait() }()
 		awaitSyscall(t, cat.Process.Pid, 0) // read
 		t.Setenv("PIPELOOP_TRACE_PID", strconv.Itoa(cat.Process.Pid))
-		if got := asNobody("capsother", capBPF, capPerfmon); got != "dropped at attach: 1" {
+		if got := asNobody("caps", capBPF, capPerfmon); got != "dropped at attach: 1" {
 			t.Errorf("as nobody with CAP_BPF+CAP_PERFMON watching root's cat: %q, want \"dropped at attach: 1\"", got)
 		}
 	})
