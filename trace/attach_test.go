@@ -20,15 +20,37 @@ func blockedIn(t *testing.T, pid, nr int) {
 	for range 250 {
 		tasks, _ := os.ReadDir(p)
 		for _, task := range tasks {
-			sc, _ := os.ReadFile(p + task.Name() + "/syscall")
-			st, _ := os.ReadFile(p + task.Name() + "/stat")
-			if f := strings.Fields(string(sc)); len(f) > 0 && f[0] == strconv.Itoa(nr) && strings.Contains(string(st), ") S ") {
+			if tid, _ := strconv.Atoi(task.Name()); inSyscall(pid, tid, nr) {
 				return
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no thread of pid %d slept in syscall %d", pid, nr)
+}
+
+// leaderBlockedIn waits until the main thread of process pid sleeps in
+// syscall nr: where another thread shows the same syscall without being
+// in it (an io_uring worker has a copy of its creator's registers).
+func leaderBlockedIn(t testing.TB, pid, nr int) {
+	t.Helper()
+	for range 500 {
+		if inSyscall(pid, pid, nr) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the main thread of pid %d did not sleep in syscall %d", pid, nr)
+}
+
+// inSyscall reports whether thread tid of process pid is asleep (S) with
+// syscall nr in /proc.
+func inSyscall(pid, tid, nr int) bool {
+	p := "/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(tid) + "/"
+	sc, _ := os.ReadFile(p + "syscall")
+	st, _ := os.ReadFile(p + "stat")
+	f := strings.Fields(string(sc))
+	return len(f) > 0 && f[0] == strconv.Itoa(nr) && strings.Contains(string(st), ") S ")
 }
 
 // A reader blocked on an empty pipe since before Watch shows up, counted

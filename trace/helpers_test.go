@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -175,23 +174,6 @@ func (c *child) wait(t *testing.T) (wall, cpu time.Duration) {
 		t.Fatalf("child output %q: %v", c.stderr.String(), err)
 	}
 	return time.Duration(w), time.Duration(u)
-}
-
-// awaitSyscall waits until the main thread of process pid sleeps in
-// syscall nr, so that Watch finds that wait in progress: /proc's syscall
-// names nr, and its wchan (0 for a thread running or runnable) a function.
-func awaitSyscall(t testing.TB, pid, nr int) {
-	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/task/%d/", pid, pid)
-	want := strconv.Itoa(nr) + " "
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		sc, _ := os.ReadFile(dir + "syscall")
-		wchan, _ := os.ReadFile(dir + "wchan")
-		if strings.HasPrefix(string(sc), want) && len(wchan) > 0 && string(wchan) != "0" {
-			return
-		}
-	}
-	t.Fatalf("pid %d not asleep in syscall %d after 5 s", pid, nr)
 }
 
 // find returns the record of tgid on inode in direction d.

@@ -1,4 +1,4 @@
-//go:build linux && amd64
+//go:build linux
 
 // What the tracer reads from /proc, and the pidfd and clock it needs.
 

@@ -83,7 +83,7 @@ func TestSpliceWaitingOnSocket(t *testing.T) {
 			pid := c.cmd.Process.Pid
 			if atAttach {
 				g.release()
-				awaitSyscall(t, pid, 275) // splice, from the empty socket
+				leaderBlockedIn(t, pid, 275) // splice, from the empty socket
 			}
 			if err := tr.Watch(pid); err != nil {
 				t.Fatal(err)

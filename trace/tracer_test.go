@@ -248,7 +248,7 @@ func TestPrivilege(t *testing.T) {
 		}
 		r.Close()
 		defer func() { w.Close(); cat.Wait() }()
-		awaitSyscall(t, cat.Process.Pid, 0) // read
+		blockedIn(t, cat.Process.Pid, 0) // read
 		t.Setenv("PIPELOOP_TRACE_PID", strconv.Itoa(cat.Process.Pid))
 		if got := asNobody("caps", capBPF, capPerfmon); got != "dropped at attach: 1" {
 			t.Errorf("as nobody with CAP_BPF+CAP_PERFMON watching root's cat: %q, want \"dropped at attach: 1\"", got)
@@ -366,7 +366,7 @@ func TestSpliceAndPoll(t *testing.T) {
 			pid := middle.cmd.Process.Pid
 			if tt.watchReady {
 				g.ready()
-				awaitSyscall(t, pid, 426) // io_uring_enter, for the start
+				leaderBlockedIn(t, pid, 426) // io_uring_enter, for the start
 			}
 			if err := tr.Watch(pid); err != nil {
 				t.Fatal(err)
