@@ -11,13 +11,7 @@ import (
 // other system stops with one clear reason (the unsupported.go stub of
 // each Linux-only package), not a page of undefined system calls.
 func TestOtherGOOSSaysLinuxOnly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cross-compiles the standard library for darwin")
-	}
-	t.Parallel()
-	cmd := exec.Command("go", "build", "-o", os.DevNull, "../cmd/pipeloop")
-	cmd.Env = append(os.Environ(), "GOOS=darwin", "GOARCH=arm64", "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
+	out, err := crossBuild(t, "darwin", "arm64")
 	if err == nil {
 		t.Fatal("a darwin build succeeded")
 	}
@@ -36,13 +30,20 @@ func TestOtherGOOSSaysLinuxOnly(t *testing.T) {
 // amd64's). A file of package trace that uses an amd64-only helper breaks
 // this build, not the amd64 one.
 func TestLinuxArm64Builds(t *testing.T) {
+	if out, err := crossBuild(t, "linux", "arm64"); err != nil {
+		t.Fatalf("a linux/arm64 build failed: %v\n%s", err, out)
+	}
+}
+
+// crossBuild builds cmd/pipeloop for goos/goarch (in parallel with other
+// tests; skipped with -short: it cross-compiles the standard library).
+func crossBuild(t *testing.T, goos, goarch string) ([]byte, error) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("cross-compiles the standard library for linux/arm64")
+		t.Skipf("cross-compiles the standard library for %s/%s", goos, goarch)
 	}
 	t.Parallel()
 	cmd := exec.Command("go", "build", "-o", os.DevNull, "../cmd/pipeloop")
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("a linux/arm64 build failed: %v\n%s", err, out)
-	}
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+	return cmd.CombinedOutput()
 }
