@@ -2,7 +2,12 @@
 
 package trace
 
-import "github.com/cilium/ebpf/link"
+import (
+	"os"
+	"strconv"
+
+	"github.com/cilium/ebpf/link"
+)
 
 // Tracked reports whether thread tid has a wait element in tr's task
 // storage, which is what makes the BPF program watch it (track.go).
@@ -72,3 +77,15 @@ var ThreadStat = threadStat
 
 // PFExiting is PF_EXITING in ThreadStat's flags.
 const PFExiting = pfExiting
+
+// InProgressOf is what Watch would seed for thread tid of process pid
+// from /proc now: the wait it is in, if one the tracer measures.
+func InProgressOf(pid, tid int) (d Direction, inode uint64, ok bool) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(tid) + "/"
+	sc, err := os.ReadFile(dir + "syscall")
+	if err != nil {
+		return 0, 0, false
+	}
+	w, ok := inProgress(sc, dir, pid)
+	return Direction(w.Dir), w.Inode, ok
+}
