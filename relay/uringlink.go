@@ -223,11 +223,11 @@ func (k *Link) ringWriteFailed(res int32) {
 	k.ringCredit(n)
 	rest := u.buf[n:u.wlen]
 	u.wlen = 0
-	if err := unix.Errno(-res); k.wait == waitRing && err != unix.ECANCELED &&
-		(res >= 0 || err == unix.EAGAIN || k.sinkBacked()) {
+	err := unix.Errno(-res)
+	if k.wait == waitRing && err != unix.ECANCELED && (res >= 0 || err == unix.EAGAIN || k.sinkBacked()) {
 		k.wait = waitFull
 	}
-	switch err := unix.Errno(-res); {
+	switch {
 	case res >= 0 || err == unix.EAGAIN || err == unix.ECANCELED:
 		if res >= 0 {
 			k.stats.WriteEAGAIN++ // a short write: the sink was full

@@ -46,11 +46,10 @@ func leaderBlockedIn(t testing.TB, pid, nr int) {
 // inSyscall reports whether thread tid of process pid is asleep (S) with
 // syscall nr in /proc.
 func inSyscall(pid, tid, nr int) bool {
-	p := "/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(tid) + "/"
-	sc, _ := os.ReadFile(p + "syscall")
-	st, _ := os.ReadFile(p + "stat")
+	sc, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(tid) + "/syscall")
 	f := strings.Fields(string(sc))
-	return len(f) > 0 && f[0] == strconv.Itoa(nr) && strings.Contains(string(st), ") S ")
+	st, _, _ := trace.ThreadStat(pid, tid)
+	return len(f) > 0 && f[0] == strconv.Itoa(nr) && st == 'S'
 }
 
 // A reader blocked on an empty pipe since before Watch shows up, counted

@@ -72,12 +72,6 @@ func WaitsMapID(tr *Tracer) (uint32, error) {
 	return uint32(id), nil
 }
 
-// ThreadStat is threadStat, /proc's state and task flags of a thread.
-var ThreadStat = threadStat
-
-// PFExiting is PF_EXITING in ThreadStat's flags.
-const PFExiting = pfExiting
-
 // InProgressOf is what Watch would seed for thread tid of process pid
 // from /proc now: the wait it is in, if one the tracer measures.
 func InProgressOf(pid, tid int) (d Direction, inode uint64, ok bool) {

@@ -6,4 +6,8 @@ var (
 	Sparkline    = sparkline
 	ParseRelease = parseRelease
 	MaxProcesses = maxProcesses
+	ThreadStat   = threadStat // /proc's state and task flags of a thread
 )
+
+// PFExiting is PF_EXITING in ThreadStat's flags.
+const PFExiting = pfExiting

@@ -169,6 +169,37 @@ func (m *meter) done() int {
 	return 0
 }
 
+// copyOut is a helper role's loop: read until EOF (0), retrying EINTR, and
+// write each piece in full (a nil write: read moved the data itself, as
+// splice does); then the meter's figures (if m is not nil). It returns the
+// role's exit status.
+func copyOut(m *meter, buf []byte, read, write func([]byte) (int, error)) int {
+	for {
+		n, err := read(buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "read:", err)
+			return 1
+		}
+		if n == 0 {
+			if m == nil {
+				return 0
+			}
+			return m.done()
+		}
+		for off := 0; write != nil && off < n; {
+			k, err := write(buf[off:n])
+			if err != nil && err != syscall.EINTR {
+				fmt.Fprintln(os.Stderr, "write:", err)
+				return 1
+			}
+			off += max(k, 0)
+		}
+	}
+}
+
 // pin puts the calling (locked) thread on PIPELOOP_TRACE_CPU, and with
 // PIPELOOP_TRACE_IDLE=1 in SCHED_IDLE, if set: both are per thread on
 // Linux. A SCHED_IDLE thread woken beside a busy normal one does not
@@ -267,25 +298,15 @@ func childIO(write bool) int {
 				off += n
 			}
 		}
-	} else {
-		for {
-			n, err := syscall.Read(0, buf)
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "read:", err)
-				return 1
-			}
-			if n == 0 {
-				break
-			}
-			if sleep > 0 {
-				time.Sleep(sleep)
-			}
-		}
+		return m.done()
 	}
-	return m.done()
+	return copyOut(m, buf, func(p []byte) (int, error) {
+		n, err := syscall.Read(0, p)
+		if n > 0 && sleep > 0 {
+			time.Sleep(sleep)
+		}
+		return n, err
+	}, nil)
 }
 
 // childUnpriv prints one line per entry point: "check: ERR", "new: ERR",

@@ -88,7 +88,9 @@ func TestSpliceWaitingOnSocket(t *testing.T) {
 			if err := tr.Watch(pid); err != nil {
 				t.Fatal(err)
 			}
-			g.release()
+			if !atAttach {
+				g.release()
+			}
 			wall, _ := c.wait(t)
 			rep, err := tr.Snapshot()
 			if err != nil {
@@ -111,32 +113,4 @@ func childVCopier() int {
 	return copyOut(m, make([]byte, blockSize),
 		func(p []byte) (int, error) { return unix.Preadv2(0, [][]byte{p}, -1, 0) },
 		func(p []byte) (int, error) { return unix.Pwritev2(1, [][]byte{p}, -1, 0) })
-}
-
-// copyOut is a helper role's loop: read until EOF (0), retrying EINTR, and
-// write each piece in full (a nil write: read moved the data itself, as
-// splice does); then the meter's figures. It returns the role's exit
-// status.
-func copyOut(m *meter, buf []byte, read, write func([]byte) (int, error)) int {
-	for {
-		n, err := read(buf)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "read:", err)
-			return 1
-		}
-		if n == 0 {
-			return m.done()
-		}
-		for off := 0; write != nil && off < n; {
-			k, err := write(buf[off:n])
-			if err != nil && err != syscall.EINTR {
-				fmt.Fprintln(os.Stderr, "write:", err)
-				return 1
-			}
-			off += max(k, 0)
-		}
-	}
 }

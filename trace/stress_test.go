@@ -89,26 +89,18 @@ func stressRun(t *testing.T, tr *trace.Tracer) (reader, slept int, waits uint64)
 // voluntary context switches (getrusage RUSAGE_THREAD) grew during them.
 func childBlockRead() int {
 	runtime.LockOSThread()
-	buf := make([]byte, 4096)
 	slept := 0
-	for {
+	if code := copyOut(nil, make([]byte, 4096), func(p []byte) (int, error) {
 		var before, after syscall.Rusage
 		syscall.Getrusage(rusageThread, &before)
-		n, err := syscall.Read(0, buf)
+		n, err := syscall.Read(0, p)
 		syscall.Getrusage(rusageThread, &after)
 		if after.Nvcsw > before.Nvcsw {
 			slept++
 		}
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "read:", err)
-			return 1
-		}
-		if n == 0 {
-			break
-		}
+		return n, err
+	}, nil); code != 0 {
+		return code
 	}
 	if err := os.WriteFile(os.Getenv("PIPELOOP_TRACE_RESULT"), []byte(strconv.Itoa(slept)), 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, err)

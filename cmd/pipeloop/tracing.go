@@ -65,18 +65,18 @@ func (tr *tracing) stageStalls(names map[int]string) map[int]verdict.Stalls {
 		stage, ok := r.Stage(p.Tgid, names)
 		b := tr.bounds[stage]
 		noted := b.in != 0 || b.out != 0 // /proc showed a pipe at either end
-		s := out[stage]
-		switch {
-		case !ok || (stage == p.Tgid && !noted):
-			s = out[p.Tgid]
+		if !ok || (stage == p.Tgid && !noted) {
+			s := out[p.Tgid]
 			s.Read += p.Read.Total
 			s.Write += p.Write.Total
 			s.Runnable += p.Read.Runnable + p.Write.Runnable
 			out[p.Tgid] = s
 			continue
-		case !noted:
+		}
+		if !noted {
 			continue
 		}
+		s := out[stage]
 		for _, rec := range p.Pipes {
 			switch {
 			case rec.Dir == trace.DirRead && rec.Inode == b.in && b.in != 0:
