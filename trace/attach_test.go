@@ -12,44 +12,33 @@ import (
 	"github.com/pipeloop/pipeloop/trace"
 )
 
-// blockedIn waits until a thread of process pid sleeps in syscall nr (the
-// helper's I/O runs on a locked thread, not always the main one).
-func blockedIn(t *testing.T, pid, nr int) {
+// blockedIn waits until a thread of process pid sleeps in syscall nr,
+// whichever thread the Go runtime ran it on, and returns that thread. io_uring workers are
+// skipped: their saved registers are a copy of their creator's
+// io_uring_enter, so they show it without being in it.
+func blockedIn(t testing.TB, pid, nr int) (tid int) {
 	t.Helper()
 	p := "/proc/" + strconv.Itoa(pid) + "/task/"
-	for range 250 {
+	for range 500 {
 		tasks, _ := os.ReadDir(p)
 		for _, task := range tasks {
 			if tid, _ := strconv.Atoi(task.Name()); inSyscall(pid, tid, nr) {
-				return
+				return tid
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no thread of pid %d slept in syscall %d", pid, nr)
+	return 0
 }
 
-// leaderBlockedIn waits until the main thread of process pid sleeps in
-// syscall nr: where another thread shows the same syscall without being
-// in it (an io_uring worker has a copy of its creator's registers).
-func leaderBlockedIn(t testing.TB, pid, nr int) {
-	t.Helper()
-	for range 500 {
-		if inSyscall(pid, pid, nr) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("the main thread of pid %d did not sleep in syscall %d", pid, nr)
-}
-
-// inSyscall reports whether thread tid of process pid is asleep (S) with
-// syscall nr in /proc.
+// inSyscall reports whether thread tid of process pid, not an io_uring
+// worker, is asleep (S) with syscall nr in /proc.
 func inSyscall(pid, tid, nr int) bool {
 	sc, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(tid) + "/syscall")
 	f := strings.Fields(string(sc))
-	st, _, _ := trace.ThreadStat(pid, tid)
-	return len(f) > 0 && f[0] == strconv.Itoa(nr) && st == 'S'
+	st, flags, _ := trace.ThreadStat(pid, tid)
+	return len(f) > 0 && f[0] == strconv.Itoa(nr) && st == 'S' && flags&trace.PFIOWorker == 0
 }
 
 // A reader blocked on an empty pipe since before Watch shows up, counted

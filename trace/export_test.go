@@ -9,5 +9,9 @@ var (
 	ThreadStat   = threadStat // /proc's state and task flags of a thread
 )
 
-// PFExiting is PF_EXITING in ThreadStat's flags.
-const PFExiting = pfExiting
+// PFExiting and PFIOWorker are PF_EXITING and PF_IO_WORKER in
+// ThreadStat's flags.
+const (
+	PFExiting  = pfExiting
+	PFIOWorker = pfIOWorker
+)

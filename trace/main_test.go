@@ -30,8 +30,8 @@ import (
 //	poller: wait for the start (fd 3), then epoll_wait for stdin and read it
 //	        until EOF
 //	socksplicer: wait for the start (fd 3), splice from a socket into stdout
-//	        and from stdin into a socket, each waiting on the socket
-//	        (socksplice_test.go)
+//	        and from stdin into a socket, each waiting on the socket for
+//	        PIPELOOP_TRACE_SLEEP (300ms by default; socksplice_test.go)
 //	vcopier: wait for the start (fd 3), copy stdin to stdout with preadv2
 //	        and pwritev2 at offset -1 until EOF (socksplice_test.go)
 //	uringer: wait for the start (fd 3), then relay stdin to stdout, reading

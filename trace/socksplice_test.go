@@ -3,6 +3,7 @@
 package trace_test
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"syscall"
@@ -16,7 +17,8 @@ import (
 // childSockSplicer splices between its pipes and a socket, waiting on the
 // socket each time: from an empty socket into stdout (an empty pipe), then
 // from stdin (a pipe holding data) into a socket whose send buffer is
-// full. Another goroutine ends each wait after 300 ms.
+// full. Another goroutine ends each wait after PIPELOOP_TRACE_SLEEP
+// (300 ms by default).
 func childSockSplicer() int {
 	awaitStart()
 	m := startMeter()
@@ -26,7 +28,12 @@ func childSockSplicer() int {
 		return 1
 	}
 	a, b := fds[0], fds[1]
-	later := func(f func()) { go func() { time.Sleep(300 * time.Millisecond); f() }() }
+	wait, err := time.ParseDuration(cmp.Or(os.Getenv("PIPELOOP_TRACE_SLEEP"), "300ms"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "PIPELOOP_TRACE_SLEEP:", err)
+		return 1
+	}
+	later := func(f func()) { go func() { time.Sleep(wait); f() }() }
 	splice := func(from, to int) error {
 		for {
 			_, err := syscall.Splice(from, nil, to, nil, 1000, 0)
@@ -83,7 +90,7 @@ func TestSpliceWaitingOnSocket(t *testing.T) {
 			pid := c.cmd.Process.Pid
 			if atAttach {
 				g.release()
-				leaderBlockedIn(t, pid, 275) // splice, from the empty socket
+				blockedIn(t, pid, 275) // splice, from the empty socket
 			}
 			if err := tr.Watch(pid); err != nil {
 				t.Fatal(err)

@@ -366,7 +366,7 @@ func TestSpliceAndPoll(t *testing.T) {
 			pid := middle.cmd.Process.Pid
 			if tt.watchReady {
 				g.ready()
-				leaderBlockedIn(t, pid, 426) // io_uring_enter, for the start
+				blockedIn(t, pid, 426) // io_uring_enter, for the start
 			}
 			if err := tr.Watch(pid); err != nil {
 				t.Fatal(err)
