@@ -192,7 +192,8 @@ func TestRawLoopYields(t *testing.T) {
 // TestClockReadsPerWake: the loop reads its clock only for what asks for
 // the time. A pipe its own handler writes back to keeps it waking with no
 // timer, and notes each byte as a transfer (NoteTransfer: a small one,
-// never bulk): sleeping through the runtime it reads no clock at all; sleeping
+// never bulk): sleeping through the runtime it reads no clock but the
+// bulk window's check every 100 kB; sleeping
 // raw it reads it for yield only every few wake-ups (yieldProbe), yet
 // still yields. Within one wake-up Now answers one reading; the next
 // wake-up reads again.
@@ -232,8 +233,11 @@ func TestClockReadsPerWake(t *testing.T) {
 		switch {
 		case s.Waits < 100:
 			t.Fatalf("RawWait %v: only %d wake-ups in 100 ms", raw, s.Waits)
-		case !raw && before != 0:
-			t.Errorf("RawWait false: %d clock reads over %d wake-ups that asked for no time, want 0", before, s.Waits)
+		case !raw && before > int64(s.Waits)/50_000:
+			// One byte a wake-up: NoteTransfer looks at the clock once a
+			// window could be bulk (windowBytes, 100 kB: a fast machine
+			// wakes that often in 100 ms), and nothing else asks.
+			t.Errorf("RawWait false: %d clock reads over %d wake-ups that asked for no time, want none but one per 100 kB moved", before, s.Waits)
 		case raw && s.Yields == 0:
 			t.Errorf("RawWait true: no yield in 100 ms of %d wake-ups", s.Waits)
 		case raw && before >= int64(s.Waits):

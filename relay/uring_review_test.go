@@ -152,12 +152,14 @@ func TestURingRawAfterSignal(t *testing.T) {
 			} else {
 				<-fired
 			}
-			pingPong(t, src, dst, rng, 500, io.Discard)
+			// Enough messages that the 2 ms pause after the signal is a
+			// small part of them even where a message takes ~15 µs.
+			pingPong(t, src, dst, rng, 3000, io.Discard)
 			e.do(func() { s1 = e.l.Stats() })
 			sleeps, raw := s1.Sleeps-s0.Sleeps, s1.RawWaits-s0.RawWaits
-			t.Logf("500 ring messages: %d sleeps, %d raw", sleeps, raw)
+			t.Logf("3000 ring messages: %d sleeps, %d raw", sleeps, raw)
 			if raw < sleeps/2 {
-				t.Errorf("500 messages through the ring: only %d of %d sleeps raw", raw, sleeps)
+				t.Errorf("3000 messages through the ring: only %d of %d sleeps raw", raw, sleeps)
 			}
 			src.test.Close()
 			io.ReadAll(dst.test)
