@@ -104,6 +104,32 @@ func (r *Ring) Disarm(tags ...uint64) {
 	}
 }
 
+// Unqueue takes back the requests queued and not yet submitted, if they
+// are exactly those carrying tags, in that order: the caller then does
+// their work itself (and no completion of theirs comes). It reports
+// whether it did; otherwise nothing changes. The kernel reads a request
+// only when Enter submits it, so one not yet submitted is the caller's.
+func (r *Ring) Unqueue(tags ...uint64) bool {
+	head := atomic.LoadUint32(r.sqHead)
+	if r.tail-head != uint32(len(tags)) {
+		return false
+	}
+	for i, tag := range tags {
+		if r.sqes[(head+uint32(i))&r.sqMask].userData != tag {
+			return false
+		}
+	}
+	for i := head; i != r.tail; i++ {
+		if r.sqes[i&r.sqMask].flags&SkipSuccess == 0 {
+			r.inflight--
+		}
+		r.mem[i&r.sqMask] = nil
+	}
+	r.tail = head
+	atomic.StoreUint32(r.sqTail, r.tail)
+	return true
+}
+
 // Pending reports whether requests are queued and not yet submitted.
 func (r *Ring) Pending() bool { return r.tail != atomic.LoadUint32(r.sqHead) }
 

@@ -214,3 +214,29 @@ func workers(t *testing.T) int {
 	}
 	return n
 }
+
+// Unqueue takes back exactly the unsubmitted requests named, in order:
+// none of theirs completes, Inflight drops by the completions they would
+// have posted, and requests queued after still run.
+func TestUnqueue(t *testing.T) {
+	r := newRing(t)
+	rd, wr := pipe(t)
+	buf := make([]byte, 8)
+	r.Write(wr, []byte("skip"), uring.Link|uring.SkipSuccess, 1)
+	r.Read(rd, buf, 0, 2)
+	if r.Unqueue(2) || r.Unqueue(2, 1) || r.Unqueue(1, 2, 3) {
+		t.Fatal("Unqueue took requests other than exactly those queued")
+	}
+	if !r.Unqueue(1, 2) || r.Pending() || r.Inflight() != 0 {
+		t.Fatalf("Unqueue(1, 2): pending %v, inflight %d; want nothing left", r.Pending(), r.Inflight())
+	}
+	r.Write(wr, []byte("ran"), 0, 3)
+	got := wait(t, r, 1)
+	if len(got) != 1 || got[0] != (completion{3, 3}) {
+		t.Fatalf("completions %v; want only the write queued after Unqueue", got)
+	}
+	n, _ := unix.Read(rd, buf)
+	if string(buf[:n]) != "ran" {
+		t.Fatalf("pipe holds %q; want only %q: an unqueued request ran", buf[:n], "ran")
+	}
+}
