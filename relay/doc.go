@@ -26,7 +26,13 @@
 //     a read and the write of what it read, linked, one io_uring_enter per
 //     message, the loop sleeping in that enter (uringlink.go) — and goes
 //     back to splice when more than a small message is waiting; where
-//     io_uring is unavailable links stay on epoll.
+//     io_uring is unavailable links stay on epoll. A link that is alone on
+//     its loop (no other link in the ring, no timer) and whose pipes are
+//     pipeloop's own descriptions runs that chain in the loop's sleep
+//     instead: a nonblocking write and a read(2) that sleeps, through the
+//     Go runtime, while a helper goroutine watches the epoll fd and ends
+//     the read (O_NONBLOCK, then SIGURG to the loop's thread) when
+//     anything else wants the loop (blocking.go).
 //   - End of input: the link drains what it holds, then shuts the sink down
 //     — close(2) if the link owns it, shutdown(SHUT_WR) for a socket — so
 //     the reader sees EOF exactly once.

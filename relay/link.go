@@ -78,6 +78,7 @@ type Link struct {
 	srcEOF    bool            // read returned 0
 	srcHup    bool            // the source reported hangup or error: no further edge will come
 	kernelOps bool            // Ops is fdops.Sys, so pipe semantics hold for short transfers
+	exclusive bool            // both descriptions pipeloop's alone and raw: a read may block in the sleep (blocking.go)
 	srcOps    fdops.Ops       // Ops for reading the source (see watch.ops)
 	dstOps    fdops.Ops       // Ops for writing the sink
 	spliceOps fdops.Ops       // Ops for splicing source to sink: fdops.Raw when both ends are raw
@@ -153,6 +154,7 @@ func (r *Relay) NewLink(cfg LinkConfig) (k *Link, err error) {
 	k.spliceOps = r.opts.ops
 	if k.kernelOps && k.sw.raw(cfg.Src.made) && k.dw.raw(cfg.Dst.made) {
 		k.spliceOps = fdops.Raw{} // splice blocks on neither end
+		k.exclusive = true        // both descriptions pipeloop's alone (blocking.go)
 	}
 	k.pumpFn = k.pump
 	if cfg.Transform != nil {

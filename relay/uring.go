@@ -30,6 +30,8 @@ type ringSleeper struct {
 	epReady  bool     // that poll completed: epoll_wait has events
 	reaping  bool     // Sleep is passing completions on: callbacks run from there
 	closing  bool     // close was called while reaping: Sleep closes the ring after
+	last     *Link    // the link whose chain was queued last (blockable)
+	blk      *blocker // the read in the sleep for a link alone (blocking.go); nil until used
 }
 
 // Tags: a link's id << 2 | the request; id 0 is the epoll fd's poll.
@@ -64,6 +66,12 @@ func (r *Relay) sleeper() *ringSleeper {
 // Sleep implements loop.Sleeper. worked reports completions taken, which
 // the loop counts as traffic, as it does epoll events.
 func (s *ringSleeper) Sleep(ep int, events []unix.EpollEvent, timeout int, raw bool) (n int, worked bool, err error) {
+	if k := s.blockable(timeout); k != nil {
+		if n, worked, err = s.sleepInRead(k, ep, events); worked || err != nil {
+			return n, worked, err
+		}
+	}
+	s.blk.releaseFd(-1)
 	if s.active == 0 && s.ending == 0 && !s.ring.Pending() {
 		n, err = loop.EpollWait(ep, events, timeout, raw)
 		return n, false, err
@@ -148,6 +156,8 @@ func (s *ringSleeper) close() {
 		return
 	}
 	s.closing = false
+	s.blk.stop()
+	s.blk = nil
 	s.ring.Close(s.complete)
 	s.links = nil
 }

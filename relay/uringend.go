@@ -15,9 +15,21 @@ import (
 // ringCredit counts n bytes the ring's write delivered.
 func (k *Link) ringCredit(n int) {
 	if n > 0 {
-		k.stats.URingBytes += uint64(n)
-		k.delivered(n)
+		k.creditMessages(n, 1)
 	}
+}
+
+// creditMessages counts msgs small messages of n bytes in all delivered
+// by the small-message path (the ring, or the sleep's own read and write).
+func (k *Link) creditMessages(n, msgs int) {
+	if msgs == 0 {
+		return
+	}
+	k.stats.URingBytes += uint64(n)
+	k.stats.Bytes += uint64(n)
+	k.stats.CopyBytes += uint64(n)
+	k.stats.Writes += uint64(msgs)
+	k.r.l.NoteTransfer(n)
 }
 
 // delivered counts n bytes written to the sink outside the ring's buffer
@@ -114,6 +126,7 @@ func (k *Link) ringEnd() (held bool) {
 		u.on = false
 		u.s.active--
 	}
+	u.s.blk.releaseFd(k.sw.io)
 	if len(k.left) > 0 {
 		k.stats.Dropped += uint64(len(k.left))
 		k.left = nil

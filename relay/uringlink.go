@@ -133,6 +133,7 @@ func (k *Link) ringRead() {
 	}
 	u.s.ring.Read(k.sw.io, u.buf, 0, ringTag(u.id, tagRead))
 	u.reading = true
+	u.s.last = k
 }
 
 // ringOff gives the link back to epoll; no chain is in flight.
@@ -144,6 +145,7 @@ func (k *Link) ringOff() {
 	u.on = false
 	u.s.active--
 	u.s.links[u.id] = nil
+	u.s.blk.releaseFd(k.sw.io)
 	if u.msgs >= ringGood {
 		k.ringMiss = 0
 	}

@@ -55,8 +55,9 @@ Flags:
                      4 MiB on x86-64, and never reuses a lent page)
   --uring=false      keep small messages between two pipes on epoll and
                      splice; by default a link carrying them moves them
-                     through io_uring, one system call each, for the
-                     lowest latency (Linux 6.1 or later, where io_uring
+                     through io_uring, one system call each, or, alone on
+                     its loop, by a read(2) that sleeps and a write, for
+                     the lowest latency (Linux 6.1 or later, where io_uring
                      is allowed; bulk data is always spliced)
   --busy-poll D      after an event, poll without sleeping for up to D
                      (e.g. 50us) for lower latency at the cost of CPU
