@@ -11,11 +11,12 @@ import (
 // event's data word, so a stale event (its fd unregistered earlier in the
 // same batch) can be recognised and dropped.
 type slot struct {
-	fd   int     // registered fd, -1 when the slot is free
-	gen  uint32  // bumped on every reuse of the slot
-	ev   Events  // current interest set
-	h    Handler // receives the events
-	free bool    // on the free list
+	fd    int     // registered fd, -1 when the slot is free
+	gen   uint32  // bumped on every reuse of the slot
+	ev    Events  // current interest set
+	h     Handler // receives the events
+	free  bool    // on the free list
+	quiet bool    // out of epoll's interest set (Quiet) until Modify
 }
 
 // registry maps fds to slots; it is only touched on the loop goroutine.
@@ -35,7 +36,7 @@ func (r *registry) alloc(fd int, ev Events, h Handler) int32 {
 		i = int32(len(r.slots) - 1)
 	}
 	s := &r.slots[i]
-	s.fd, s.ev, s.h, s.free = fd, ev, h, false
+	s.fd, s.ev, s.h, s.free, s.quiet = fd, ev, h, false, false
 	s.gen++
 	r.byFD[fd] = i
 	return i
@@ -80,6 +81,14 @@ func (l *Loop) Modify(fd int, ev Events) error {
 		return fmt.Errorf("modify fd %d: %w", fd, os.ErrNotExist)
 	}
 	s := &l.reg.slots[i]
+	if s.quiet {
+		e := epollEvent(ev, i, s.gen)
+		if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &e); err != nil {
+			return os.NewSyscallError("epoll_ctl(ADD)", err)
+		}
+		s.ev, s.quiet = ev, false
+		return nil
+	}
 	if s.ev == ev {
 		return nil
 	}
@@ -91,6 +100,29 @@ func (l *Loop) Modify(fd int, ev Events) error {
 	return nil
 }
 
+// Quiet takes fd out of epoll's interest set, keeping its registration
+// and handler: no event at all, hangups and errors included, until Modify
+// gives it an interest set again (and epoll then reports what is ready).
+// For an fd whose every event the caller learns otherwise for a while: a
+// registered fd still costs each wake-up of the file's wait queues a
+// callback, whatever its interest set.
+func (l *Loop) Quiet(fd int) error {
+	l.mustOnLoop("Quiet")
+	i, ok := l.reg.byFD[fd]
+	if !ok {
+		return fmt.Errorf("quiet fd %d: %w", fd, os.ErrNotExist)
+	}
+	s := &l.reg.slots[i]
+	if s.quiet {
+		return nil
+	}
+	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
+		return os.NewSyscallError("epoll_ctl(DEL)", err)
+	}
+	s.quiet = true
+	return nil
+}
+
 // Unregister removes fd from the loop. It does not close fd. Events for fd
 // already collected in the current wake-up are dropped.
 func (l *Loop) Unregister(fd int) error {
@@ -99,7 +131,11 @@ func (l *Loop) Unregister(fd int) error {
 	if !ok {
 		return fmt.Errorf("unregister fd %d: %w", fd, os.ErrNotExist)
 	}
+	quiet := l.reg.slots[i].quiet
 	l.reg.release(i)
+	if quiet {
+		return nil // not in epoll
+	}
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
 		return os.NewSyscallError("epoll_ctl(DEL)", err)
 	}

@@ -110,6 +110,47 @@ func TestModify(t *testing.T) {
 	}
 }
 
+// TestQuiet: a quiet fd reports nothing though it is ready;
+// Modify puts it back and epoll reports what is ready then; Unregister
+// of a quiet fd works, and Quiet of an unknown fd is ErrNotExist.
+func TestQuiet(t *testing.T) {
+	l := newLoop(t, loop.Options{})
+	r, w := pipe(t)
+	var got []loop.Events
+	h := loop.HandlerFunc(func(ev loop.Events) {
+		got = append(got, ev)
+		if err := l.Unregister(r); err != nil {
+			t.Error(err)
+		}
+		l.Stop()
+	})
+	if err := l.Register(r, loop.Readable, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Quiet(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Quiet(r); err != nil { // already quiet: no-op
+		t.Error(err)
+	}
+	if err := l.Quiet(-1); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Quiet of an unregistered fd = %v, want os.ErrNotExist", err)
+	}
+	write(t, w, "x")
+	l.AfterFunc(20*time.Millisecond, func() {
+		if len(got) != 0 {
+			t.Errorf("events %v while quiet", got)
+		}
+		if err := l.Modify(r, loop.Readable); err != nil {
+			t.Error(err)
+		}
+	})
+	run(t, l)
+	if len(got) != 1 || got[0]&loop.Readable == 0 {
+		t.Errorf("events %v, want one with Readable once back in epoll", got)
+	}
+}
+
 // TestTriggering: a level-triggered registration fires on every iteration
 // while the pipe holds unread data; an edge-triggered one fires once per
 // write.

@@ -232,8 +232,14 @@ func (s *ringSleeper) sleepInRead(k *Link, ep int, events []unix.EpollEvent) (n 
 	if u.wlen > 0 && !s.ring.Unqueue(write, read) || u.wlen == 0 && !s.ring.Unqueue(read) {
 		return 0, false, nil
 	}
+	// The read itself reports the source's end and errors: out of epoll
+	// meanwhile, its writer's every message no longer runs epoll's
+	// callback. Back in (as the ring has it) before the link hears of
+	// the end, which may unregister it.
+	k.r.l.Quiet(k.sw.io)
 	var sent, msgs, reads int
 	flush := func() { // before the link hears of the end: its OnDone may read the stats
+		k.r.l.Modify(k.sw.io, loop.EdgeTriggered)
 		k.creditMessages(sent, msgs)
 		k.stats.Reads += uint64(reads)
 		k.stats.SyncReads += uint64(reads)
