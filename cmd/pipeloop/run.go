@@ -245,5 +245,6 @@ const signalInFlight = 100 * time.Millisecond
 // goroutine just before Run returns, to collect what needs collecting.
 func runLoop(l *loop.Loop, before func()) error {
 	l.OnStop(before)
+	l.Post(func() { threadRseqOff() }) // on the loop's thread; a failure costs only speed
 	return l.Run(context.Background())
 }
