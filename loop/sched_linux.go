@@ -68,7 +68,7 @@ const (
 	// no bulk window counted or batch to leave, NoteTransfer reads no
 	// clock (a window's end is then only noticed later, which changes
 	// nothing: a slow window resets what is already reset).
-	windowBytes = bulkRate * int(window) / int(time.Second)
+	windowBytes = int(bulkRate * int64(window) / int64(time.Second)) // in int64: the product overflows a 32-bit int
 )
 
 // scheduler tracks the loop thread's policy. Loop goroutine only.

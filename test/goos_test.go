@@ -35,6 +35,15 @@ func TestLinuxArm64Builds(t *testing.T) {
 	}
 }
 
+// A 32-bit Linux build: the README promises every Linux GOARCH builds,
+// and a constant that fits only a 64-bit int (loop's windowBytes,
+// bulkRate × 1 ms in nanoseconds) broke 386, arm and mips.
+func TestLinux386Builds(t *testing.T) {
+	if out, err := crossBuild(t, "linux", "386"); err != nil {
+		t.Fatalf("a linux/386 build failed: %v\n%s", err, out)
+	}
+}
+
 // crossBuild builds cmd/pipeloop for goos/goarch (in parallel with other
 // tests; skipped with -short: it cross-compiles the standard library).
 func crossBuild(t *testing.T, goos, goarch string) ([]byte, error) {
