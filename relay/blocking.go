@@ -4,8 +4,10 @@ package relay
 
 import (
 	"os"
+	"os/signal"
 	"runtime"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/pipeloop/pipeloop/internal/fdops"
 	"github.com/pipeloop/pipeloop/loop"
@@ -122,6 +124,9 @@ func (b *blocker) begin(fd int) error {
 		return nil
 	}
 	b.release()
+	if !b.signalable() {
+		return unix.EPERM
+	}
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
 		return err
@@ -139,21 +144,28 @@ func (b *blocker) begin(fd int) error {
 }
 
 // read reads b.fd into p, blocking until data, the end, or an
-// interruption (interrupted: the description is nonblocking again).
-// Loop goroutine, after begin.
+// interruption (interrupted: the description is nonblocking again). An
+// interruption before the read began reads nothing: EAGAIN. n is 0 with
+// an error. Loop goroutine, after begin.
 func (b *blocker) read(p []byte) (n int, err error, interrupted bool) {
 	// woke after the store: the helper, which sets woke before it looks
 	// at state, either finds the loop in the read or was seen here.
 	b.state.Store(blockInRead)
-	if !b.woke.Load() {
+	if b.woke.Load() {
+		n, err = 0, unix.EAGAIN
+		if b.state.CompareAndSwap(blockInRead, blockIdle) {
+			b.release()
+			b.rest = blockRest
+			return n, err, true
+		}
+	} else {
 		n, err = unix.Read(b.fd, p) // through the runtime: never holds up a GC
+		if err != nil {
+			n = 0
+		}
 		if b.state.CompareAndSwap(blockInRead, blockIdle) {
 			return n, err, false
 		}
-	} else if b.state.CompareAndSwap(blockInRead, blockIdle) {
-		b.release()
-		b.rest = blockRest
-		return 0, unix.EAGAIN, true
 	}
 	for b.state.Load() != blockInterrupted {
 		runtime.Gosched() // the helper is between its two steps
@@ -162,6 +174,23 @@ func (b *blocker) read(p []byte) (n int, err error, interrupted bool) {
 	b.fd = -1
 	b.rest = blockRest
 	return n, err, true
+}
+
+// signalable reports whether SIGURG would end the loop thread's read: not
+// if the program ignores it (signal.Ignore, or ignored at exec) or the
+// thread blocks it (a mask inherited under GODEBUG=asyncpreemptoff=1,
+// where the runtime leaves it). The ring waits then. Loop goroutine.
+func (b *blocker) signalable() bool {
+	if signal.Ignored(unix.SIGURG) {
+		return false
+	}
+	var mask unix.Sigset_t
+	if unix.PthreadSigmask(unix.SIG_BLOCK, nil, &mask) != nil {
+		return false
+	}
+	const width = uint(unsafe.Sizeof(mask.Val[0])) * 8 // 64, or 32 on 32-bit arches
+	bit := uint(unix.SIGURG - 1)
+	return mask.Val[bit/width]&(1<<(bit%width)) == 0
 }
 
 // releaseFd makes the blocking description nonblocking again, if there

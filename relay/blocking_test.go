@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
+	"os"
+	"os/signal"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,4 +189,68 @@ func TestSleepInReadBurstLeaves(t *testing.T) {
 		t.Errorf("a 256 KiB burst was not spliced: %+v", s)
 	}
 	endLink(t, done, src, dst)
+}
+
+// A wake-up that finds the loop asleep in read with nothing to read
+// leaves the link where it was: in the ring, its read queued again, with
+// no read counted. (unix.Read answers -1 with EAGAIN: taken for a failed
+// read, the link left the ring for splice at every Post.)
+func TestSleepInReadWakeStaysInRing(t *testing.T) {
+	e, k, done, src, dst, rng := sleepInReadLink(t)
+	for i := range 5 {
+		pingPong(t, src, dst, rng, 200, io.Discard) // past blockRest: reading in the sleep again
+		time.Sleep(20 * time.Millisecond)           // the loop is in read(2)
+		before := ringStats(e, k)                   // this Post wakes it; nothing to read
+		after := ringStats(e, k)
+		pingPong(t, src, dst, rng, 3, io.Discard)
+		moved := ringStats(e, k)
+		if moved.SpliceBytes != before.SpliceBytes || after.Reads != before.Reads {
+			t.Errorf("round %d: a wake-up with nothing to read: spliced %d bytes after it, reads %d → %d; want the link still in the ring and no read counted",
+				i, moved.SpliceBytes-before.SpliceBytes, before.Reads, after.Reads)
+		}
+	}
+	endLink(t, done, src, dst)
+}
+
+// Where SIGURG cannot end the read — the program ignores it, or the loop
+// thread blocks it — the loop never sleeps in read: the ring waits, and a
+// Post or Stop on an idle source still runs at once.
+func TestSleepInReadNeedsSIGURG(t *testing.T) {
+	for _, how := range []string{"ignored", "blocked"} {
+		t.Run(how, func(t *testing.T) {
+			e := ringEnv(t, false) // no raw epoll sleeps: those need SIGURG too
+			urg := unix.Sigset_t{}
+			bit := uint(unix.SIGURG - 1)
+			urg.Val[bit/64] |= 1 << (bit % 64)
+			switch how {
+			case "ignored":
+				signal.Ignore(syscall.SIGURG)
+				defer func() { // Reset keeps SIG_IGN for SIGURG; Notify puts the runtime's handler back
+					c := make(chan os.Signal, 1)
+					signal.Notify(c, syscall.SIGURG)
+					signal.Stop(c)
+				}()
+			case "blocked":
+				e.do(func() { unix.PthreadSigmask(unix.SIG_BLOCK, &urg, nil) })
+				defer e.do(func() { unix.PthreadSigmask(unix.SIG_UNBLOCK, &urg, nil) })
+			}
+			src := newPair(t, "pipe", true, 0)
+			dst := newPair(t, "pipe", false, 0)
+			for _, fd := range []int{src.relay, dst.relay} {
+				if err := unix.SetNonblock(fd, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			k, done := startLink(t, e, src.relay, dst.relay)
+			ringOn(t, e, k, src, dst, rand.New(rand.NewPCG(45, 46)), io.Discard)
+			pingPong(t, src, dst, rand.New(rand.NewPCG(47, 48)), 200, io.Discard)
+			time.Sleep(20 * time.Millisecond)
+			start := time.Now()
+			s := ringStats(e, k) // e.do fails the test after 10 s
+			if d := time.Since(start); d > time.Second || s.SyncReads != 0 {
+				t.Errorf("SIGURG %s: a Post took %v, %d reads in the sleep; want none, and the Post at once", how, d, s.SyncReads)
+			}
+			endLink(t, done, src, dst)
+		})
+	}
 }

@@ -20,7 +20,7 @@ type LinkStats struct {
 	LentBytes    uint64        // of CopyBytes, ring pages lent to a pipe with vmsplice instead of written
 	URingBytes   uint64        // of CopyBytes, small messages moved through io_uring (Options.URing)
 	Reads        uint64        // read/readv calls
-	SyncReads    uint64        // of Reads, small messages read in the loop's sleep, not through io_uring (a link alone on its loop)
+	SyncReads    uint64        // of Reads, those made by a read(2) in the loop's sleep instead of io_uring (a small-message link alone on its loop)
 	Writes       uint64        // write/writev calls
 	Splices      uint64        // splice calls
 	Vmsplices    uint64        // vmsplice calls

@@ -231,8 +231,8 @@ func (k *Link) ringWriteFailed(res int32) {
 	}
 	switch {
 	case res >= 0 || err == unix.EAGAIN || err == unix.ECANCELED:
-		if res >= 0 {
-			k.stats.WriteEAGAIN++ // a short write: the sink was full
+		if res >= 0 || err == unix.EAGAIN {
+			k.stats.WriteEAGAIN++ // a short write, or none (the sleep's own): the sink was full
 		}
 		k.left = rest
 		k.ringOff()
