@@ -76,27 +76,23 @@ func (l *Loop) Register(fd int, ev Events, h Handler) error {
 // Modify replaces fd's interest set.
 func (l *Loop) Modify(fd int, ev Events) error {
 	l.mustOnLoop("Modify")
-	i, ok := l.reg.byFD[fd]
-	if !ok {
-		return fmt.Errorf("modify fd %d: %w", fd, os.ErrNotExist)
+	i, err := l.registered("modify", fd)
+	if err != nil {
+		return err
 	}
 	s := &l.reg.slots[i]
-	if s.quiet {
-		e := epollEvent(ev, i, s.gen)
-		if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &e); err != nil {
-			return os.NewSyscallError("epoll_ctl(ADD)", err)
-		}
-		s.ev, s.quiet = ev, false
-		return nil
-	}
-	if s.ev == ev {
+	op, name := unix.EPOLL_CTL_MOD, "epoll_ctl(MOD)"
+	switch {
+	case s.quiet:
+		op, name = unix.EPOLL_CTL_ADD, "epoll_ctl(ADD)"
+	case s.ev == ev:
 		return nil
 	}
 	e := epollEvent(ev, i, s.gen)
-	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_MOD, fd, &e); err != nil {
-		return os.NewSyscallError("epoll_ctl(MOD)", err)
+	if err := unix.EpollCtl(l.ep, op, fd, &e); err != nil {
+		return os.NewSyscallError(name, err)
 	}
-	s.ev = ev
+	s.ev, s.quiet = ev, false
 	return nil
 }
 
@@ -108,28 +104,33 @@ func (l *Loop) Modify(fd int, ev Events) error {
 // callback, whatever its interest set.
 func (l *Loop) Quiet(fd int) error {
 	l.mustOnLoop("Quiet")
-	i, ok := l.reg.byFD[fd]
-	if !ok {
-		return fmt.Errorf("quiet fd %d: %w", fd, os.ErrNotExist)
-	}
-	s := &l.reg.slots[i]
-	if s.quiet {
-		return nil
+	i, err := l.registered("quiet", fd)
+	if err != nil || l.reg.slots[i].quiet {
+		return err
 	}
 	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
 		return os.NewSyscallError("epoll_ctl(DEL)", err)
 	}
-	s.quiet = true
+	l.reg.slots[i].quiet = true
 	return nil
+}
+
+// registered returns fd's slot, or an error naming op.
+func (l *Loop) registered(op string, fd int) (int32, error) {
+	i, ok := l.reg.byFD[fd]
+	if !ok {
+		return 0, fmt.Errorf("%s fd %d: %w", op, fd, os.ErrNotExist)
+	}
+	return i, nil
 }
 
 // Unregister removes fd from the loop. It does not close fd. Events for fd
 // already collected in the current wake-up are dropped.
 func (l *Loop) Unregister(fd int) error {
 	l.mustOnLoop("Unregister")
-	i, ok := l.reg.byFD[fd]
-	if !ok {
-		return fmt.Errorf("unregister fd %d: %w", fd, os.ErrNotExist)
+	i, err := l.registered("unregister", fd)
+	if err != nil {
+		return err
 	}
 	quiet := l.reg.slots[i].quiet
 	l.reg.release(i)
