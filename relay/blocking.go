@@ -268,7 +268,7 @@ func (s *ringSleeper) sleepInRead(k *Link, ep int, events []unix.EpollEvent) (n 
 	k.r.l.Quiet(k.sw.io)
 	var sent, msgs, reads int
 	flush := func() { // before the link hears of the end: its OnDone may read the stats
-		k.r.l.Modify(k.sw.io, loop.EdgeTriggered)
+		k.r.l.Modify(k.sw.io, ringEvents)
 		k.creditMessages(sent, msgs)
 		k.stats.Reads += uint64(reads)
 		k.stats.SyncReads += uint64(reads)
@@ -287,27 +287,25 @@ func (s *ringSleeper) sleepInRead(k *Link, ep int, events []unix.EpollEvent) (n 
 			u.wlen = 0
 		}
 		got, rerr, interrupted := s.blk.read(u.buf)
-		reads++
 		if rerr == nil && got > 0 && got <= smallMsg && !interrupted {
+			reads++
 			u.wlen = got
 			u.msgs++
 			continue
 		}
-		reads-- // counted below, if at all
 		flush()
 		if interrupted && got == 0 && rerr == unix.EAGAIN {
 			// Nothing read: the link stays in the ring, its read queued
 			// again for the ring's next sleeps (blockRest).
 			k.ringRead()
-			n, err = loop.EpollWait(ep, events, 0, true) // a zero timeout never blocks
-			return n, true, err
+		} else {
+			k.stats.SyncReads++ // complete counts it in Reads
+			res := int32(got)
+			if rerr != nil {
+				res = -int32(errnoOf(rerr))
+			}
+			s.complete(read, res)
 		}
-		k.stats.SyncReads++ // complete counts it in Reads
-		res := int32(got)
-		if rerr != nil {
-			res = -int32(errnoOf(rerr))
-		}
-		s.complete(read, res)
 		if !interrupted {
 			return 0, true, nil
 		}

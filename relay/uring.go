@@ -178,6 +178,9 @@ func (s *ringSleeper) newID() uint64 {
 // chain of the link that gets the id next.
 func (s *ringSleeper) freeID(id uint64) {
 	s.links[id] = nil
+	if s.last != nil && s.last.ur.id == id {
+		s.last = nil // nor keep an ended link, and its buffer, reachable
+	}
 	s.freeIDs = append(s.freeIDs, id)
 	for i, c := range s.toCancel {
 		if c == id {

@@ -60,6 +60,10 @@ type ringLink struct {
 
 func ringTag(id, req uint64) uint64 { return id<<2 | req }
 
+// ringEvents is a ring link's fds' interest while the ring carries it:
+// none but what epoll always reports (hangups, errors), edge-triggered.
+const ringEvents = loop.EdgeTriggered
+
 // noteSplice counts the short splices that make a link a ring candidate.
 func (k *Link) noteSplice(n int, short bool) {
 	if short && n <= smallMsg {
@@ -97,10 +101,10 @@ func (k *Link) ringOn() {
 	if k.ur == nil {
 		k.ur = &ringLink{s: s, id: s.newID(), buf: make([]byte, ringBuf)}
 	}
-	if err := k.r.l.Modify(k.sw.io, loop.EdgeTriggered); err != nil {
+	if err := k.r.l.Modify(k.sw.io, ringEvents); err != nil {
 		return
 	}
-	if err := k.r.l.Modify(k.dw.io, loop.EdgeTriggered); err != nil {
+	if err := k.r.l.Modify(k.dw.io, ringEvents); err != nil {
 		k.r.l.Modify(k.sw.io, watchEvents)
 		return
 	}
