@@ -22,7 +22,7 @@ func (t *Tracer) Snapshot() (Report, error) {
 	if t.closed {
 		return Report{}, ErrClosed
 	}
-	r := Report{Start: t.start, Wall: time.Since(t.start)}
+	r := Report{Start: t.start}
 	var (
 		k   stallStallKey
 		idx uint32
@@ -69,6 +69,9 @@ func (t *Tracer) Snapshot() (Report, error) {
 	if err := t.addInflight(&r); err != nil {
 		return Report{}, err
 	}
+	// The snapshot's end is after the waits in progress were cut (the
+	// clock pair waits for a switch): a wait is never longer than Wall.
+	r.Wall = time.Since(t.start)
 	r.sort()
 	return r, nil
 }
